@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, native Rust tests, then end-to-end tests
+# against wrangler dev with the real socket.io-client.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$MIA_ROOT"
+bash scripts/setup.sh
+echo "== cargo fmt --check"; cargo fmt --all -- --check
+echo "== cargo clippy"; cargo clippy --all-targets -- -D warnings
+echo "== cargo clippy (wasm32)"; cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
+echo "== cargo test"; cargo test
+echo "== build the Worker"; bash scripts/build.sh
+echo "== end-to-end tests"; node --test --test-concurrency=1 tests/e2e/

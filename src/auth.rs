@@ -1,0 +1,256 @@
+//! JWT claims: minting and verifying HS256 tokens with `jwt-compact`.
+//!
+//! Claims are `{userId, iat, exp}`, the shape the original Node server minted with
+//! `jsonwebtoken`, so its tokens keep working. The clock is passed in.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use jwt_compact::alg::{Hs256, Hs256Key};
+use jwt_compact::{AlgorithmExt, Claims, Header, TimeOptions, UntrustedToken, ValidationError};
+use serde::{Deserialize, Serialize};
+
+/// Clock skew tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECS: i64 = 30;
+/// Tokens longer than this are not parsed.
+const MAX_TOKEN_LEN: usize = 4096;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserClaims {
+    #[serde(rename = "userId")]
+    pub user_id: String,
+}
+
+/// Why a token was refused; maps to the `AUTH_*` codes of the contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenError {
+    Invalid(&'static str),
+    Expired,
+}
+
+impl TokenError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            TokenError::Invalid(_) => "AUTH_INVALID",
+            TokenError::Expired => "AUTH_EXPIRED",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            TokenError::Invalid(why) => format!("Authentication failed: {why}"),
+            TokenError::Expired => "Authentication failed: the token has expired".into(),
+        }
+    }
+}
+
+fn at(now_ms: u64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(now_ms as i64)
+        .single()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+/// Mints a token for `user_id` valid for `ttl_secs`.
+pub fn mint(secret: &str, user_id: &str, now_ms: u64, ttl_secs: u64) -> String {
+    let now = at(now_ms);
+    let options = TimeOptions::new(Duration::seconds(LEEWAY_SECS), move || now);
+    let claims = Claims::new(UserClaims {
+        user_id: user_id.to_string(),
+    })
+    .set_duration_and_issuance(&options, Duration::seconds(ttl_secs as i64));
+    Hs256
+        .token(
+            &Header::empty().with_token_type("JWT"),
+            &claims,
+            &Hs256Key::new(secret.as_bytes()),
+        )
+        .expect("HS256 signing cannot fail")
+}
+
+/// Verifies signature, algorithm, `exp` (required) and `nbf`; returns the user id.
+pub fn verify(secret: &str, token: &str, now_ms: u64) -> Result<String, TokenError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(TokenError::Invalid("token too long"));
+    }
+    let untrusted =
+        UntrustedToken::new(token).map_err(|_| TokenError::Invalid("malformed token"))?;
+    let checked = Hs256
+        .validator::<UserClaims>(&Hs256Key::new(secret.as_bytes()))
+        .validate(&untrusted)
+        .map_err(|e| match e {
+            ValidationError::AlgorithmMismatch { .. } => {
+                TokenError::Invalid("unexpected algorithm")
+            }
+            ValidationError::InvalidSignature => TokenError::Invalid("bad signature"),
+            _ => TokenError::Invalid("malformed claims"),
+        })?;
+    let now = at(now_ms);
+    let options = TimeOptions::new(Duration::seconds(LEEWAY_SECS), move || now);
+    let claims = checked.claims();
+    claims.validate_expiration(&options).map_err(|e| match e {
+        ValidationError::Expired => TokenError::Expired,
+        _ => TokenError::Invalid("the token has no expiry"),
+    })?;
+    if claims.not_before.is_some() {
+        claims
+            .validate_maturity(&options)
+            .map_err(|_| TokenError::Invalid("the token is not valid yet"))?;
+    }
+    let user = &claims.custom.user_id;
+    if user.is_empty() || user.len() > 256 {
+        return Err(TokenError::Invalid("bad userId"));
+    }
+    Ok(user.clone())
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() ^ b.len()) as u8 | u8::from(a.len() != b.len());
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= x ^ y;
+    }
+    diff == 0
+}
+
+/// The token from an `Authorization: Bearer …` header value.
+pub fn bearer(header: &str) -> Option<&str> {
+    let (scheme, rest) = header.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim())
+        .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "a-test-secret-that-is-long-enough-0123456789";
+    const NOW: u64 = 1_800_000_000_000;
+
+    fn b64(bytes: &[u8]) -> String {
+        crate::ids::base64url(bytes)
+    }
+
+    #[test]
+    fn minted_tokens_verify_until_they_expire() {
+        let t = mint(SECRET, "u1", NOW, 3600);
+        assert_eq!(verify(SECRET, &t, NOW), Ok("u1".into()));
+        assert_eq!(
+            verify(
+                SECRET,
+                &t,
+                NOW + 3_600_000 + (LEEWAY_SECS as u64 - 1) * 1000
+            ),
+            Ok("u1".into())
+        );
+        assert_eq!(
+            verify(
+                SECRET,
+                &t,
+                NOW + 3_600_000 + (LEEWAY_SECS as u64 + 1) * 1000
+            ),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn wrong_secret_and_tampering_are_invalid() {
+        let t = mint(SECRET, "u1", NOW, 3600);
+        assert_eq!(
+            verify("another-secret", &t, NOW).unwrap_err().code(),
+            "AUTH_INVALID"
+        );
+        let parts: Vec<&str> = t.split('.').collect();
+        let forged_payload = b64(br#"{"userId":"admin","iat":1800000000,"exp":1900000000}"#);
+        let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+        assert_eq!(
+            verify(SECRET, &forged, NOW).unwrap_err().code(),
+            "AUTH_INVALID"
+        );
+        let mut sig = parts[2].to_string();
+        sig.replace_range(0..1, if sig.starts_with('A') { "B" } else { "A" });
+        assert_eq!(
+            verify(SECRET, &format!("{}.{}.{}", parts[0], parts[1], sig), NOW)
+                .unwrap_err()
+                .code(),
+            "AUTH_INVALID"
+        );
+    }
+
+    #[test]
+    fn alg_none_and_other_algorithms_are_refused() {
+        let payload = b64(br#"{"userId":"u1","iat":1800000000,"exp":1900000000}"#);
+        let none = format!("{}.{}.", b64(br#"{"alg":"none","typ":"JWT"}"#), payload);
+        assert_eq!(
+            verify(SECRET, &none, NOW).unwrap_err().code(),
+            "AUTH_INVALID"
+        );
+        let t = mint(SECRET, "u1", NOW, 3600);
+        let sig = t.rsplit('.').next().unwrap();
+        let hs512 = format!(
+            "{}.{}.{}",
+            b64(br#"{"alg":"HS512","typ":"JWT"}"#),
+            payload,
+            sig
+        );
+        assert_eq!(
+            verify(SECRET, &hs512, NOW),
+            Err(TokenError::Invalid("unexpected algorithm"))
+        );
+    }
+
+    #[test]
+    fn garbage_and_missing_expiry_are_invalid() {
+        for junk in ["", "abc", "a.b.c", "....", "Bearer x", &"x".repeat(5000)] {
+            assert_eq!(
+                verify(SECRET, junk, NOW).unwrap_err().code(),
+                "AUTH_INVALID",
+                "{junk:?}"
+            );
+        }
+        // A correctly signed token without `exp` is refused.
+        let key = Hs256Key::new(SECRET.as_bytes());
+        let claims = Claims::new(UserClaims {
+            user_id: "u1".into(),
+        });
+        let t = Hs256.token(&Header::empty(), &claims, &key).unwrap();
+        assert_eq!(
+            verify(SECRET, &t, NOW),
+            Err(TokenError::Invalid("the token has no expiry"))
+        );
+    }
+
+    #[test]
+    fn not_yet_valid_tokens_are_refused() {
+        let key = Hs256Key::new(SECRET.as_bytes());
+        let claims = Claims::new(UserClaims {
+            user_id: "u1".into(),
+        })
+        .set_not_before(at(NOW + 3_600_000));
+        let mut claims = claims;
+        claims.expiration = Some(at(NOW + 7_200_000));
+        let t = Hs256.token(&Header::empty(), &claims, &key).unwrap();
+        assert_eq!(
+            verify(SECRET, &t, NOW),
+            Err(TokenError::Invalid("the token is not valid yet"))
+        );
+    }
+
+    #[test]
+    fn constant_time_comparison() {
+        assert!(constant_time_eq(b"key", b"key"));
+        assert!(!constant_time_eq(b"key", b"kez"));
+        assert!(!constant_time_eq(b"key", b"key2"));
+        assert!(!constant_time_eq(b"", b"k"));
+        assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn bearer_header() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer "), None);
+    }
+}

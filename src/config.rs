@@ -1,0 +1,376 @@
+//! Configuration from environment variables (wrangler vars, `.dev.vars`, secrets).
+
+use serde_json::{Map, Value};
+
+use crate::log::Level;
+use crate::safety::Resource;
+
+/// Every setting the server reads, parsed and defaulted.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub openai_api_key: Option<String>,
+    pub openai_base_url: String,
+    pub openai_model: String,
+    pub workflow_id: Option<String>,
+    pub jwt_secret: Option<String>,
+    pub auth_api_key: Option<String>,
+    pub production: bool,
+    pub allowed_origins: Vec<String>,
+    pub log_level: Level,
+    pub ping_interval_ms: u64,
+    pub ping_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub max_payload: u64,
+    pub max_message_chars: usize,
+    pub history_limit: usize,
+    pub rate_limit_per_minute: u32,
+    pub queue_limit: usize,
+    pub max_sockets_per_session: usize,
+    pub first_byte_timeout_ms: u64,
+    pub reply_timeout_ms: u64,
+    pub retry_base_ms: u64,
+    pub token_ttl_secs: u64,
+    pub offline_chunk_delay_ms: u64,
+    pub crisis_resources: Vec<Resource>,
+    pub substance_resources: Vec<Resource>,
+    /// Behave as the official Socket.IO protocol test suite expects.
+    pub conformance: bool,
+    /// Problems found while parsing: `(check name, what is wrong)`; no secret values.
+    pub problems: Vec<(String, String)>,
+}
+
+/// The names of every variable, for `.env.example` and the docs.
+pub const VARIABLES: &[&str] = &[
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_MODEL",
+    "MIA_WORKFLOW_ID",
+    "JWT_SECRET",
+    "AUTH_API_KEY",
+    "PORT",
+    "NODE_ENV",
+    "ALLOWED_ORIGINS",
+    "LOG_LEVEL",
+    "PING_INTERVAL_MS",
+    "PING_TIMEOUT_MS",
+    "CONNECT_TIMEOUT_MS",
+    "MAX_PAYLOAD",
+    "MAX_MESSAGE_CHARS",
+    "HISTORY_LIMIT",
+    "RATE_LIMIT_PER_MINUTE",
+    "QUEUE_LIMIT",
+    "MAX_SOCKETS_PER_SESSION",
+    "UPSTREAM_FIRST_BYTE_TIMEOUT_MS",
+    "UPSTREAM_TIMEOUT_MS",
+    "UPSTREAM_RETRY_BASE_MS",
+    "TOKEN_TTL_SECONDS",
+    "OFFLINE_CHUNK_DELAY_MS",
+    "CRISIS_RESOURCES",
+    "SOCKETIO_CONFORMANCE",
+];
+
+/// The shortest `JWT_SECRET` accepted in production.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_lookup(|_| None)
+    }
+}
+
+impl Config {
+    /// Builds the configuration from a variable lookup; bad values fall back to defaults
+    /// and are reported in `problems`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Config {
+        let mut problems = Vec::new();
+        let get = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let mut num = |name: &str, default: u64, min: u64, max: u64| -> u64 {
+            match get(name) {
+                None => default,
+                Some(raw) => match raw.parse::<u64>() {
+                    Ok(n) if (min..=max).contains(&n) => n,
+                    _ => {
+                        problems.push((
+                            name.to_string(),
+                            format!("expected a whole number from {min} to {max}; using {default}"),
+                        ));
+                        default
+                    }
+                },
+            }
+        };
+        let conformance = matches!(
+            get("SOCKETIO_CONFORMANCE").as_deref(),
+            Some("1" | "true" | "yes")
+        );
+        let (ping_default, timeout_default, connect_default) = if conformance {
+            (300, 200, 1000)
+        } else {
+            (25_000, 20_000, 45_000)
+        };
+        let ping_interval_ms = num("PING_INTERVAL_MS", ping_default, 50, 3_600_000);
+        let ping_timeout_ms = num("PING_TIMEOUT_MS", timeout_default, 50, 3_600_000);
+        let connect_timeout_ms = num("CONNECT_TIMEOUT_MS", connect_default, 50, 3_600_000);
+        let max_payload = num("MAX_PAYLOAD", 1_000_000, 1_000, 100_000_000);
+        let max_message_chars = num("MAX_MESSAGE_CHARS", 4000, 1, 1_000_000) as usize;
+        let history_limit = num("HISTORY_LIMIT", 20, 1, 500) as usize;
+        let rate_limit_per_minute = num("RATE_LIMIT_PER_MINUTE", 20, 1, 100_000) as u32;
+        let queue_limit = num("QUEUE_LIMIT", 5, 0, 1000) as usize;
+        let max_sockets_per_session = num("MAX_SOCKETS_PER_SESSION", 10, 1, 10_000) as usize;
+        let first_byte_timeout_ms = num("UPSTREAM_FIRST_BYTE_TIMEOUT_MS", 20_000, 10, 600_000);
+        let reply_timeout_ms = num("UPSTREAM_TIMEOUT_MS", 120_000, 10, 3_600_000);
+        let retry_base_ms = num("UPSTREAM_RETRY_BASE_MS", 500, 0, 60_000);
+        let token_ttl_secs = num("TOKEN_TTL_SECONDS", 7 * 24 * 3600, 60, 366 * 24 * 3600);
+        let offline_chunk_delay_ms = num("OFFLINE_CHUNK_DELAY_MS", 30, 0, 10_000);
+
+        let production = get("NODE_ENV").as_deref() == Some("production");
+        let log_level = match get("LOG_LEVEL") {
+            None => Level::Info,
+            Some(raw) => Level::parse(&raw).unwrap_or_else(|| {
+                problems.push((
+                    "LOG_LEVEL".into(),
+                    "expected debug, info, warn or error; using info".into(),
+                ));
+                Level::Info
+            }),
+        };
+
+        let mut allowed_origins: Vec<String> = match get("ALLOWED_ORIGINS") {
+            Some(list) => list
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            None if production => Vec::new(),
+            None => vec!["*".into()],
+        };
+        if production && allowed_origins.iter().any(|o| o == "*") {
+            problems.push((
+                "allowedOrigins".into(),
+                "\"*\" is not allowed in production; ignored".into(),
+            ));
+            allowed_origins.retain(|o| o != "*");
+        }
+
+        let mut jwt_secret = get("JWT_SECRET");
+        match &jwt_secret {
+            None => problems.push(("jwtSecret".into(), "missing".into())),
+            Some(s) if production && s.len() < MIN_SECRET_BYTES => {
+                problems.push((
+                    "jwtSecret".into(),
+                    format!("shorter than {MIN_SECRET_BYTES} bytes; refused in production"),
+                ));
+                jwt_secret = None;
+            }
+            Some(_) => {}
+        }
+
+        let (crisis_resources, substance_resources) = match get("CRISIS_RESOURCES") {
+            None => (
+                crate::safety::default_crisis_resources(),
+                crate::safety::default_substance_resources(),
+            ),
+            Some(raw) => match parse_resources(&raw) {
+                Ok(r) => r,
+                Err(e) => {
+                    problems.push((
+                        "CRISIS_RESOURCES".into(),
+                        format!("{e}; using the US defaults"),
+                    ));
+                    (
+                        crate::safety::default_crisis_resources(),
+                        crate::safety::default_substance_resources(),
+                    )
+                }
+            },
+        };
+
+        Config {
+            openai_api_key: get("OPENAI_API_KEY"),
+            openai_base_url: get("OPENAI_BASE_URL")
+                .unwrap_or_else(|| "https://api.openai.com/v1".into())
+                .trim_end_matches('/')
+                .to_string(),
+            openai_model: get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o".into()),
+            workflow_id: get("MIA_WORKFLOW_ID"),
+            jwt_secret,
+            auth_api_key: get("AUTH_API_KEY"),
+            production,
+            allowed_origins,
+            log_level,
+            ping_interval_ms,
+            ping_timeout_ms,
+            connect_timeout_ms,
+            max_payload,
+            max_message_chars,
+            history_limit,
+            rate_limit_per_minute,
+            queue_limit,
+            max_sockets_per_session,
+            first_byte_timeout_ms,
+            reply_timeout_ms,
+            retry_base_ms,
+            token_ttl_secs,
+            offline_chunk_delay_ms,
+            crisis_resources,
+            substance_resources,
+            conformance,
+            problems,
+        }
+    }
+
+    /// Whether a browser `Origin` may call the server. Requests without one are allowed.
+    pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
+        match origin {
+            None => true,
+            Some(o) => {
+                let o = o.trim_end_matches('/');
+                self.allowed_origins
+                    .iter()
+                    .any(|a| a == "*" || a.eq_ignore_ascii_case(o))
+            }
+        }
+    }
+
+    /// The `checks` object of `/health`: names and states, never values.
+    pub fn health_checks(&self) -> (bool, Map<String, Value>) {
+        let mut checks = Map::new();
+        checks.insert(
+            "jwtSecret".into(),
+            Value::from(if self.jwt_secret.is_some() {
+                "ok"
+            } else {
+                "missing"
+            }),
+        );
+        checks.insert(
+            "openai".into(),
+            Value::from(if self.openai_api_key.is_some() {
+                "configured"
+            } else {
+                "offline companion"
+            }),
+        );
+        checks.insert(
+            "authApiKey".into(),
+            Value::from(if self.auth_api_key.is_some() {
+                "ok"
+            } else {
+                "missing"
+            }),
+        );
+        let mut degraded = self.jwt_secret.is_none();
+        for (name, problem) in &self.problems {
+            if name == "jwtSecret" {
+                checks.insert(name.clone(), Value::from(problem.clone()));
+            } else {
+                degraded = true;
+                checks.insert(name.clone(), Value::from(problem.clone()));
+            }
+        }
+        (degraded, checks)
+    }
+}
+
+/// `CRISIS_RESOURCES`: `{"crisis":[…],"substance":[…]}` of `{name, phone?, text?, url?}`.
+fn parse_resources(raw: &str) -> Result<(Vec<Resource>, Vec<Resource>), String> {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        crisis: Vec<Resource>,
+        #[serde(default)]
+        substance: Vec<Resource>,
+    }
+    let parsed: Raw = serde_json::from_str(raw).map_err(|e| format!("invalid JSON: {e}"))?;
+    if parsed.crisis.is_empty() {
+        return Err("\"crisis\" must list at least one resource".into());
+    }
+    Ok((parsed.crisis, parsed.substance))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Config {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = cfg(&[]);
+        assert_eq!(
+            (c.ping_interval_ms, c.ping_timeout_ms, c.max_payload),
+            (25_000, 20_000, 1_000_000)
+        );
+        assert_eq!(c.connect_timeout_ms, 45_000);
+        assert_eq!(c.max_message_chars, 4000);
+        assert_eq!(c.history_limit, 20);
+        assert_eq!(c.queue_limit, 5);
+        assert_eq!(c.openai_model, "gpt-4o");
+        assert_eq!(c.openai_base_url, "https://api.openai.com/v1");
+        assert!(c.origin_allowed(Some("http://anything.example")));
+        let (degraded, checks) = c.health_checks();
+        assert!(degraded);
+        assert_eq!(checks["jwtSecret"], "missing");
+    }
+
+    #[test]
+    fn bad_numbers_fall_back_and_are_reported() {
+        let c = cfg(&[("PING_INTERVAL_MS", "soon"), ("JWT_SECRET", "s3cret")]);
+        assert_eq!(c.ping_interval_ms, 25_000);
+        let (degraded, checks) = c.health_checks();
+        assert!(degraded);
+        assert!(checks["PING_INTERVAL_MS"]
+            .as_str()
+            .unwrap()
+            .contains("whole number"));
+        assert!(!serde_json::to_string(&checks).unwrap().contains("s3cret"));
+    }
+
+    #[test]
+    fn production_refuses_wildcards_and_short_secrets() {
+        let c = cfg(&[
+            ("NODE_ENV", "production"),
+            ("ALLOWED_ORIGINS", "*, https://mia.example/"),
+            ("JWT_SECRET", "short"),
+        ]);
+        assert!(c.jwt_secret.is_none());
+        assert!(c.origin_allowed(Some("https://mia.example")));
+        assert!(!c.origin_allowed(Some("https://evil.example")));
+        assert!(c.origin_allowed(None));
+    }
+
+    #[test]
+    fn conformance_switch_shortens_timers() {
+        let c = cfg(&[("SOCKETIO_CONFORMANCE", "1")]);
+        assert!(c.conformance);
+        assert_eq!(
+            (c.ping_interval_ms, c.ping_timeout_ms, c.connect_timeout_ms),
+            (300, 200, 1000)
+        );
+    }
+
+    #[test]
+    fn resources_are_configurable() {
+        let c = cfg(&[(
+            "CRISIS_RESOURCES",
+            r#"{"crisis":[{"name":"Samaritans","phone":"116 123"}]}"#,
+        )]);
+        assert_eq!(c.crisis_resources[0].name, "Samaritans");
+        let bad = cfg(&[("CRISIS_RESOURCES", r#"{"crisis":[]}"#)]);
+        assert_eq!(
+            bad.crisis_resources,
+            crate::safety::default_crisis_resources()
+        );
+        assert!(bad.health_checks().0);
+    }
+}

@@ -1,0 +1,645 @@
+//! The message pipeline (CONTRACT §5): validate, rate-limit, store, classify, pick
+//! the mode, then stream a reply from the model (or the offline companion) with
+//! retries, timeouts, cancellation, a queue, and crisis resources guaranteed at tier 3.
+
+use serde_json::{json, Value};
+
+use crate::age;
+use crate::ids;
+use crate::log::{Level, Record};
+use crate::mode::{self, ModeState};
+use crate::offline;
+use crate::openai::{self, ChatMessage, HttpRequest, StreamItem};
+use crate::prompts;
+use crate::safety::{self, Resource};
+use crate::session::{ClientError, Output, Session};
+use crate::sse;
+use crate::store::{Message, Role, SafetyEvent, Write};
+
+/// Retries after the first attempt, for failures before the first chunk.
+pub const MAX_RETRIES: u32 = 2;
+
+/// A reply waiting its turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub user_message: String,
+    pub reply_id: String,
+    pub tier: u8,
+}
+
+/// Where a reply comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamRequest {
+    Http(HttpRequest),
+    /// The offline companion: the shell feeds these back as deltas, `delay_ms` apart.
+    Offline {
+        chunks: Vec<String>,
+        delay_ms: u64,
+    },
+}
+
+/// One attempt at getting a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamJob {
+    pub reply_id: String,
+    pub attempt: u32,
+    pub delay_ms: u64,
+    pub request: UpstreamRequest,
+    pub first_byte_timeout_ms: u64,
+    pub total_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamCommand {
+    Start(UpstreamJob),
+    /// Stop reading this reply (cancelled).
+    Abort {
+        reply_id: String,
+    },
+}
+
+/// What the shell saw of an upstream attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamEvent {
+    Status {
+        code: u16,
+        retry_after_ms: Option<u64>,
+    },
+    Bytes(Vec<u8>),
+    Delta(String),
+    End,
+    Failed(Failure),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    Network(String),
+    FirstByteTimeout,
+    TotalTimeout,
+}
+
+/// The reply being streamed.
+#[derive(Debug)]
+pub struct Reply {
+    pub id: String,
+    pub for_message: String,
+    pub text: String,
+    pub index: u32,
+    message_tier: u8,
+    attempt: u32,
+    request: UpstreamRequest,
+    sse: sse::Parser,
+    finished: bool,
+    started_at: u64,
+}
+
+impl Reply {
+    fn got_first(&self) -> bool {
+        self.index > 0
+    }
+}
+
+enum Problem {
+    Status(u16, Option<u64>),
+    Network(String),
+    Timeout(&'static str),
+    Stream(String),
+}
+
+impl Problem {
+    fn retryable(&self) -> bool {
+        match self {
+            Problem::Status(code, _) => *code == 408 || *code == 429 || *code >= 500,
+            Problem::Network(_) | Problem::Timeout(_) => true,
+            Problem::Stream(_) => false,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Problem::Status(code, _) => format!("status {code}"),
+            Problem::Network(e) => format!("network: {}", e.chars().take(120).collect::<String>()),
+            Problem::Timeout(which) => format!("{which} timeout"),
+            Problem::Stream(e) => format!("stream: {e}"),
+        }
+    }
+}
+
+fn crisis_fallback(resources: &[Resource]) -> String {
+    format!(
+        "I'm really glad you reached out, and I'm so sorry you're going through this. I'm having trouble answering right now, but you deserve support this very moment, and people are ready to help:\n{}\n\nIf you are in immediate danger, please call 911 or go to a trusted adult now. You are not alone.",
+        safety::resources_text(resources)
+    )
+}
+
+impl Session {
+    pub(crate) fn on_message(&mut self, sid: &str, arg: &Value) -> Result<Value, ClientError> {
+        let text = match arg {
+            Value::String(s) => s.as_str(),
+            Value::Object(o) => {
+                if let Some(requested) = o.get("sessionId").and_then(Value::as_str) {
+                    if requested != self.meta.session_id {
+                        return Err(ClientError::new(
+                            "SESSION_MISMATCH",
+                            "This message names another session".into(),
+                            false,
+                        ));
+                    }
+                }
+                match o.get("message").or_else(|| o.get("text")) {
+                    Some(Value::String(s)) => s.as_str(),
+                    _ => {
+                        return Err(ClientError::new(
+                            "INVALID_MESSAGE",
+                            "The message must be a non-empty string in \"message\"".into(),
+                            false,
+                        ))
+                    }
+                }
+            }
+            _ => {
+                return Err(ClientError::new(
+                    "INVALID_MESSAGE",
+                    "The message must be an object with a \"message\" string".into(),
+                    false,
+                ))
+            }
+        };
+        if text.trim().is_empty() {
+            return Err(ClientError::new(
+                "INVALID_MESSAGE",
+                "The message is empty".into(),
+                false,
+            ));
+        }
+        let chars = text.chars().count();
+        if chars > self.cfg.max_message_chars {
+            return Err(ClientError::new(
+                "MESSAGE_TOO_LONG",
+                format!(
+                    "The message is {chars} characters; the limit is {}",
+                    self.cfg.max_message_chars
+                ),
+                false,
+            ));
+        }
+        if self.reply.is_some() && self.queue.len() >= self.cfg.queue_limit {
+            let mut e = ClientError::new(
+                "RATE_LIMITED",
+                "Too many messages are waiting for a reply; please wait a moment".into(),
+                true,
+            );
+            e.retry_after_ms = Some(2000);
+            self.log(
+                Record::new(Level::Warn, "queue_full")
+                    .with("sid", sid)
+                    .with("queued", self.queue.len()),
+            );
+            return Err(e);
+        }
+        if let Err(wait) = self.bucket.take(self.now) {
+            let mut e = ClientError::new(
+                "RATE_LIMITED",
+                "You're sending messages quickly; please slow down a little".into(),
+                true,
+            );
+            e.retry_after_ms = Some(wait);
+            self.log(
+                Record::new(Level::Warn, "rate_limited")
+                    .with("sid", sid)
+                    .with("retryAfterMs", wait),
+            );
+            return Err(e);
+        }
+
+        // 1. Store.
+        let now = self.now;
+        let user_message = Message {
+            id: ids::message_id(),
+            role: Role::User,
+            content: text.to_string(),
+            ts: now,
+            interrupted: false,
+        };
+        self.push(Output::Store(Write::Message(user_message.clone())));
+        self.history.push(user_message.clone());
+
+        // 2. Safety.
+        let assessment = safety::classify(text);
+        self.meta.tier = self.meta.tier.max(assessment.tier);
+        if assessment.tier >= 2 {
+            let resources = if assessment.tier >= 3 {
+                &self.cfg.crisis_resources
+            } else {
+                &self.cfg.substance_resources
+            };
+            let categories: Vec<&str> = assessment.categories.iter().map(|c| c.as_str()).collect();
+            let alert = json!({
+                "sessionId": self.meta.session_id,
+                "tier": assessment.tier,
+                "categories": categories,
+                "resources": resources,
+                "messageId": user_message.id,
+            });
+            self.emit_all("safety_alert", alert);
+            self.push(Output::Store(Write::SafetyEvent(SafetyEvent {
+                message_id: user_message.id.clone(),
+                tier: assessment.tier,
+                categories: categories.iter().map(|c| c.to_string()).collect(),
+                rules: assessment.rules.iter().map(|r| r.to_string()).collect(),
+                source: "rules",
+                ts: now,
+            })));
+        }
+
+        // 3. Age, 4. mode.
+        if let Some(a) = age::detect(text) {
+            self.meta.age = Some(a);
+        }
+        let mut state = ModeState {
+            mode: self.meta.mode,
+            age: self.meta.age,
+            tier: self.meta.tier,
+            fundraising_left: self.meta.fundraising_left,
+        };
+        if let Some((mode, previous, reason)) = mode::next(&mut state, text) {
+            self.emit_all(
+                "mode_changed",
+                json!({ "sessionId": self.meta.session_id, "mode": mode.as_str(), "previousMode": previous.as_str(), "reason": reason }),
+            );
+        }
+        self.meta.mode = state.mode;
+        self.meta.fundraising_left = state.fundraising_left;
+        self.meta.updated_at = now;
+        self.push(Output::Store(Write::Meta(self.meta.clone())));
+
+        let job = Job {
+            user_message: user_message.id.clone(),
+            reply_id: ids::message_id(),
+            tier: assessment.tier,
+        };
+        let queued = self.reply.is_some();
+        self.log(
+            Record::new(Level::Info, "message_received")
+                .with("sid", sid)
+                .with("chars", chars)
+                .with("tier", assessment.tier)
+                .with("rules", assessment.rules.join(","))
+                .with("mode", self.meta.mode.as_str())
+                .with("queued", queued),
+        );
+        let ack = json!({ "ok": true, "messageId": user_message.id, "replyId": job.reply_id, "queued": queued });
+        if queued {
+            self.queue.push_back(job);
+        } else {
+            self.start_reply(job);
+        }
+        Ok(ack)
+    }
+
+    pub(crate) fn on_cancel(&mut self, arg: &Value) -> Result<Value, ClientError> {
+        let wanted = arg.get("messageId").and_then(Value::as_str);
+        let matches = self
+            .reply
+            .as_ref()
+            .is_some_and(|r| wanted.is_none_or(|w| w == r.id || w == r.for_message));
+        if !matches {
+            return Ok(json!({ "ok": true, "cancelled": false }));
+        }
+        let id = self
+            .reply
+            .as_ref()
+            .map(|r| r.id.clone())
+            .unwrap_or_default();
+        self.push(Output::Upstream(UpstreamCommand::Abort {
+            reply_id: id.clone(),
+        }));
+        self.log(Record::new(Level::Info, "reply_cancelled").with("replyId", id.as_str()));
+        self.complete(true);
+        Ok(json!({ "ok": true, "cancelled": true, "messageId": id }))
+    }
+
+    /// The prompt for a reply to `user_message`: system prompt + the last `HISTORY_LIMIT`
+    /// messages up to and including it (so the current one appears exactly once).
+    pub fn prompt_for(&self, user_message: &str) -> Vec<ChatMessage> {
+        let end = self
+            .history
+            .iter()
+            .position(|m| m.id == user_message)
+            .map(|i| i + 1)
+            .unwrap_or(self.history.len());
+        let start = end.saturating_sub(self.cfg.history_limit);
+        let mut messages = vec![ChatMessage {
+            role: "system",
+            content: prompts::system_prompt(
+                self.meta.mode,
+                self.meta.age,
+                self.meta.tier,
+                &self.cfg.crisis_resources,
+                &self.cfg.substance_resources,
+            ),
+        }];
+        messages.extend(self.history[start..end].iter().map(|m| ChatMessage {
+            role: m.role.as_str(),
+            content: m.content.clone(),
+        }));
+        messages
+    }
+
+    fn start_reply(&mut self, job: Job) {
+        let request = match &self.cfg.openai_api_key {
+            Some(key) => UpstreamRequest::Http(openai::chat_request(
+                &self.cfg.openai_base_url,
+                key,
+                &self.cfg.openai_model,
+                &self.prompt_for(&job.user_message),
+                self.cfg.workflow_id.as_deref(),
+                &self.meta.session_id,
+            )),
+            None => {
+                let turn = self.history.iter().filter(|m| m.role == Role::User).count() as u64;
+                let text = offline::reply(
+                    self.meta.mode,
+                    job.tier,
+                    turn,
+                    &self.cfg.crisis_resources,
+                    &self.cfg.substance_resources,
+                );
+                UpstreamRequest::Offline {
+                    chunks: offline::chunks(&text),
+                    delay_ms: self.cfg.offline_chunk_delay_ms,
+                }
+            }
+        };
+        self.reply = Some(Reply {
+            id: job.reply_id,
+            for_message: job.user_message,
+            text: String::new(),
+            index: 0,
+            message_tier: job.tier,
+            attempt: 0,
+            request,
+            sse: sse::Parser::new(),
+            finished: false,
+            started_at: self.now,
+        });
+        self.request_attempt(0);
+    }
+
+    fn request_attempt(&mut self, delay_ms: u64) {
+        let Some(r) = &self.reply else { return };
+        let job = UpstreamJob {
+            reply_id: r.id.clone(),
+            attempt: r.attempt,
+            delay_ms,
+            request: r.request.clone(),
+            first_byte_timeout_ms: self.cfg.first_byte_timeout_ms,
+            total_timeout_ms: self.cfg.reply_timeout_ms,
+        };
+        self.push(Output::Upstream(UpstreamCommand::Start(job)));
+    }
+
+    /// Whether events for this attempt are still wanted (the shell stops reading otherwise).
+    pub fn wants(&self, reply_id: &str, attempt: u32) -> bool {
+        self.reply
+            .as_ref()
+            .is_some_and(|r| r.id == reply_id && r.attempt == attempt)
+    }
+
+    /// What the shell saw of an upstream attempt.
+    pub fn upstream(
+        &mut self,
+        now: u64,
+        reply_id: &str,
+        attempt: u32,
+        event: UpstreamEvent,
+    ) -> Vec<Output> {
+        self.now = now;
+        if self.wants(reply_id, attempt) {
+            self.on_upstream(event);
+        }
+        self.finish_outputs()
+    }
+
+    fn on_upstream(&mut self, event: UpstreamEvent) {
+        match event {
+            UpstreamEvent::Status {
+                code,
+                retry_after_ms,
+            } => {
+                if !(200..300).contains(&code) {
+                    self.fail(Problem::Status(code, retry_after_ms));
+                }
+            }
+            UpstreamEvent::Bytes(bytes) => {
+                let parsed = self.reply.as_mut().map(|r| r.sse.feed(&bytes));
+                match parsed {
+                    Some(Ok(events)) => self.on_sse(events),
+                    Some(Err(sse::LineTooLong)) => {
+                        self.fail(Problem::Stream("line too long".into()))
+                    }
+                    None => {}
+                }
+            }
+            UpstreamEvent::Delta(text) => self.chunk(text),
+            UpstreamEvent::End => {
+                let (events, offline) = match self.reply.as_mut() {
+                    Some(r) => (
+                        r.sse.finish(),
+                        matches!(r.request, UpstreamRequest::Offline { .. }),
+                    ),
+                    None => return,
+                };
+                self.on_sse(events);
+                let Some(r) = &self.reply else { return };
+                if offline || r.finished {
+                    self.complete(false);
+                } else if r.got_first() {
+                    self.fail(Problem::Stream("the stream ended early".into()));
+                } else {
+                    self.fail(Problem::Network("empty response".into()));
+                }
+            }
+            UpstreamEvent::Failed(Failure::Network(e)) => self.fail(Problem::Network(e)),
+            UpstreamEvent::Failed(Failure::FirstByteTimeout) => {
+                self.fail(Problem::Timeout("first byte"))
+            }
+            UpstreamEvent::Failed(Failure::TotalTimeout) => self.fail(Problem::Timeout("reply")),
+        }
+    }
+
+    fn on_sse(&mut self, events: Vec<sse::Event>) {
+        for event in events {
+            if self.reply.is_none() {
+                return;
+            }
+            match openai::parse_stream_data(&event.data) {
+                StreamItem::Delta(text) => self.chunk(text),
+                StreamItem::Finished => {
+                    if let Some(r) = self.reply.as_mut() {
+                        r.finished = true;
+                    }
+                }
+                StreamItem::Done => {
+                    self.complete(false);
+                    return;
+                }
+                StreamItem::Error(e) => {
+                    self.fail(Problem::Stream(e));
+                    return;
+                }
+                StreamItem::Ignored => {}
+            }
+        }
+    }
+
+    fn chunk(&mut self, text: String) {
+        let Some(r) = self.reply.as_mut() else { return };
+        let payload = json!({ "sessionId": self.meta.session_id, "messageId": r.id, "chunk": text, "index": r.index });
+        r.text.push_str(&text);
+        r.index += 1;
+        self.emit_all("message_chunk", payload);
+    }
+
+    fn fail(&mut self, problem: Problem) {
+        let Some(r) = self.reply.as_ref() else { return };
+        let (reply_id, message_tier, attempt) = (r.id.clone(), r.message_tier, r.attempt);
+        if r.got_first() {
+            self.log(
+                Record::new(Level::Warn, "upstream_interrupted")
+                    .with("replyId", reply_id.as_str())
+                    .with("error", problem.describe()),
+            );
+            self.complete(true);
+            self.emit_all(
+                "error",
+                ClientError::new(
+                    "UPSTREAM_INTERRUPTED",
+                    "Mia's reply was cut off; what arrived is saved. Please try again.".into(),
+                    true,
+                )
+                .payload(),
+            );
+            return;
+        }
+        if problem.retryable() && attempt < MAX_RETRIES {
+            let backoff = self.cfg.retry_base_ms.saturating_mul(1 << attempt);
+            let delay = match problem {
+                Problem::Status(_, Some(after)) => after.clamp(backoff, 10_000.max(backoff)),
+                _ => backoff,
+            };
+            let Some(r) = self.reply.as_mut() else { return };
+            r.attempt += 1;
+            r.sse = sse::Parser::new();
+            r.finished = false;
+            let attempt = r.attempt;
+            self.log(
+                Record::new(Level::Warn, "upstream_retry")
+                    .with("replyId", reply_id.as_str())
+                    .with("attempt", attempt)
+                    .with("delayMs", delay)
+                    .with("error", problem.describe()),
+            );
+            self.request_attempt(delay);
+            return;
+        }
+        self.log(
+            Record::new(Level::Error, "upstream_failed")
+                .with("replyId", reply_id.as_str())
+                .with("error", problem.describe()),
+        );
+        if message_tier >= 3 {
+            // Never leave a person at risk without help: send the vetted crisis message.
+            let text = crisis_fallback(&self.cfg.crisis_resources);
+            for piece in offline::chunks(&text) {
+                self.chunk(piece);
+            }
+            self.complete(false);
+            return;
+        }
+        let error = match problem {
+            Problem::Status(429, _) => ClientError::new("UPSTREAM_RATE_LIMITED", "Mia is very busy right now; please try again in a moment.".into(), true),
+            Problem::Status(code, _) if (400..500).contains(&code) && code != 408 => {
+                ClientError::new("UPSTREAM_UNAVAILABLE", "Mia can't reach her language model (it refused the request); your message is saved.".into(), false)
+            }
+            _ => ClientError::new("UPSTREAM_UNAVAILABLE", "Mia can't answer right now; your message is saved. Please try again.".into(), true),
+        };
+        self.reply = None;
+        self.emit_all("error", error.payload());
+        self.next_job();
+    }
+
+    /// Ends the current reply: crisis resources guaranteed at tier 3, `message_complete`, stored.
+    fn complete(&mut self, interrupted: bool) {
+        let needs_resources = self.reply.as_ref().is_some_and(|r| {
+            r.message_tier >= 3 && !safety::mentions_resources(&r.text, &self.cfg.crisis_resources)
+        });
+        if needs_resources {
+            let suffix = format!(
+                "\n\nIf you need help right now, please reach out:\n{}",
+                safety::resources_text(&self.cfg.crisis_resources)
+            );
+            self.chunk(suffix);
+        }
+        let Some(r) = self.reply.take() else { return };
+        let mut payload = json!({
+            "sessionId": self.meta.session_id,
+            "messageId": r.id,
+            "message": r.text,
+            "mode": self.meta.mode.as_str(),
+            "safetyTier": self.meta.tier,
+        });
+        if interrupted {
+            payload["interrupted"] = json!(true);
+        }
+        self.emit_all("message_complete", payload);
+        if !r.text.is_empty() {
+            let stored = Message {
+                id: r.id.clone(),
+                role: Role::Assistant,
+                content: r.text.clone(),
+                ts: self.now,
+                interrupted,
+            };
+            self.push(Output::Store(Write::Message(stored.clone())));
+            self.history.push(stored);
+        }
+        self.log(
+            Record::new(Level::Info, "reply_complete")
+                .with("replyId", r.id.as_str())
+                .with("chars", r.text.chars().count())
+                .with("chunks", r.index)
+                .with("interrupted", interrupted)
+                .with("resourcesAdded", needs_resources)
+                .with("ms", self.now.saturating_sub(r.started_at)),
+        );
+        self.trim_history();
+        self.next_job();
+    }
+
+    fn next_job(&mut self) {
+        if self.reply.is_none() {
+            if let Some(job) = self.queue.pop_front() {
+                self.start_reply(job);
+            }
+        }
+    }
+
+    fn trim_history(&mut self) {
+        let keep = Session::history_to_load(&self.cfg);
+        // Queued messages must stay reachable for their prompts.
+        let oldest_needed = self
+            .queue
+            .front()
+            .and_then(|j| self.history.iter().position(|m| m.id == j.user_message))
+            .unwrap_or(usize::MAX);
+        let excess = self
+            .history
+            .len()
+            .saturating_sub(keep)
+            .min(oldest_needed.saturating_sub(self.cfg.history_limit));
+        if excess > 0 {
+            self.history.drain(..excess);
+        }
+    }
+}

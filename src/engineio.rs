@@ -1,0 +1,184 @@
+//! Engine.IO v4 packets over a WebSocket: one packet per frame, text frames
+//! carry a one-digit type prefix, binary frames are binary messages.
+
+use serde::Serialize;
+use std::fmt;
+
+/// A WebSocket frame as the transport sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+impl Frame {
+    pub fn len(&self) -> usize {
+        match self {
+            Frame::Text(s) => s.len(),
+            Frame::Binary(b) => b.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One Engine.IO packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Packet {
+    /// Handshake data (JSON), sent by the server once.
+    Open(String),
+    Close,
+    Ping(String),
+    Pong(String),
+    Message(String),
+    BinaryMessage(Vec<u8>),
+    Upgrade(String),
+    Noop,
+}
+
+/// Why a frame is not a valid Engine.IO packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineError {
+    Empty,
+    UnknownType(char),
+    TooLarge { len: usize, max: usize },
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::Empty => write!(f, "empty engine.io packet"),
+            EngineError::UnknownType(c) => write!(f, "unknown engine.io packet type {c:?}"),
+            EngineError::TooLarge { len, max } => {
+                write!(
+                    f,
+                    "engine.io packet of {len} bytes exceeds maxPayload {max}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+/// The handshake sent in the open packet.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Handshake {
+    pub sid: String,
+    pub upgrades: Vec<String>,
+    pub ping_interval: u64,
+    pub ping_timeout: u64,
+    pub max_payload: u64,
+}
+
+impl Packet {
+    /// Decodes a frame received from a client, refusing frames over `max_payload` bytes.
+    pub fn decode(frame: &Frame, max_payload: usize) -> Result<Packet, EngineError> {
+        if frame.len() > max_payload {
+            return Err(EngineError::TooLarge {
+                len: frame.len(),
+                max: max_payload,
+            });
+        }
+        match frame {
+            Frame::Binary(bytes) => Ok(Packet::BinaryMessage(bytes.clone())),
+            Frame::Text(text) => {
+                let mut chars = text.chars();
+                let kind = chars.next().ok_or(EngineError::Empty)?;
+                let rest = chars.as_str().to_string();
+                Ok(match kind {
+                    '0' => Packet::Open(rest),
+                    '1' => Packet::Close,
+                    '2' => Packet::Ping(rest),
+                    '3' => Packet::Pong(rest),
+                    '4' => Packet::Message(rest),
+                    '5' => Packet::Upgrade(rest),
+                    '6' => Packet::Noop,
+                    other => return Err(EngineError::UnknownType(other)),
+                })
+            }
+        }
+    }
+
+    pub fn encode(&self) -> Frame {
+        let text = |kind: char, data: &str| Frame::Text(format!("{kind}{data}"));
+        match self {
+            Packet::Open(data) => text('0', data),
+            Packet::Close => text('1', ""),
+            Packet::Ping(data) => text('2', data),
+            Packet::Pong(data) => text('3', data),
+            Packet::Message(data) => text('4', data),
+            Packet::BinaryMessage(bytes) => Frame::Binary(bytes.clone()),
+            Packet::Upgrade(data) => text('5', data),
+            Packet::Noop => text('6', ""),
+        }
+    }
+
+    pub fn open(handshake: &Handshake) -> Packet {
+        Packet::Open(serde_json::to_string(handshake).expect("handshake serializes"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_round_trips() {
+        let packets = [
+            Packet::Open("{\"sid\":\"x\"}".into()),
+            Packet::Close,
+            Packet::Ping(String::new()),
+            Packet::Ping("probe".into()),
+            Packet::Pong("probe".into()),
+            Packet::Message("2[\"hi\"]".into()),
+            Packet::BinaryMessage(vec![0, 1, 255]),
+            Packet::Upgrade(String::new()),
+            Packet::Noop,
+        ];
+        for p in packets {
+            assert_eq!(Packet::decode(&p.encode(), 1000).unwrap(), p);
+        }
+    }
+
+    #[test]
+    fn malformed_frames_are_typed_errors() {
+        assert_eq!(
+            Packet::decode(&Frame::Text(String::new()), 10),
+            Err(EngineError::Empty)
+        );
+        assert_eq!(
+            Packet::decode(&Frame::Text("9x".into()), 10),
+            Err(EngineError::UnknownType('9'))
+        );
+        assert_eq!(
+            Packet::decode(&Frame::Text("é".into()), 10),
+            Err(EngineError::UnknownType('é'))
+        );
+        assert_eq!(
+            Packet::decode(&Frame::Text("4hello".into()), 3),
+            Err(EngineError::TooLarge { len: 6, max: 3 })
+        );
+    }
+
+    #[test]
+    fn handshake_uses_wire_names() {
+        let open = Packet::open(&Handshake {
+            sid: "abc".into(),
+            upgrades: vec![],
+            ping_interval: 25000,
+            ping_timeout: 20000,
+            max_payload: 1_000_000,
+        });
+        assert_eq!(
+            open.encode(),
+            Frame::Text(
+                "0{\"sid\":\"abc\",\"upgrades\":[],\"pingInterval\":25000,\"pingTimeout\":20000,\"maxPayload\":1000000}"
+                    .into()
+            )
+        );
+    }
+}

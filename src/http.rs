@@ -1,0 +1,390 @@
+//! The Worker's HTTP decisions (CONTRACT §1), as pure functions: routing, `/health`,
+//! token minting, CORS, and the `/socket.io/` query checks.
+
+use serde_json::{json, Value};
+
+use crate::auth;
+use crate::config::Config;
+use crate::ids;
+
+/// A response the shell sends as it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    fn new(status: u16, body: Value) -> Self {
+        Reply { status, body }
+    }
+}
+
+/// `{"error":{"code","message"}}`.
+pub fn error(status: u16, code: &str, message: &str) -> Reply {
+    Reply::new(
+        status,
+        json!({ "error": { "code": code, "message": message } }),
+    )
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    Token,
+    /// A `/socket.io/` request for this session.
+    SocketIo {
+        session_id: String,
+    },
+    /// CORS preflight for an API route.
+    Preflight,
+    /// Anything `GET` that static assets may serve (the demo page).
+    Asset,
+}
+
+/// Decides what a request is; `Err` is the answer to send straight away.
+pub fn route(method: &str, path: &str, query: &str) -> Result<Route, Reply> {
+    let api = matches!(path, "/health" | "/api/auth/token");
+    if method == "OPTIONS" && api {
+        return Ok(Route::Preflight);
+    }
+    match (method, path) {
+        ("GET" | "HEAD", "/health") => Ok(Route::Health),
+        ("POST", "/api/auth/token") => Ok(Route::Token),
+        (_, "/health" | "/api/auth/token") => Err(error(
+            405,
+            "METHOD_NOT_ALLOWED",
+            "This route does not accept that method",
+        )),
+        (_, "/socket.io" | "/socket.io/") => {
+            socketio_target(query).map(|session_id| Route::SocketIo { session_id })
+        }
+        ("GET" | "HEAD", _) => Ok(Route::Asset),
+        _ => Err(not_found()),
+    }
+}
+
+pub fn not_found() -> Reply {
+    error(404, "NOT_FOUND", "There is nothing at this address")
+}
+
+/// Percent-decoded `key=value` pairs.
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Engine.IO's own error body, which socket.io-client understands.
+pub fn engineio_bad_request() -> Reply {
+    Reply::new(400, json!({ "code": 3, "message": "Bad request" }))
+}
+
+/// Checks a `/socket.io/` query and picks (or mints) the session id.
+pub fn socketio_target(query: &str) -> Result<String, Reply> {
+    let q = parse_query(query);
+    let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    if get("EIO") != Some("4") {
+        return Err(Reply::new(
+            400,
+            json!({ "code": 5, "message": "Unsupported protocol version" }),
+        ));
+    }
+    match get("transport") {
+        Some("websocket") => {}
+        Some("polling") => return Err(engineio_bad_request()),
+        _ => {
+            return Err(Reply::new(
+                400,
+                json!({ "code": 0, "message": "Transport unknown" }),
+            ))
+        }
+    }
+    match get("sessionId") {
+        None | Some("") => Ok(ids::session_id()),
+        Some(id) if ids::valid_session_id(id) => Ok(id.to_string()),
+        Some(_) => Err(error(
+            400,
+            "INVALID_SESSION_ID",
+            "sessionId must be 8 to 128 characters of letters, digits, '-' or '_'",
+        )),
+    }
+}
+
+/// `GET /health`.
+pub fn health(cfg: &Config, now_ms: u64, started_ms: u64) -> Reply {
+    let (degraded, checks) = cfg.health_checks();
+    Reply::new(
+        200,
+        json!({
+            "status": if degraded { "degraded" } else { "healthy" },
+            "timestamp": crate::time::iso8601(now_ms),
+            "uptime": now_ms.saturating_sub(started_ms) as f64 / 1000.0,
+            "version": crate::VERSION,
+            "checks": checks,
+        }),
+    )
+}
+
+/// `POST /api/auth/token`.
+pub fn token(cfg: &Config, now_ms: u64, body: &[u8], authorization: Option<&str>) -> Reply {
+    let Some(secret) = &cfg.jwt_secret else {
+        return error(
+            503,
+            "AUTH_UNAVAILABLE",
+            "Token minting is off: the server has no valid JWT_SECRET",
+        );
+    };
+    let parsed: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(_) => return error(400, "INVALID_JSON", "The request body is not valid JSON"),
+        }
+    };
+    let Value::Object(fields) = parsed else {
+        return error(
+            400,
+            "INVALID_REQUEST",
+            "The request body must be a JSON object",
+        );
+    };
+    let user = match fields.get("userId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(u))
+            if !u.is_empty() && u.len() <= 128 && !u.chars().any(char::is_control) =>
+        {
+            Some(u.clone())
+        }
+        Some(_) => {
+            return error(
+                400,
+                "INVALID_REQUEST",
+                "userId must be a string of 1 to 128 characters",
+            )
+        }
+    };
+    let (user_id, anonymous) = match user {
+        None => (ids::anonymous_user(), true),
+        Some(u) => {
+            let presented = authorization.and_then(auth::bearer);
+            let allowed = match (&cfg.auth_api_key, presented) {
+                (Some(key), Some(given)) => {
+                    auth::constant_time_eq(key.as_bytes(), given.as_bytes())
+                }
+                _ => false,
+            };
+            if !allowed {
+                return error(
+                    401,
+                    "UNAUTHORIZED",
+                    "Minting a token for a named user needs the server's API key",
+                );
+            }
+            (u, false)
+        }
+    };
+    let token = auth::mint(secret, &user_id, now_ms, cfg.token_ttl_secs);
+    Reply::new(
+        200,
+        json!({ "token": token, "userId": user_id, "expiresIn": cfg.token_ttl_secs, "anonymous": anonymous }),
+    )
+}
+
+/// CORS response headers for an allowed browser origin.
+pub fn cors_headers(cfg: &Config, origin: Option<&str>) -> Vec<(&'static str, String)> {
+    match origin {
+        Some(o) if cfg.origin_allowed(Some(o)) => vec![
+            ("Access-Control-Allow-Origin", o.to_string()),
+            ("Access-Control-Allow-Methods", "GET, POST, OPTIONS".into()),
+            (
+                "Access-Control-Allow-Headers",
+                "Content-Type, Authorization".into(),
+            ),
+            ("Access-Control-Max-Age", "600".into()),
+            ("Vary", "Origin".into()),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// The 403 for a browser origin that is not allowed.
+pub fn forbidden_origin() -> Reply {
+    error(
+        403,
+        "ORIGIN_NOT_ALLOWED",
+        "This origin may not use the server",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Config {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("GET", "/health", ""), Ok(Route::Health));
+        assert_eq!(route("POST", "/api/auth/token", ""), Ok(Route::Token));
+        assert_eq!(
+            route("OPTIONS", "/api/auth/token", ""),
+            Ok(Route::Preflight)
+        );
+        assert_eq!(route("GET", "/", ""), Ok(Route::Asset));
+        assert_eq!(route("DELETE", "/x", "").unwrap_err().status, 404);
+        assert_eq!(route("GET", "/api/auth/token", "").unwrap_err().status, 405);
+        let polling = route("GET", "/socket.io/", "EIO=4&transport=polling&t=x").unwrap_err();
+        assert_eq!(
+            (polling.status, polling.body.clone()),
+            (400, json!({"code": 3, "message": "Bad request"}))
+        );
+        assert_eq!(
+            route(
+                "GET",
+                "/socket.io/",
+                "EIO=4&transport=websocket&sessionId=abcdefgh"
+            ),
+            Ok(Route::SocketIo {
+                session_id: "abcdefgh".into()
+            })
+        );
+        assert_eq!(
+            route(
+                "GET",
+                "/socket.io/",
+                "EIO=4&transport=websocket&sessionId=a%2Fb"
+            )
+            .unwrap_err()
+            .status,
+            400
+        );
+        assert_eq!(
+            route("GET", "/socket.io/", "EIO=3&transport=websocket")
+                .unwrap_err()
+                .status,
+            400
+        );
+        match route("GET", "/socket.io/", "EIO=4&transport=websocket") {
+            Ok(Route::SocketIo { session_id }) => assert!(ids::valid_session_id(&session_id)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn query_decoding() {
+        assert_eq!(
+            parse_query("a=1&b=x%20y+z&c"),
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x y z".into()),
+                ("c".into(), "".into())
+            ]
+        );
+        assert_eq!(parse_query("bad=%zz%"), vec![("bad".into(), "%zz%".into())]);
+    }
+
+    #[test]
+    fn health_reports_without_secrets() {
+        let h = health(&cfg(&[("JWT_SECRET", SECRET)]), 5_000, 1_000);
+        assert_eq!(h.body["status"], "healthy");
+        assert_eq!(h.body["uptime"], 4.0);
+        assert!(!h.body.to_string().contains(SECRET));
+        assert_eq!(health(&cfg(&[]), 0, 0).body["status"], "degraded");
+    }
+
+    #[test]
+    fn token_minting_rules() {
+        let c = cfg(&[("JWT_SECRET", SECRET), ("AUTH_API_KEY", "server-key")]);
+        let anon = token(&c, 0, b"{}", None);
+        assert_eq!(anon.status, 200);
+        assert_eq!(anon.body["anonymous"], true);
+        let uid = anon.body["userId"].as_str().unwrap();
+        assert!(uid.starts_with("anon_"));
+        assert_eq!(
+            auth::verify(SECRET, anon.body["token"].as_str().unwrap(), 0).unwrap(),
+            uid
+        );
+        assert_eq!(token(&c, 0, b"", None).status, 200);
+        assert_eq!(token(&c, 0, br#"{"userId":"u1"}"#, None).status, 401);
+        assert_eq!(
+            token(&c, 0, br#"{"userId":"u1"}"#, Some("Bearer wrong")).status,
+            401
+        );
+        let named = token(&c, 0, br#"{"userId":"u1"}"#, Some("Bearer server-key"));
+        assert_eq!(
+            (
+                named.status,
+                named.body["userId"].clone(),
+                named.body["anonymous"].clone()
+            ),
+            (200, json!("u1"), json!(false))
+        );
+        assert_eq!(
+            token(&c, 0, b"{nope", None).body["error"]["code"],
+            "INVALID_JSON"
+        );
+        assert_eq!(
+            token(&c, 0, br#"{"userId":5}"#, None).body["error"]["code"],
+            "INVALID_REQUEST"
+        );
+        assert_eq!(token(&c, 0, b"[]", None).status, 400);
+        assert_eq!(token(&cfg(&[]), 0, b"{}", None).status, 503);
+        let no_key = cfg(&[("JWT_SECRET", SECRET)]);
+        assert_eq!(
+            token(&no_key, 0, br#"{"userId":"u1"}"#, Some("Bearer ")).status,
+            401
+        );
+    }
+
+    #[test]
+    fn cors() {
+        let c = cfg(&[("ALLOWED_ORIGINS", "https://app.example")]);
+        assert!(cors_headers(&c, Some("https://evil.example")).is_empty());
+        assert_eq!(
+            cors_headers(&c, Some("https://app.example"))[0].1,
+            "https://app.example"
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! The Cloudflare Workers shell: moves requests, WebSocket frames, storage rows,
+//! timers and upstream bytes between the platform and the pure core. No decisions here.
+
+mod durable;
+mod upstream;
+
+use std::sync::OnceLock;
+use worker::{event, Context, Env, Headers, Request, Response, Result};
+
+use crate::config::Config;
+use crate::http::{self, Route};
+
+static STARTED_MS: OnceLock<u64> = OnceLock::new();
+
+pub(crate) fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+pub(crate) fn config_from_env(env: &Env) -> Config {
+    Config::from_lookup(|name| {
+        env.var(name)
+            .ok()
+            .map(|v| v.to_string())
+            .or_else(|| env.secret(name).ok().map(|s| s.to_string()))
+    })
+}
+
+fn json_reply(reply: http::Reply, extra: &[(&'static str, String)]) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json; charset=utf-8")?;
+    headers.set("Cache-Control", "no-store")?;
+    for (k, v) in extra {
+        headers.set(k, v)?;
+    }
+    Ok(Response::from_json(&reply.body)?
+        .with_status(reply.status)
+        .with_headers(headers))
+}
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    console_error_panic_hook::set_once();
+    let now = now_ms();
+    let started = *STARTED_MS.get_or_init(|| now);
+    let cfg = config_from_env(&env);
+    let origin = req.headers().get("Origin")?;
+    let cors = http::cors_headers(&cfg, origin.as_deref());
+    let url = req.url()?;
+    let route = match http::route(req.method().as_ref(), url.path(), url.query().unwrap_or("")) {
+        Ok(route) => route,
+        Err(reply) => return json_reply(reply, &cors),
+    };
+    let origin_ok = cfg.origin_allowed(origin.as_deref());
+    match route {
+        Route::Preflight if origin_ok => {
+            let headers = Headers::new();
+            for (k, v) in &cors {
+                headers.set(k, v)?;
+            }
+            Ok(Response::empty()?.with_status(204).with_headers(headers))
+        }
+        Route::Health => json_reply(http::health(&cfg, now, started), &cors),
+        _ if !origin_ok => json_reply(http::forbidden_origin(), &[]),
+        Route::Token => {
+            let body = req.bytes().await.unwrap_or_default();
+            let auth = req.headers().get("Authorization")?;
+            json_reply(http::token(&cfg, now, &body, auth.as_deref()), &cors)
+        }
+        Route::SocketIo { session_id } => {
+            let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
+            if !upgrade.eq_ignore_ascii_case("websocket") {
+                return json_reply(http::engineio_bad_request(), &cors);
+            }
+            durable::forward(&env, &req, &session_id).await
+        }
+        Route::Asset | Route::Preflight => json_reply(http::not_found(), &cors),
+    }
+}

@@ -1,0 +1,152 @@
+//! Runs one upstream attempt: the offline companion's paced chunks, or a streamed
+//! `fetch` with first-byte and total timeouts, fed to the core as events.
+
+use futures::future::{select, Either};
+use futures::StreamExt;
+use std::time::Duration;
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+
+use super::durable::MiaSession;
+use super::now_ms;
+use crate::conversation::{Failure, UpstreamEvent, UpstreamJob, UpstreamRequest};
+
+fn delay(ms: u64) -> Delay {
+    Delay::from(Duration::from_millis(ms))
+}
+
+/// Runs `job` and returns the attempts the core asked for meanwhile.
+pub(super) async fn run(session: &MiaSession, job: UpstreamJob) -> Vec<UpstreamJob> {
+    if job.delay_ms > 0 {
+        delay(job.delay_ms).await;
+    }
+    if !session.wants(&job) {
+        return Vec::new();
+    }
+    match &job.request {
+        UpstreamRequest::Offline { chunks, delay_ms } => {
+            let mut jobs = Vec::new();
+            for chunk in chunks {
+                if *delay_ms > 0 {
+                    delay(*delay_ms).await;
+                }
+                if !session.wants(&job) {
+                    return jobs;
+                }
+                jobs.extend(
+                    session
+                        .feed(&job, UpstreamEvent::Delta(chunk.clone()))
+                        .await,
+                );
+            }
+            jobs.extend(session.feed(&job, UpstreamEvent::End).await);
+            jobs
+        }
+        UpstreamRequest::Http(http) => {
+            let controller = AbortController::default();
+            let signal = controller.signal();
+            session.register_abort(&job.reply_id, controller);
+            let jobs = stream(session, &job, http, &signal).await;
+            session.forget_abort(&job.reply_id);
+            jobs
+        }
+    }
+}
+
+async fn stream(
+    session: &MiaSession,
+    job: &UpstreamJob,
+    http: &crate::openai::HttpRequest,
+    signal: &worker::AbortSignal,
+) -> Vec<UpstreamJob> {
+    let fail = |f: Failure| UpstreamEvent::Failed(f);
+    let started = now_ms();
+    let first_byte_deadline = started + job.first_byte_timeout_ms;
+    let total_deadline = started + job.total_timeout_ms;
+
+    let request = match build(http) {
+        Ok(r) => r,
+        Err(e) => {
+            return session
+                .feed(job, fail(Failure::Network(e.to_string())))
+                .await
+        }
+    };
+    let fetch = Fetch::Request(request);
+    let sent = fetch.send_with_signal(signal);
+    let mut response = match select(Box::pin(sent), delay(job.first_byte_timeout_ms)).await {
+        Either::Left((Ok(r), _)) => r,
+        Either::Left((Err(e), _)) => {
+            return session
+                .feed(job, fail(Failure::Network(e.to_string())))
+                .await
+        }
+        Either::Right(_) => return session.feed(job, fail(Failure::FirstByteTimeout)).await,
+    };
+    let code = response.status_code();
+    let retry_after_ms = response
+        .headers()
+        .get("Retry-After")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| s * 1000);
+    let mut jobs = session
+        .feed(
+            job,
+            UpstreamEvent::Status {
+                code,
+                retry_after_ms,
+            },
+        )
+        .await;
+    if !(200..300).contains(&code) || !session.wants(job) {
+        return jobs;
+    }
+    let mut body = match response.stream() {
+        Ok(b) => b,
+        Err(e) => {
+            jobs.extend(
+                session
+                    .feed(job, fail(Failure::Network(e.to_string())))
+                    .await,
+            );
+            return jobs;
+        }
+    };
+    let mut got_bytes = false;
+    loop {
+        let deadline = if got_bytes {
+            total_deadline
+        } else {
+            first_byte_deadline.min(total_deadline)
+        };
+        let wait = deadline.saturating_sub(now_ms());
+        let event = match select(body.next(), delay(wait)).await {
+            Either::Left((Some(Ok(bytes)), _)) => {
+                got_bytes = true;
+                UpstreamEvent::Bytes(bytes)
+            }
+            Either::Left((Some(Err(e)), _)) => fail(Failure::Network(e.to_string())),
+            Either::Left((None, _)) => UpstreamEvent::End,
+            Either::Right(_) if got_bytes => fail(Failure::TotalTimeout),
+            Either::Right(_) => fail(Failure::FirstByteTimeout),
+        };
+        let last = !matches!(event, UpstreamEvent::Bytes(_));
+        jobs.extend(session.feed(job, event).await);
+        if last || !session.wants(job) {
+            return jobs;
+        }
+    }
+}
+
+fn build(http: &crate::openai::HttpRequest) -> worker::Result<Request> {
+    let headers = Headers::new();
+    for (k, v) in &http.headers {
+        headers.set(k, v)?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(http.body.clone().into()));
+    Request::new_with_init(&http.url, &init)
+}

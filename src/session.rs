@@ -1,0 +1,696 @@
+//! The session state machine, sans I/O: Engine.IO frames, timer ticks and upstream
+//! events go in; frames, closes, storage writes, upstream requests, alarms and log
+//! records come out. One `Session` per Durable Object; it can be rebuilt at any time
+//! from storage and the sockets' attachments (hibernation).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use crate::auth;
+use crate::config::Config;
+use crate::conversation::{Job, Reply, UpstreamCommand};
+use crate::engineio::{self, EngineError, Frame, Handshake};
+use crate::ids;
+use crate::log::{Level, Record};
+use crate::mode::Mode;
+use crate::rate_limit::TokenBucket;
+use crate::socketio::{self, Decoder, PacketType, ProtocolError};
+use crate::store::{Message, Meta, Owner, Write};
+
+/// A Socket.IO socket on one namespace of a connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NsSocket {
+    pub nsp: String,
+    pub id: String,
+    pub user_id: String,
+    /// Whether the user id comes from a verified token.
+    pub authenticated: bool,
+}
+
+/// Per-connection state; the shell keeps it in the WebSocket's attachment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conn {
+    pub sid: String,
+    pub opened_at: u64,
+    #[serde(default)]
+    pub header_token: Option<String>,
+    pub last_ping_at: u64,
+    #[serde(default)]
+    pub awaiting_pong: Option<u64>,
+    #[serde(default)]
+    pub connected_once: bool,
+    #[serde(default)]
+    pub sockets: Vec<NsSocket>,
+    /// This connection's CONNECT created the session.
+    #[serde(default)]
+    pub created_session: bool,
+}
+
+impl Conn {
+    pub fn main(&self) -> Option<&NsSocket> {
+        self.sockets.iter().find(|s| s.nsp == "/")
+    }
+}
+
+/// What the shell must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Send {
+        sid: String,
+        frames: Vec<Frame>,
+    },
+    Close {
+        sid: String,
+        code: u16,
+        reason: String,
+    },
+    /// Store this connection state in the socket's attachment.
+    SaveConn(Conn),
+    Store(Write),
+    Upstream(UpstreamCommand),
+    /// Wake the session (a Durable Object alarm) at this time.
+    Alarm(u64),
+    Log(Record),
+}
+
+/// Why a client frame was refused.
+#[derive(Debug)]
+enum FrameError {
+    Engine(EngineError),
+    Socket(ProtocolError),
+    Unexpected(&'static str),
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::Engine(e) => e.fmt(f),
+            FrameError::Socket(e) => e.fmt(f),
+            FrameError::Unexpected(s) => f.write_str(s),
+        }
+    }
+}
+
+/// WebSocket close code for a protocol violation.
+pub const CLOSE_PROTOCOL: u16 = 1002;
+/// WebSocket close code for a frame over maxPayload.
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// WebSocket close code for a normal close (timeouts, client close).
+pub const CLOSE_NORMAL: u16 = 1000;
+
+pub struct Session {
+    pub(crate) cfg: Config,
+    pub(crate) meta: Meta,
+    pub(crate) history: Vec<Message>,
+    pub(crate) conns: BTreeMap<String, Conn>,
+    decoders: HashMap<String, Decoder>,
+    pub(crate) reply: Option<Reply>,
+    pub(crate) queue: VecDeque<Job>,
+    pub(crate) bucket: TokenBucket,
+    pub(crate) now: u64,
+    out: Vec<Output>,
+}
+
+/// How many stored messages a session keeps in memory and shows on join.
+pub const HISTORY_SHOWN: usize = 50;
+
+impl Session {
+    /// Rebuilds a session from storage (`meta` is `None` for a new one) and live connections.
+    pub fn restore(
+        cfg: Config,
+        session_id: &str,
+        meta: Option<Meta>,
+        history: Vec<Message>,
+        conns: Vec<Conn>,
+        now: u64,
+    ) -> Session {
+        let meta = meta.unwrap_or_else(|| Meta {
+            session_id: session_id.to_string(),
+            owner: Owner::Unclaimed,
+            age: None,
+            mode: Mode::Greeting,
+            tier: 1,
+            fundraising_left: 0,
+            created_at: now,
+            updated_at: now,
+        });
+        let bucket = TokenBucket::new(cfg.rate_limit_per_minute, now);
+        Session {
+            cfg,
+            meta,
+            history,
+            conns: conns.into_iter().map(|c| (c.sid.clone(), c)).collect(),
+            decoders: HashMap::new(),
+            reply: None,
+            queue: VecDeque::new(),
+            bucket,
+            now,
+            out: Vec::new(),
+        }
+    }
+
+    /// How many messages to load from storage for `restore`.
+    pub fn history_to_load(cfg: &Config) -> usize {
+        cfg.history_limit.max(HISTORY_SHOWN)
+    }
+
+    pub fn session_id(&self) -> &str {
+        &self.meta.session_id
+    }
+
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    pub fn history(&self) -> &[Message] {
+        &self.history
+    }
+
+    pub fn connections(&self) -> impl Iterator<Item = &Conn> {
+        self.conns.values()
+    }
+
+    pub(crate) fn finish_outputs(&mut self) -> Vec<Output> {
+        if let Some(at) = self.next_deadline() {
+            self.out.push(Output::Alarm(at));
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    pub(crate) fn log(&mut self, record: Record) {
+        if record.level >= self.cfg.log_level {
+            let record = record.with("sessionId", self.meta.session_id.clone());
+            self.out.push(Output::Log(record));
+        }
+    }
+
+    pub(crate) fn push(&mut self, output: Output) {
+        self.out.push(output);
+    }
+
+    fn save_conn(&mut self, sid: &str) {
+        if let Some(c) = self.conns.get(sid) {
+            self.out.push(Output::SaveConn(c.clone()));
+        }
+    }
+
+    // ---- Engine.IO layer ----
+
+    /// A new WebSocket: sends the open packet. Returns the connection to attach.
+    pub fn open(&mut self, now: u64, header_token: Option<String>) -> (Conn, Vec<Output>) {
+        self.now = now;
+        let conn = Conn {
+            sid: ids::socket_id(),
+            opened_at: now,
+            header_token,
+            last_ping_at: now,
+            awaiting_pong: None,
+            connected_once: false,
+            sockets: Vec::new(),
+            created_session: false,
+        };
+        let handshake = Handshake {
+            sid: conn.sid.clone(),
+            upgrades: Vec::new(),
+            ping_interval: self.cfg.ping_interval_ms,
+            ping_timeout: self.cfg.ping_timeout_ms,
+            max_payload: self.cfg.max_payload,
+        };
+        self.conns.insert(conn.sid.clone(), conn.clone());
+        self.out.push(Output::Send {
+            sid: conn.sid.clone(),
+            frames: vec![engineio::Packet::open(&handshake).encode()],
+        });
+        self.log(
+            Record::new(Level::Debug, "socket_open")
+                .with("sid", conn.sid.clone())
+                .with("sockets", self.conns.len()),
+        );
+        (conn, self.finish_outputs())
+    }
+
+    /// A frame from a client.
+    pub fn frame(&mut self, now: u64, sid: &str, frame: Frame) -> Vec<Output> {
+        self.now = now;
+        if !self.conns.contains_key(sid) {
+            return self.finish_outputs();
+        }
+        if let Err(e) = self.on_frame(sid, frame) {
+            let code = match e {
+                FrameError::Engine(EngineError::TooLarge { .. }) => CLOSE_TOO_BIG,
+                _ => CLOSE_PROTOCOL,
+            };
+            self.log(
+                Record::new(Level::Warn, "malformed_frame")
+                    .with("sid", sid)
+                    .with("error", e.to_string()),
+            );
+            self.close(sid, code, "protocol error");
+        }
+        self.finish_outputs()
+    }
+
+    /// The WebSocket closed (by the client or the network).
+    pub fn closed(&mut self, now: u64, sid: &str) -> Vec<Output> {
+        self.now = now;
+        if self.conns.remove(sid).is_some() {
+            self.decoders.remove(sid);
+            self.log(
+                Record::new(Level::Debug, "socket_closed")
+                    .with("sid", sid)
+                    .with("sockets", self.conns.len()),
+            );
+        }
+        self.finish_outputs()
+    }
+
+    /// Timers: pings, ping timeouts, connect timeouts.
+    pub fn tick(&mut self, now: u64) -> Vec<Output> {
+        self.now = now;
+        let sids: Vec<String> = self.conns.keys().cloned().collect();
+        for sid in sids {
+            let c = &self.conns[&sid];
+            if !c.connected_once && now >= c.opened_at + self.cfg.connect_timeout_ms {
+                self.log(Record::new(Level::Info, "connect_timeout").with("sid", sid.as_str()));
+                self.close(&sid, CLOSE_NORMAL, "connect timeout");
+                continue;
+            }
+            match c.awaiting_pong {
+                Some(since) if now >= since + self.cfg.ping_timeout_ms => {
+                    self.log(Record::new(Level::Info, "ping_timeout").with("sid", sid.as_str()));
+                    self.close(&sid, CLOSE_NORMAL, "ping timeout");
+                }
+                None if now >= c.last_ping_at + self.cfg.ping_interval_ms => {
+                    let c = self.conns.get_mut(&sid).expect("present");
+                    c.awaiting_pong = Some(now);
+                    c.last_ping_at = now;
+                    self.out.push(Output::Send {
+                        sid: sid.clone(),
+                        frames: vec![engineio::Packet::Ping(String::new()).encode()],
+                    });
+                    self.save_conn(&sid);
+                }
+                _ => {}
+            }
+        }
+        self.finish_outputs()
+    }
+
+    fn next_deadline(&self) -> Option<u64> {
+        self.conns
+            .values()
+            .map(|c| {
+                let ping = match c.awaiting_pong {
+                    Some(since) => since + self.cfg.ping_timeout_ms,
+                    None => c.last_ping_at + self.cfg.ping_interval_ms,
+                };
+                if c.connected_once {
+                    ping
+                } else {
+                    ping.min(c.opened_at + self.cfg.connect_timeout_ms)
+                }
+            })
+            .min()
+    }
+
+    pub(crate) fn close(&mut self, sid: &str, code: u16, reason: &str) {
+        if self.conns.remove(sid).is_some() {
+            self.decoders.remove(sid);
+            self.out.push(Output::Close {
+                sid: sid.to_string(),
+                code,
+                reason: reason.to_string(),
+            });
+        }
+    }
+
+    fn on_frame(&mut self, sid: &str, frame: Frame) -> Result<(), FrameError> {
+        let packet = engineio::Packet::decode(&frame, self.cfg.max_payload as usize)
+            .map_err(FrameError::Engine)?;
+        match packet {
+            engineio::Packet::Pong(_) => {
+                if let Some(c) = self.conns.get_mut(sid) {
+                    c.awaiting_pong = None;
+                }
+                self.save_conn(sid);
+                Ok(())
+            }
+            engineio::Packet::Ping(data) => {
+                self.out.push(Output::Send {
+                    sid: sid.to_string(),
+                    frames: vec![engineio::Packet::Pong(data).encode()],
+                });
+                Ok(())
+            }
+            engineio::Packet::Close => {
+                self.close(sid, CLOSE_NORMAL, "client close");
+                Ok(())
+            }
+            engineio::Packet::Noop | engineio::Packet::Upgrade(_) => Ok(()),
+            engineio::Packet::Open(_) => Err(FrameError::Unexpected("client sent an open packet")),
+            engineio::Packet::Message(text) => {
+                let decoded = self
+                    .decoders
+                    .entry(sid.to_string())
+                    .or_default()
+                    .feed_text(&text);
+                match decoded.map_err(FrameError::Socket)? {
+                    Some(p) => self.on_packet(sid, p),
+                    None => Ok(()),
+                }
+            }
+            engineio::Packet::BinaryMessage(bytes) => {
+                let decoded = self
+                    .decoders
+                    .entry(sid.to_string())
+                    .or_default()
+                    .feed_binary(bytes);
+                match decoded.map_err(FrameError::Socket)? {
+                    Some(p) => self.on_packet(sid, p),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    // ---- Socket.IO layer ----
+
+    fn on_packet(&mut self, sid: &str, packet: socketio::Packet) -> Result<(), FrameError> {
+        match packet.kind {
+            PacketType::Connect => {
+                self.on_connect(sid, &packet);
+                Ok(())
+            }
+            PacketType::Disconnect => {
+                if let Some(c) = self.conns.get_mut(sid) {
+                    c.sockets.retain(|s| s.nsp != packet.nsp);
+                }
+                self.save_conn(sid);
+                Ok(())
+            }
+            PacketType::Event | PacketType::BinaryEvent => {
+                let joined = self
+                    .conns
+                    .get(sid)
+                    .is_some_and(|c| c.sockets.iter().any(|s| s.nsp == packet.nsp));
+                if joined {
+                    self.on_event(sid, packet);
+                } else {
+                    self.log(Record::new(Level::Debug, "event_before_connect").with("sid", sid));
+                }
+                Ok(())
+            }
+            // Acks from clients answer nothing we asked for.
+            PacketType::Ack | PacketType::BinaryAck => Ok(()),
+            PacketType::ConnectError => Err(FrameError::Unexpected("client sent CONNECT_ERROR")),
+        }
+    }
+
+    pub(crate) fn send_packet(&mut self, sid: &str, packet: &socketio::Packet) {
+        let frames = packet
+            .encode()
+            .into_iter()
+            .map(|f| match f {
+                Frame::Text(t) => engineio::Packet::Message(t).encode(),
+                Frame::Binary(b) => engineio::Packet::BinaryMessage(b).encode(),
+            })
+            .collect();
+        self.out.push(Output::Send {
+            sid: sid.to_string(),
+            frames,
+        });
+    }
+
+    fn connect_error(&mut self, sid: &str, nsp: &str, message: &str, code: Option<&str>) {
+        let mut data = json!({ "message": message });
+        if let Some(code) = code {
+            data["data"] = json!({ "code": code });
+        }
+        self.send_packet(
+            sid,
+            &socketio::Packet::new(PacketType::ConnectError, nsp, Some(data)),
+        );
+        self.log(
+            Record::new(Level::Info, "connect_refused")
+                .with("sid", sid)
+                .with("nsp", nsp)
+                .with("code", code.unwrap_or("INVALID_NAMESPACE")),
+        );
+    }
+
+    fn on_connect(&mut self, sid: &str, packet: &socketio::Packet) {
+        let nsp = packet.nsp.as_str();
+        if nsp != "/" && !(self.cfg.conformance && nsp == "/custom") {
+            self.connect_error(sid, nsp, "Invalid namespace", None);
+            return;
+        }
+        let Some(conn) = self.conns.get(sid) else {
+            return;
+        };
+        if conn.sockets.iter().any(|s| s.nsp == nsp) {
+            return;
+        }
+        let joined = self.conns.values().filter(|c| c.main().is_some()).count();
+        if nsp == "/" && joined >= self.cfg.max_sockets_per_session {
+            self.connect_error(
+                sid,
+                nsp,
+                "Too many connections to this session",
+                Some("TOO_MANY_CONNECTIONS"),
+            );
+            return;
+        }
+        let payload = packet.data.clone().unwrap_or_else(|| json!({}));
+        let token = payload
+            .get("token")
+            .and_then(Value::as_str)
+            .or_else(|| payload.pointer("/auth/token").and_then(Value::as_str))
+            .map(str::to_string)
+            .filter(|t| !t.is_empty())
+            .or_else(|| conn.header_token.clone());
+        let (user_id, authenticated) = match token {
+            None => (ids::anonymous_user(), false),
+            Some(token) => {
+                let verified = match &self.cfg.jwt_secret {
+                    Some(secret) => auth::verify(secret, &token, self.now),
+                    None => Err(auth::TokenError::Invalid(
+                        "this server has no JWT_SECRET and cannot verify tokens",
+                    )),
+                };
+                match verified {
+                    Ok(user) => (user, true),
+                    Err(e) => {
+                        self.connect_error(sid, nsp, &e.message(), Some(e.code()));
+                        return;
+                    }
+                }
+            }
+        };
+        let mut created = false;
+        if nsp == "/" {
+            match &self.meta.owner {
+                Owner::Unclaimed => {
+                    self.meta.owner = if authenticated {
+                        Owner::User(user_id.clone())
+                    } else {
+                        Owner::Nobody
+                    };
+                    self.meta.created_at = self.now;
+                    self.meta.updated_at = self.now;
+                    created = true;
+                    self.out.push(Output::Store(Write::Meta(self.meta.clone())));
+                }
+                Owner::Nobody => {}
+                Owner::User(owner) => {
+                    if !(authenticated && *owner == user_id) {
+                        self.connect_error(
+                            sid,
+                            nsp,
+                            "This session belongs to another user",
+                            Some("FORBIDDEN"),
+                        );
+                        return;
+                    }
+                }
+            }
+        }
+        let socket = NsSocket {
+            nsp: nsp.to_string(),
+            id: ids::socket_id(),
+            user_id,
+            authenticated,
+        };
+        let reply =
+            socketio::Packet::new(PacketType::Connect, nsp, Some(json!({ "sid": socket.id })));
+        let conn = self.conns.get_mut(sid).expect("checked above");
+        conn.connected_once = true;
+        conn.created_session |= created;
+        conn.sockets.push(socket);
+        self.send_packet(sid, &reply);
+        if self.cfg.conformance {
+            self.send_packet(sid, &socketio::Packet::event(nsp, "auth", vec![payload]));
+        }
+        self.log(
+            Record::new(Level::Info, "connected")
+                .with("sid", sid)
+                .with("nsp", nsp)
+                .with("authenticated", authenticated)
+                .with("created", created),
+        );
+        self.save_conn(sid);
+    }
+
+    fn on_event(&mut self, sid: &str, packet: socketio::Packet) {
+        let name = packet.event_name().unwrap_or_default().to_string();
+        if self.cfg.conformance {
+            match name.as_str() {
+                "message" => {
+                    let mut echo = socketio::Packet::event(
+                        &packet.nsp,
+                        "message-back",
+                        packet.event_args().to_vec(),
+                    );
+                    echo.attachments = packet.attachments.clone();
+                    self.send_packet(sid, &echo);
+                }
+                "message-with-ack" => {
+                    if let Some(id) = packet.id {
+                        let mut ack =
+                            socketio::Packet::ack(&packet.nsp, id, packet.event_args().to_vec());
+                        ack.attachments = packet.attachments.clone();
+                        self.send_packet(sid, &ack);
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
+        let arg = packet.event_args().first().cloned().unwrap_or(Value::Null);
+        let result = match name.as_str() {
+            "join_session" => self.on_join(sid, &arg),
+            "message" => self.on_message(sid, &arg),
+            "cancel" => self.on_cancel(&arg),
+            _ => Err(ClientError::new(
+                "UNKNOWN_EVENT",
+                format!(
+                    "Unknown event \"{}\"",
+                    name.chars().take(64).collect::<String>()
+                ),
+                false,
+            )),
+        };
+        let answer = match result {
+            Ok(v) => v,
+            Err(e) => {
+                if name != "join_session" && name != "message" && name != "cancel" {
+                    self.log(Record::new(Level::Debug, "unknown_event").with("sid", sid));
+                } else {
+                    self.emit_to(sid, "error", e.payload());
+                }
+                json!({ "ok": false, "error": { "code": e.code, "message": e.message } })
+            }
+        };
+        if let Some(id) = packet.id {
+            self.send_packet(sid, &socketio::Packet::ack(&packet.nsp, id, vec![answer]));
+        }
+    }
+
+    fn on_join(&mut self, sid: &str, arg: &Value) -> Result<Value, ClientError> {
+        if let Some(requested) = arg.get("sessionId").and_then(Value::as_str) {
+            if requested != self.meta.session_id {
+                return Err(ClientError::new(
+                    "SESSION_MISMATCH",
+                    "This connection belongs to another session; reconnect with that sessionId in the query".into(),
+                    false,
+                ));
+            }
+        }
+        let conn = &self.conns[sid];
+        let user_id = conn.main().map(|s| s.user_id.clone()).unwrap_or_default();
+        let is_new = conn.created_session && self.history.is_empty();
+        let start = self.history.len().saturating_sub(HISTORY_SHOWN);
+        let history: Vec<Value> = self.history[start..].iter().map(message_json).collect();
+        let mut payload = json!({
+            "sessionId": self.meta.session_id,
+            "userId": user_id,
+            "age": self.meta.age,
+            "mode": self.meta.mode.as_str(),
+            "safetyTier": self.meta.tier,
+            "conversationHistory": history,
+            "isNew": is_new,
+        });
+        if let Some(r) = &self.reply {
+            payload["streaming"] = json!({ "messageId": r.id, "inReplyTo": r.for_message, "partial": r.text, "nextIndex": r.index });
+        }
+        self.emit_to(sid, "session_created", payload);
+        self.log(
+            Record::new(Level::Info, "session_joined")
+                .with("sid", sid)
+                .with("messages", self.history.len()),
+        );
+        Ok(json!({ "ok": true, "sessionId": self.meta.session_id }))
+    }
+
+    // ---- emitting ----
+
+    pub(crate) fn emit_to(&mut self, sid: &str, event: &str, payload: Value) {
+        self.send_packet(sid, &socketio::Packet::event("/", event, vec![payload]));
+    }
+
+    /// Sends an event to every socket joined to this session.
+    pub(crate) fn emit_all(&mut self, event: &str, payload: Value) {
+        let packet = socketio::Packet::event("/", event, vec![payload]);
+        let sids: Vec<String> = self
+            .conns
+            .values()
+            .filter(|c| c.main().is_some())
+            .map(|c| c.sid.clone())
+            .collect();
+        for sid in sids {
+            self.send_packet(&sid, &packet);
+        }
+    }
+}
+
+/// A refusal answered to the client as an `error` event and a failed ack.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ClientError {
+    pub code: &'static str,
+    pub message: String,
+    pub retryable: bool,
+    pub retry_after_ms: Option<u64>,
+}
+
+impl ClientError {
+    pub fn new(code: &'static str, message: String, retryable: bool) -> Self {
+        ClientError {
+            code,
+            message,
+            retryable,
+            retry_after_ms: None,
+        }
+    }
+
+    pub fn payload(&self) -> Value {
+        let mut v =
+            json!({ "code": self.code, "message": self.message, "retryable": self.retryable });
+        if let Some(ms) = self.retry_after_ms {
+            v["retryAfterMs"] = json!(ms);
+        }
+        v
+    }
+}
+
+pub(crate) fn message_json(m: &Message) -> Value {
+    let mut v = json!({
+        "id": m.id,
+        "role": m.role.as_str(),
+        "content": m.content,
+        "timestamp": crate::time::iso8601(m.ts),
+    });
+    if m.interrupted {
+        v["interrupted"] = json!(true);
+    }
+    v
+}
