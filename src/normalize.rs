@@ -224,7 +224,7 @@ fn expand_abbreviations(text: &str) -> String {
         // "2" alone only between words ("want 2 die"), never in numbers.
         let replaced = ABBREVIATIONS
             .iter()
-            .find(|(from, _)| *from == core && !(core == "2" && !between_words(&tokens, i)))
+            .find(|(from, _)| *from == core && (core != "2" || between_words(&tokens, i)))
             .map(|(_, to)| format!("{to}{tail}"));
         words.push(replaced.unwrap_or_else(|| tokens[i].to_string()));
         i += 1;

@@ -5,8 +5,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use worker::{
     durable_object, AbortController, DurableObject, Env, Headers, Method, Request, RequestInit,
-    Response, Result, SqlStorage, SqlStorageValue, State, WebSocket, WebSocketIncomingMessage,
-    WebSocketPair,
+    Response, Result, ScheduledTime, SqlStorage, SqlStorageValue, State, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair,
 };
 
 use super::{config_from_env, now_ms, upstream};
@@ -179,7 +179,14 @@ impl MiaSession {
         if let Some(at) = alarm {
             if self.alarm_at.get() != Some(at) {
                 self.alarm_at.set(Some(at));
-                if let Err(e) = self.state.storage().set_alarm(at as i64).await {
+                if let Err(e) = self
+                    .state
+                    .storage()
+                    .set_alarm(ScheduledTime::new(worker::js_sys::Date::new(
+                        &(at as f64).into(),
+                    )))
+                    .await
+                {
                     self.log(
                         Record::new(Level::Error, "alarm_failed").with("error", e.to_string()),
                     );

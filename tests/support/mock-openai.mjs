@@ -1,0 +1,78 @@
+// A local stand-in for OpenAI's chat-completions API: streams SSE replies with
+// scripted delays and failures, and records every request it receives.
+// The one fake in the test suite: everything else is the real thing.
+import http from "node:http";
+
+/**
+ * Behaviours, consumed one per request (FIFO); when none is queued, the default
+ * streams "Mock reply to: <last user message>" in small chunks.
+ *  { status: 500 }                         answer with that status and a JSON error
+ *  { status: 429, retryAfter: 0 }          rate limited
+ *  { chunks: ["a","b"], delayMs: 10 }      stream these deltas, delayMs apart
+ *  { firstByteDelayMs: 3000 }              wait before sending headers
+ *  { failAfter: 2 }                        destroy the connection after 2 chunks
+ *  { noDone: true }                        end the stream without [DONE]
+ *  { splitBytes: true }                    write the SSE bytes one at a time
+ */
+export async function startMockOpenAI({ port = 0 } = {}) {
+  const queue = [];
+  const requests = [];
+  const server = http.createServer(async (req, res) => {
+    let body = "";
+    for await (const part of req) body += part;
+    let parsed = null;
+    try { parsed = JSON.parse(body); } catch { /* recorded as null */ }
+    requests.push({ method: req.method, url: req.url, headers: req.headers, body: parsed, at: Date.now() });
+    const b = queue.shift() ?? {};
+    if (b.firstByteDelayMs) await sleep(b.firstByteDelayMs);
+    if (b.status && b.status !== 200) {
+      const headers = { "content-type": "application/json" };
+      if (b.retryAfter !== undefined) headers["retry-after"] = String(b.retryAfter);
+      res.writeHead(b.status, headers);
+      res.end(JSON.stringify({ error: { message: `scripted ${b.status}`, type: "server_error" } }));
+      return;
+    }
+    const last = parsed?.messages?.filter((m) => m.role === "user").at(-1)?.content ?? "";
+    const chunks = b.chunks ?? ["Mock ", "reply ", "to: ", last];
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    const write = async (text) => {
+      if (b.splitBytes) {
+        for (const byte of Buffer.from(text)) { res.write(Buffer.from([byte])); }
+      } else {
+        res.write(text);
+      }
+    };
+    await write(`: keep-alive\n\n`);
+    await write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { role: "assistant" } }] })}\n\n`);
+    for (let i = 0; i < chunks.length; i++) {
+      if (b.failAfter !== undefined && i === b.failAfter) {
+        res.socket.destroy();
+        return;
+      }
+      if (b.delayMs) await sleep(b.delayMs);
+      b.onChunk?.(i, Date.now());
+      await write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: chunks[i] } }] })}\n\n`);
+    }
+    if (b.noDone) { res.end(); return; }
+    await write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\n`);
+    await write("data: [DONE]\n\n");
+    res.end();
+  });
+  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${server.address().port}/v1`;
+  return {
+    url,
+    requests,
+    script(...behaviours) { queue.push(...behaviours); },
+    clear() { queue.length = 0; requests.length = 0; },
+    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
+  };
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Run standalone (benchmarks): node tests/support/mock-openai.mjs PORT
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const mock = await startMockOpenAI({ port: Number(process.argv[2] ?? 0) });
+  console.log(mock.url);
+}
