@@ -320,15 +320,17 @@ impl Session {
     }
 
     /// The prompt for a reply to `user_message`: system prompt + the last `HISTORY_LIMIT`
-    /// messages up to and including it (so the current one appears exactly once).
+    /// messages, ending with it (exactly once). Messages still waiting in the queue were
+    /// stored on arrival but are left out: the model answers one turn at a time.
     pub fn prompt_for(&self, user_message: &str) -> Vec<ChatMessage> {
-        let end = self
+        let waiting: Vec<&str> = self.queue.iter().map(|j| j.user_message.as_str()).collect();
+        let mut turns: Vec<&Message> = self
             .history
             .iter()
-            .position(|m| m.id == user_message)
-            .map(|i| i + 1)
-            .unwrap_or(self.history.len());
-        let start = end.saturating_sub(self.cfg.history_limit);
+            .filter(|m| m.id != user_message && !waiting.contains(&m.id.as_str()))
+            .collect();
+        turns.extend(self.history.iter().find(|m| m.id == user_message));
+        let start = turns.len().saturating_sub(self.cfg.history_limit);
         let mut messages = vec![ChatMessage {
             role: "system",
             content: prompts::system_prompt(
@@ -339,7 +341,7 @@ impl Session {
                 &self.cfg.substance_resources,
             ),
         }];
-        messages.extend(self.history[start..end].iter().map(|m| ChatMessage {
+        messages.extend(turns[start..].iter().map(|m| ChatMessage {
             role: m.role.as_str(),
             content: m.content.clone(),
         }));

@@ -92,6 +92,8 @@ describe("Socket.IO over WebSocket", () => {
     assert.equal(created.isNew, true);
     assert.deepEqual(created.conversationHistory, []);
     const { complete, chunks } = await converse(socket, "hello there");
+    // No OPENAI_API_KEY here: the offline companion answers, and says who it is.
+    assert.match(complete.message, /Mia/);
     assert.ok(chunks.length > 1);
     assert.equal(chunks.map((c) => c.chunk).join(""), complete.message);
     assert.deepEqual(chunks.map((c) => c.index), chunks.map((_, i) => i));

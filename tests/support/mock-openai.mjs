@@ -46,6 +46,7 @@ export async function startMockOpenAI({ port = 0 } = {}) {
     await write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { role: "assistant" } }] })}\n\n`);
     for (let i = 0; i < chunks.length; i++) {
       if (b.failAfter !== undefined && i === b.failAfter) {
+        await sleep(50); // let what was written reach the server first
         res.socket.destroy();
         return;
       }
