@@ -2,7 +2,7 @@
 //! "I just turned 13", "almost 14", "turning 10 tomorrow", school grades. Numbers
 //! about other people, the past, time, scores or levels are not ages.
 
-use regex_lite::{Captures, Regex};
+use regex::{Captures, Regex};
 use std::sync::OnceLock;
 
 use crate::normalize;
@@ -23,7 +23,7 @@ fn patterns() -> &'static [Pattern] {
     static P: OnceLock<Vec<Pattern>> = OnceLock::new();
     P.get_or_init(|| {
         let p = |s: &str, offset| Pattern {
-            re: Regex::new(&s.replace("{N}", NUM).replace("{AFTER}", AFTER)).unwrap_or_else(|e| panic!("{s}: {e}")),
+            re: crate::normalize::regex(&s.replace("{N}", NUM).replace("{AFTER}", AFTER)).unwrap_or_else(|e| panic!("{s}: {e}")),
             offset,
         };
         vec![
@@ -33,7 +33,10 @@ fn patterns() -> &'static [Pattern] {
             p(r"\bi (?:just |recently )?turned {N}{AFTER}", 0),
             p(r"\b(?:i'?m|i am|iam) (?:only |just |now |actually |really )?{N}{AFTER}", 0),
             p(r"\b(?:my age is|my age'?s|age is|age:|age) {N}\b", 0),
-            p(r"(?:^|\bi'?m |\bi am |\bim |\band |,\s*){N} ?(?:years? old|yrs? old|yo\b|y/o|y\.o\.?)", 0),
+            p(
+                r"(?:^|\bi'?m |\bi am |\bim |\band |,\s*){N} ?(?:years? old|yrs? old|yo\b|y/o|y\.o\.?)",
+                0,
+            ),
             p(r"^{N}\s*(?:$|[!.]|years|yrs|yo\b)", 0),
         ]
     })
@@ -43,14 +46,14 @@ fn grades() -> &'static [(Regex, u8)] {
     static G: OnceLock<Vec<(Regex, u8)>> = OnceLock::new();
     G.get_or_init(|| {
         vec![
-            (Regex::new(r"\b(?:in|a|an) (?:the )?(1st|2nd|3rd|\d{1,2}th|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth) grade(?:r)?\b|\b(1st|2nd|3rd|\d{1,2}th|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth) grader\b|\bin grade (\d{1,2})\b").unwrap(), 0),
-            (Regex::new(r"\b(?:in|a) (?:the )?year (\d{1,2})\b").unwrap(), 1),
-            (Regex::new(r"\b(?:in|at) (?:kindergarten|kinder)\b").unwrap(), 2),
-            (Regex::new(r"\b(?:in|at|go to|started) (?:middle school|junior high)\b|\bmiddle schooler\b").unwrap(), 3),
-            (Regex::new(r"\b(?:i'?m|i am|im) a freshman\b|\bfreshman (?:in|at) high school\b|\bfreshman year\b|^freshman\b").unwrap(), 4),
-            (Regex::new(r"\b(?:i'?m|i am|im) a sophomore\b|\bsophomore (?:in|at) high school\b").unwrap(), 5),
-            (Regex::new(r"\bjunior (?:in|at) high school\b|\b(?:i'?m|i am|im) a junior in high\b").unwrap(), 6),
-            (Regex::new(r"\bsenior (?:in|at) high school\b|\b(?:i'?m|i am|im) a senior in high\b").unwrap(), 7),
+            (crate::normalize::regex(r"\b(?:in|a|an) (?:the )?(1st|2nd|3rd|\d{1,2}th|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth) grade(?:r)?\b|\b(1st|2nd|3rd|\d{1,2}th|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth) grader\b|\bin grade (\d{1,2})\b").unwrap(), 0),
+            (crate::normalize::regex(r"\b(?:in|a) (?:the )?year (\d{1,2})\b").unwrap(), 1),
+            (crate::normalize::regex(r"\b(?:in|at) (?:kindergarten|kinder)\b").unwrap(), 2),
+            (crate::normalize::regex(r"\b(?:in|at|go to|started) (?:middle school|junior high)\b|\bmiddle schooler\b").unwrap(), 3),
+            (crate::normalize::regex(r"\b(?:i'?m|i am|im) a freshman\b|\bfreshman (?:in|at) high school\b|\bfreshman year\b|^freshman\b").unwrap(), 4),
+            (crate::normalize::regex(r"\b(?:i'?m|i am|im) a sophomore\b|\bsophomore (?:in|at) high school\b").unwrap(), 5),
+            (crate::normalize::regex(r"\bjunior (?:in|at) high school\b|\b(?:i'?m|i am|im) a junior in high\b").unwrap(), 6),
+            (crate::normalize::regex(r"\bsenior (?:in|at) high school\b|\b(?:i'?m|i am|im) a senior in high\b").unwrap(), 7),
         ]
     })
 }
@@ -59,7 +62,7 @@ fn grades() -> &'static [(Regex, u8)] {
 fn third_party_or_past() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     R.get_or_init(|| {
-        Regex::new(r"\b(?:my|his|her|their|our|your) (?:\w+ )?(?:brother|sister|sis|bro|friend|cousin|mom|mum|dad|son|daughter|kid|baby|dog|cat|pet|grandma|grandpa|teacher|neighbou?r|boyfriend|girlfriend|classmate|bff)\w*(?: is| was|'s| turned| turns)?\s*$|\b(?:he|she|they|it|who|which)(?:'s| is| was| are| were| turned| turns)?\s*$|\b(?:i was|when i was|back when|used to be|was in|when i turned)\b[^.!?]{0,30}$|\b(?:level|lvl|page|chapter|room|bus|number|no\.|#|score|grade of|got a|got an|rated|rate it|version|season|episode|ep|day|week|in|for|about|over|under|than|like|size|gen|generation|team|top|class of)\s*$").unwrap()
+        crate::normalize::regex(r"\b(?:my|his|her|their|our|your) (?:\w+ )?(?:brother|sister|sis|bro|friend|cousin|mom|mum|dad|son|daughter|kid|baby|dog|cat|pet|grandma|grandpa|teacher|neighbou?r|boyfriend|girlfriend|classmate|bff)\w*(?: is| was|'s| turned| turns)?\s*$|\b(?:he|she|they|it|who|which)(?:'s| is| was| are| were| turned| turns)?\s*$|\b(?:i was|when i was|back when|used to be|was in|when i turned)\b[^.!?]{0,30}$|\b(?:level|lvl|page|chapter|room|bus|number|no\.|#|score|grade of|got a|got an|rated|rate it|version|season|episode|ep|day|week|in|for|about|over|under|than|like|size|gen|generation|team|top|class of)\s*$").unwrap()
     })
 }
 
@@ -89,9 +92,7 @@ fn number(word: &str) -> Option<i32> {
         "eighteen",
         "nineteen",
     ];
-    const TENS: [&str; 8] = [
-        "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-    ];
+    const TENS: [&str; 8] = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
     if let Some(i) = UNITS.iter().position(|u| *u == word) {
         return Some(i as i32);
     }
@@ -106,15 +107,12 @@ fn number(word: &str) -> Option<i32> {
 
 fn ordinal(word: &str) -> Option<i32> {
     const ORD: [&str; 12] = [
-        "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
-        "tenth", "eleventh", "twelfth",
+        "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth",
     ];
     if let Some(i) = ORD.iter().position(|o| *o == word) {
         return Some(i as i32 + 1);
     }
-    word.trim_end_matches(|c: char| c.is_alphabetic())
-        .parse()
-        .ok()
+    word.trim_end_matches(|c: char| c.is_alphabetic()).parse().ok()
 }
 
 /// The age a message states about its writer, if any (3–120).
@@ -130,7 +128,7 @@ pub fn detect(text: &str) -> Option<u8> {
 
 fn detect_in(s: &str) -> Option<u8> {
     static NOT_AFTER: OnceLock<Regex> = OnceLock::new();
-    let not_after = NOT_AFTER.get_or_init(|| Regex::new(NOT_AGE_AFTER).unwrap());
+    let not_after = NOT_AFTER.get_or_init(|| crate::normalize::regex(NOT_AGE_AFTER).unwrap());
     for p in patterns() {
         for caps in p.re.captures_iter(s) {
             let whole = caps.get(0)?;
@@ -146,10 +144,7 @@ fn detect_in(s: &str) -> Option<u8> {
             if !says_years && not_after.is_match(after) {
                 continue;
             }
-            if let Some(age) = number(n.as_str())
-                .map(|v| v + p.offset)
-                .filter(|a| (3..=120).contains(a))
-            {
+            if let Some(age) = number(n.as_str()).map(|v| v + p.offset).filter(|a| (3..=120).contains(a)) {
                 return Some(age as u8);
             }
         }
@@ -168,11 +163,7 @@ fn detect_in(s: &str) -> Option<u8> {
 }
 
 fn grade_age(kind: u8, caps: &Captures) -> Option<u8> {
-    let grade = || {
-        (1..=3)
-            .find_map(|i| caps.get(i))
-            .and_then(|m| ordinal(m.as_str()))
-    };
+    let grade = || (1..=3).find_map(|i| caps.get(i)).and_then(|m| ordinal(m.as_str()));
     let age = match kind {
         0 => grade()? + 5,
         1 => grade()? + 4,

@@ -57,11 +57,7 @@ pub fn mint(secret: &str, user_id: &str, now_ms: u64, ttl_secs: u64) -> String {
     })
     .set_duration_and_issuance(&options, Duration::seconds(ttl_secs as i64));
     Hs256
-        .token(
-            &Header::empty().with_token_type("JWT"),
-            &claims,
-            &Hs256Key::new(secret.as_bytes()),
-        )
+        .token(&Header::empty().with_token_type("JWT"), &claims, &Hs256Key::new(secret.as_bytes()))
         .expect("HS256 signing cannot fail")
 }
 
@@ -70,15 +66,12 @@ pub fn verify(secret: &str, token: &str, now_ms: u64) -> Result<String, TokenErr
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::Invalid("token too long"));
     }
-    let untrusted =
-        UntrustedToken::new(token).map_err(|_| TokenError::Invalid("malformed token"))?;
+    let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Invalid("malformed token"))?;
     let checked = Hs256
         .validator::<UserClaims>(&Hs256Key::new(secret.as_bytes()))
         .validate(&untrusted)
         .map_err(|e| match e {
-            ValidationError::AlgorithmMismatch { .. } => {
-                TokenError::Invalid("unexpected algorithm")
-            }
+            ValidationError::AlgorithmMismatch { .. } => TokenError::Invalid("unexpected algorithm"),
             ValidationError::InvalidSignature => TokenError::Invalid("bad signature"),
             _ => TokenError::Invalid("malformed claims"),
         })?;
@@ -115,10 +108,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// The token from an `Authorization: Bearer …` header value.
 pub fn bearer(header: &str) -> Option<&str> {
     let (scheme, rest) = header.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| rest.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim()).filter(|t| !t.is_empty())
 }
 
 #[cfg(test)]
@@ -137,19 +127,11 @@ mod tests {
         let t = mint(SECRET, "u1", NOW, 3600);
         assert_eq!(verify(SECRET, &t, NOW), Ok("u1".into()));
         assert_eq!(
-            verify(
-                SECRET,
-                &t,
-                NOW + 3_600_000 + (LEEWAY_SECS as u64 - 1) * 1000
-            ),
+            verify(SECRET, &t, NOW + 3_600_000 + (LEEWAY_SECS as u64 - 1) * 1000),
             Ok("u1".into())
         );
         assert_eq!(
-            verify(
-                SECRET,
-                &t,
-                NOW + 3_600_000 + (LEEWAY_SECS as u64 + 1) * 1000
-            ),
+            verify(SECRET, &t, NOW + 3_600_000 + (LEEWAY_SECS as u64 + 1) * 1000),
             Err(TokenError::Expired)
         );
     }
@@ -157,17 +139,11 @@ mod tests {
     #[test]
     fn wrong_secret_and_tampering_are_invalid() {
         let t = mint(SECRET, "u1", NOW, 3600);
-        assert_eq!(
-            verify("another-secret", &t, NOW).unwrap_err().code(),
-            "AUTH_INVALID"
-        );
+        assert_eq!(verify("another-secret", &t, NOW).unwrap_err().code(), "AUTH_INVALID");
         let parts: Vec<&str> = t.split('.').collect();
         let forged_payload = b64(br#"{"userId":"admin","iat":1800000000,"exp":1900000000}"#);
         let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
-        assert_eq!(
-            verify(SECRET, &forged, NOW).unwrap_err().code(),
-            "AUTH_INVALID"
-        );
+        assert_eq!(verify(SECRET, &forged, NOW).unwrap_err().code(), "AUTH_INVALID");
         let mut sig = parts[2].to_string();
         sig.replace_range(0..1, if sig.starts_with('A') { "B" } else { "A" });
         assert_eq!(
@@ -182,59 +158,33 @@ mod tests {
     fn alg_none_and_other_algorithms_are_refused() {
         let payload = b64(br#"{"userId":"u1","iat":1800000000,"exp":1900000000}"#);
         let none = format!("{}.{}.", b64(br#"{"alg":"none","typ":"JWT"}"#), payload);
-        assert_eq!(
-            verify(SECRET, &none, NOW).unwrap_err().code(),
-            "AUTH_INVALID"
-        );
+        assert_eq!(verify(SECRET, &none, NOW).unwrap_err().code(), "AUTH_INVALID");
         let t = mint(SECRET, "u1", NOW, 3600);
         let sig = t.rsplit('.').next().unwrap();
-        let hs512 = format!(
-            "{}.{}.{}",
-            b64(br#"{"alg":"HS512","typ":"JWT"}"#),
-            payload,
-            sig
-        );
-        assert_eq!(
-            verify(SECRET, &hs512, NOW),
-            Err(TokenError::Invalid("unexpected algorithm"))
-        );
+        let hs512 = format!("{}.{}.{}", b64(br#"{"alg":"HS512","typ":"JWT"}"#), payload, sig);
+        assert_eq!(verify(SECRET, &hs512, NOW), Err(TokenError::Invalid("unexpected algorithm")));
     }
 
     #[test]
     fn garbage_and_missing_expiry_are_invalid() {
         for junk in ["", "abc", "a.b.c", "....", "Bearer x", &"x".repeat(5000)] {
-            assert_eq!(
-                verify(SECRET, junk, NOW).unwrap_err().code(),
-                "AUTH_INVALID",
-                "{junk:?}"
-            );
+            assert_eq!(verify(SECRET, junk, NOW).unwrap_err().code(), "AUTH_INVALID", "{junk:?}");
         }
         // A correctly signed token without `exp` is refused.
         let key = Hs256Key::new(SECRET.as_bytes());
-        let claims = Claims::new(UserClaims {
-            user_id: "u1".into(),
-        });
+        let claims = Claims::new(UserClaims { user_id: "u1".into() });
         let t = Hs256.token(&Header::empty(), &claims, &key).unwrap();
-        assert_eq!(
-            verify(SECRET, &t, NOW),
-            Err(TokenError::Invalid("the token has no expiry"))
-        );
+        assert_eq!(verify(SECRET, &t, NOW), Err(TokenError::Invalid("the token has no expiry")));
     }
 
     #[test]
     fn not_yet_valid_tokens_are_refused() {
         let key = Hs256Key::new(SECRET.as_bytes());
-        let claims = Claims::new(UserClaims {
-            user_id: "u1".into(),
-        })
-        .set_not_before(at(NOW + 3_600_000));
+        let claims = Claims::new(UserClaims { user_id: "u1".into() }).set_not_before(at(NOW + 3_600_000));
         let mut claims = claims;
         claims.expiration = Some(at(NOW + 7_200_000));
         let t = Hs256.token(&Header::empty(), &claims, &key).unwrap();
-        assert_eq!(
-            verify(SECRET, &t, NOW),
-            Err(TokenError::Invalid("the token is not valid yet"))
-        );
+        assert_eq!(verify(SECRET, &t, NOW), Err(TokenError::Invalid("the token is not valid yet")));
     }
 
     #[test]

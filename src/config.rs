@@ -83,11 +83,7 @@ impl Config {
     /// and are reported in `problems`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Config {
         let mut problems = Vec::new();
-        let get = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |name: &str| get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let mut num = |name: &str, default: u64, min: u64, max: u64| -> u64 {
             match get(name) {
                 None => default,
@@ -103,15 +99,8 @@ impl Config {
                 },
             }
         };
-        let conformance = matches!(
-            get("SOCKETIO_CONFORMANCE").as_deref(),
-            Some("1" | "true" | "yes")
-        );
-        let (ping_default, timeout_default, connect_default) = if conformance {
-            (300, 200, 1000)
-        } else {
-            (25_000, 20_000, 45_000)
-        };
+        let conformance = matches!(get("SOCKETIO_CONFORMANCE").as_deref(), Some("1" | "true" | "yes"));
+        let (ping_default, timeout_default, connect_default) = if conformance { (300, 200, 1000) } else { (25_000, 20_000, 45_000) };
         let ping_interval_ms = num("PING_INTERVAL_MS", ping_default, 50, 3_600_000);
         let ping_timeout_ms = num("PING_TIMEOUT_MS", timeout_default, 50, 3_600_000);
         let connect_timeout_ms = num("CONNECT_TIMEOUT_MS", connect_default, 50, 3_600_000);
@@ -131,10 +120,7 @@ impl Config {
         let log_level = match get("LOG_LEVEL") {
             None => Level::Info,
             Some(raw) => Level::parse(&raw).unwrap_or_else(|| {
-                problems.push((
-                    "LOG_LEVEL".into(),
-                    "expected debug, info, warn or error; using info".into(),
-                ));
+                problems.push(("LOG_LEVEL".into(), "expected debug, info, warn or error; using info".into()));
                 Level::Info
             }),
         };
@@ -149,10 +135,7 @@ impl Config {
             None => vec!["*".into()],
         };
         if production && allowed_origins.iter().any(|o| o == "*") {
-            problems.push((
-                "allowedOrigins".into(),
-                "\"*\" is not allowed in production; ignored".into(),
-            ));
+            problems.push(("allowedOrigins".into(), "\"*\" is not allowed in production; ignored".into()));
             allowed_origins.retain(|o| o != "*");
         }
 
@@ -177,10 +160,7 @@ impl Config {
             Some(raw) => match parse_resources(&raw) {
                 Ok(r) => r,
                 Err(e) => {
-                    problems.push((
-                        "CRISIS_RESOURCES".into(),
-                        format!("{e}; using the US defaults"),
-                    ));
+                    problems.push(("CRISIS_RESOURCES".into(), format!("{e}; using the US defaults")));
                     (
                         crate::safety::default_crisis_resources(),
                         crate::safety::default_substance_resources(),
@@ -229,9 +209,7 @@ impl Config {
             None => true,
             Some(o) => {
                 let o = o.trim_end_matches('/');
-                self.allowed_origins
-                    .iter()
-                    .any(|a| a == "*" || a.eq_ignore_ascii_case(o))
+                self.allowed_origins.iter().any(|a| a == "*" || a.eq_ignore_ascii_case(o))
             }
         }
     }
@@ -241,11 +219,7 @@ impl Config {
         let mut checks = Map::new();
         checks.insert(
             "jwtSecret".into(),
-            Value::from(if self.jwt_secret.is_some() {
-                "ok"
-            } else {
-                "missing"
-            }),
+            Value::from(if self.jwt_secret.is_some() { "ok" } else { "missing" }),
         );
         checks.insert(
             "openai".into(),
@@ -257,11 +231,7 @@ impl Config {
         );
         checks.insert(
             "authApiKey".into(),
-            Value::from(if self.auth_api_key.is_some() {
-                "ok"
-            } else {
-                "missing"
-            }),
+            Value::from(if self.auth_api_key.is_some() { "ok" } else { "missing" }),
         );
         let mut degraded = self.jwt_secret.is_none();
         for (name, problem) in &self.problems {
@@ -297,20 +267,14 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Config {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
     #[test]
     fn defaults_follow_the_contract() {
         let c = cfg(&[]);
-        assert_eq!(
-            (c.ping_interval_ms, c.ping_timeout_ms, c.max_payload),
-            (25_000, 20_000, 1_000_000)
-        );
+        assert_eq!((c.ping_interval_ms, c.ping_timeout_ms, c.max_payload), (25_000, 20_000, 1_000_000));
         assert_eq!(c.connect_timeout_ms, 45_000);
         assert_eq!(c.max_message_chars, 4000);
         assert_eq!(c.history_limit, 20);
@@ -329,10 +293,7 @@ mod tests {
         assert_eq!(c.ping_interval_ms, 25_000);
         let (degraded, checks) = c.health_checks();
         assert!(degraded);
-        assert!(checks["PING_INTERVAL_MS"]
-            .as_str()
-            .unwrap()
-            .contains("whole number"));
+        assert!(checks["PING_INTERVAL_MS"].as_str().unwrap().contains("whole number"));
         assert!(!serde_json::to_string(&checks).unwrap().contains("s3cret"));
     }
 
@@ -353,24 +314,15 @@ mod tests {
     fn conformance_switch_shortens_timers() {
         let c = cfg(&[("SOCKETIO_CONFORMANCE", "1")]);
         assert!(c.conformance);
-        assert_eq!(
-            (c.ping_interval_ms, c.ping_timeout_ms, c.connect_timeout_ms),
-            (300, 200, 1000)
-        );
+        assert_eq!((c.ping_interval_ms, c.ping_timeout_ms, c.connect_timeout_ms), (300, 200, 1000));
     }
 
     #[test]
     fn resources_are_configurable() {
-        let c = cfg(&[(
-            "CRISIS_RESOURCES",
-            r#"{"crisis":[{"name":"Samaritans","phone":"116 123"}]}"#,
-        )]);
+        let c = cfg(&[("CRISIS_RESOURCES", r#"{"crisis":[{"name":"Samaritans","phone":"116 123"}]}"#)]);
         assert_eq!(c.crisis_resources[0].name, "Samaritans");
         let bad = cfg(&[("CRISIS_RESOURCES", r#"{"crisis":[]}"#)]);
-        assert_eq!(
-            bad.crisis_resources,
-            crate::safety::default_crisis_resources()
-        );
+        assert_eq!(bad.crisis_resources, crate::safety::default_crisis_resources());
         assert!(bad.health_checks().0);
     }
 }

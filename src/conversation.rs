@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::age;
 use crate::ids;
 use crate::log::{Level, Record};
-use crate::mode::{self, ModeState};
+use crate::mode::{self, Mode, ModeState};
 use crate::offline;
 use crate::openai::{self, ChatMessage, HttpRequest, StreamItem};
 use crate::prompts;
@@ -53,18 +53,15 @@ pub struct UpstreamJob {
 pub enum UpstreamCommand {
     Start(UpstreamJob),
     /// Stop reading this reply (cancelled).
-    Abort {
-        reply_id: String,
-    },
+    Abort { reply_id: String },
+    /// Ask the moderation endpoint about a user message, beside the reply.
+    Moderate { message_id: String, request: HttpRequest },
 }
 
 /// What the shell saw of an upstream attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpstreamEvent {
-    Status {
-        code: u16,
-        retry_after_ms: Option<u64>,
-    },
+    Status { code: u16, retry_after_ms: Option<u64> },
     Bytes(Vec<u8>),
     Delta(String),
     End,
@@ -166,20 +163,13 @@ impl Session {
             }
         };
         if text.trim().is_empty() {
-            return Err(ClientError::new(
-                "INVALID_MESSAGE",
-                "The message is empty".into(),
-                false,
-            ));
+            return Err(ClientError::new("INVALID_MESSAGE", "The message is empty".into(), false));
         }
         let chars = text.chars().count();
         if chars > self.cfg.max_message_chars {
             return Err(ClientError::new(
                 "MESSAGE_TOO_LONG",
-                format!(
-                    "The message is {chars} characters; the limit is {}",
-                    self.cfg.max_message_chars
-                ),
+                format!("The message is {chars} characters; the limit is {}", self.cfg.max_message_chars),
                 false,
             ));
         }
@@ -204,11 +194,7 @@ impl Session {
                 true,
             );
             e.retry_after_ms = Some(wait);
-            self.log(
-                Record::new(Level::Warn, "rate_limited")
-                    .with("sid", sid)
-                    .with("retryAfterMs", wait),
-            );
+            self.log(Record::new(Level::Warn, "rate_limited").with("sid", sid).with("retryAfterMs", wait));
             return Err(e);
         }
 
@@ -278,6 +264,13 @@ impl Session {
             reply_id: ids::message_id(),
             tier: assessment.tier,
         };
+        if let Some(key) = &self.cfg.openai_api_key {
+            let request = openai::moderation_request(&self.cfg.openai_base_url, key, text);
+            self.push(Output::Upstream(UpstreamCommand::Moderate {
+                message_id: user_message.id.clone(),
+                request,
+            }));
+        }
         let queued = self.reply.is_some();
         self.log(
             Record::new(Level::Info, "message_received")
@@ -306,14 +299,8 @@ impl Session {
         if !matches {
             return Ok(json!({ "ok": true, "cancelled": false }));
         }
-        let id = self
-            .reply
-            .as_ref()
-            .map(|r| r.id.clone())
-            .unwrap_or_default();
-        self.push(Output::Upstream(UpstreamCommand::Abort {
-            reply_id: id.clone(),
-        }));
+        let id = self.reply.as_ref().map(|r| r.id.clone()).unwrap_or_default();
+        self.push(Output::Upstream(UpstreamCommand::Abort { reply_id: id.clone() }));
         self.log(Record::new(Level::Info, "reply_cancelled").with("replyId", id.as_str()));
         self.complete(true);
         Ok(json!({ "ok": true, "cancelled": true, "messageId": id }))
@@ -401,21 +388,74 @@ impl Session {
         self.push(Output::Upstream(UpstreamCommand::Start(job)));
     }
 
+    /// The moderation endpoint's answer for a user message: `self-harm/intent` or
+    /// `self-harm/instructions` raise it to tier 3 (never lower anything).
+    pub fn moderation(&mut self, now: u64, message_id: &str, result: Result<Vec<String>, String>) -> Vec<Output> {
+        self.now = now;
+        let categories = match result {
+            Ok(c) => c,
+            Err(e) => {
+                self.log(Record::new(Level::Warn, "moderation_failed").with("messageId", message_id).with("error", e));
+                return self.finish_outputs();
+            }
+        };
+        let raise = categories.iter().any(|c| c == "self-harm/intent" || c == "self-harm/instructions");
+        self.log(
+            Record::new(Level::Info, "moderation")
+                .with("messageId", message_id)
+                .with("flagged", categories.join(","))
+                .with("raises", raise),
+        );
+        let rules_tier = self.history.iter().find(|m| m.id == message_id).map(|m| safety::classify(&m.content).tier);
+        if !raise || rules_tier.is_none_or(|t| t >= 3) {
+            return self.finish_outputs();
+        }
+        // The reply to this message, streaming or waiting, must now carry the crisis resources.
+        if let Some(r) = self.reply.as_mut().filter(|r| r.for_message == message_id) {
+            r.message_tier = 3;
+        }
+        if let Some(j) = self.queue.iter_mut().find(|j| j.user_message == message_id) {
+            j.tier = 3;
+        }
+        self.meta.tier = 3;
+        self.emit_all(
+            "safety_alert",
+            json!({
+                "sessionId": self.meta.session_id,
+                "tier": 3,
+                "categories": ["self_harm"],
+                "resources": self.cfg.crisis_resources,
+                "messageId": message_id,
+            }),
+        );
+        self.push(Output::Store(Write::SafetyEvent(SafetyEvent {
+            message_id: message_id.to_string(),
+            tier: 3,
+            categories: vec!["self_harm".into()],
+            rules: categories,
+            source: "moderation",
+            ts: now,
+        })));
+        if self.meta.mode != Mode::Urgency {
+            let previous = self.meta.mode;
+            self.meta.mode = Mode::Urgency;
+            self.emit_all(
+                "mode_changed",
+                json!({ "sessionId": self.meta.session_id, "mode": "URGENCY", "previousMode": previous.as_str(), "reason": "moderation: self-harm intent" }),
+            );
+        }
+        self.meta.updated_at = now;
+        self.push(Output::Store(Write::Meta(self.meta.clone())));
+        self.finish_outputs()
+    }
+
     /// Whether events for this attempt are still wanted (the shell stops reading otherwise).
     pub fn wants(&self, reply_id: &str, attempt: u32) -> bool {
-        self.reply
-            .as_ref()
-            .is_some_and(|r| r.id == reply_id && r.attempt == attempt)
+        self.reply.as_ref().is_some_and(|r| r.id == reply_id && r.attempt == attempt)
     }
 
     /// What the shell saw of an upstream attempt.
-    pub fn upstream(
-        &mut self,
-        now: u64,
-        reply_id: &str,
-        attempt: u32,
-        event: UpstreamEvent,
-    ) -> Vec<Output> {
+    pub fn upstream(&mut self, now: u64, reply_id: &str, attempt: u32, event: UpstreamEvent) -> Vec<Output> {
         self.now = now;
         if self.wants(reply_id, attempt) {
             self.on_upstream(event);
@@ -425,10 +465,7 @@ impl Session {
 
     fn on_upstream(&mut self, event: UpstreamEvent) {
         match event {
-            UpstreamEvent::Status {
-                code,
-                retry_after_ms,
-            } => {
+            UpstreamEvent::Status { code, retry_after_ms } => {
                 if !(200..300).contains(&code) {
                     self.fail(Problem::Status(code, retry_after_ms));
                 }
@@ -437,19 +474,14 @@ impl Session {
                 let parsed = self.reply.as_mut().map(|r| r.sse.feed(&bytes));
                 match parsed {
                     Some(Ok(events)) => self.on_sse(events),
-                    Some(Err(sse::LineTooLong)) => {
-                        self.fail(Problem::Stream("line too long".into()))
-                    }
+                    Some(Err(sse::LineTooLong)) => self.fail(Problem::Stream("line too long".into())),
                     None => {}
                 }
             }
             UpstreamEvent::Delta(text) => self.chunk(text),
             UpstreamEvent::End => {
                 let (events, offline) = match self.reply.as_mut() {
-                    Some(r) => (
-                        r.sse.finish(),
-                        matches!(r.request, UpstreamRequest::Offline { .. }),
-                    ),
+                    Some(r) => (r.sse.finish(), matches!(r.request, UpstreamRequest::Offline { .. })),
                     None => return,
                 };
                 self.on_sse(events);
@@ -463,9 +495,7 @@ impl Session {
                 }
             }
             UpstreamEvent::Failed(Failure::Network(e)) => self.fail(Problem::Network(e)),
-            UpstreamEvent::Failed(Failure::FirstByteTimeout) => {
-                self.fail(Problem::Timeout("first byte"))
-            }
+            UpstreamEvent::Failed(Failure::FirstByteTimeout) => self.fail(Problem::Timeout("first byte")),
             UpstreamEvent::Failed(Failure::TotalTimeout) => self.fail(Problem::Timeout("reply")),
         }
     }
@@ -560,11 +590,21 @@ impl Session {
             return;
         }
         let error = match problem {
-            Problem::Status(429, _) => ClientError::new("UPSTREAM_RATE_LIMITED", "Mia is very busy right now; please try again in a moment.".into(), true),
-            Problem::Status(code, _) if (400..500).contains(&code) && code != 408 => {
-                ClientError::new("UPSTREAM_UNAVAILABLE", "Mia can't reach her language model (it refused the request); your message is saved.".into(), false)
-            }
-            _ => ClientError::new("UPSTREAM_UNAVAILABLE", "Mia can't answer right now; your message is saved. Please try again.".into(), true),
+            Problem::Status(429, _) => ClientError::new(
+                "UPSTREAM_RATE_LIMITED",
+                "Mia is very busy right now; please try again in a moment.".into(),
+                true,
+            ),
+            Problem::Status(code, _) if (400..500).contains(&code) && code != 408 => ClientError::new(
+                "UPSTREAM_UNAVAILABLE",
+                "Mia can't reach her language model (it refused the request); your message is saved.".into(),
+                false,
+            ),
+            _ => ClientError::new(
+                "UPSTREAM_UNAVAILABLE",
+                "Mia can't answer right now; your message is saved. Please try again.".into(),
+                true,
+            ),
         };
         self.reply = None;
         self.emit_all("error", error.payload());
@@ -573,9 +613,10 @@ impl Session {
 
     /// Ends the current reply: crisis resources guaranteed at tier 3, `message_complete`, stored.
     fn complete(&mut self, interrupted: bool) {
-        let needs_resources = self.reply.as_ref().is_some_and(|r| {
-            r.message_tier >= 3 && !safety::mentions_resources(&r.text, &self.cfg.crisis_resources)
-        });
+        let needs_resources = self
+            .reply
+            .as_ref()
+            .is_some_and(|r| r.message_tier >= 3 && !safety::mentions_resources(&r.text, &self.cfg.crisis_resources));
         if needs_resources {
             let suffix = format!(
                 "\n\nIf you need help right now, please reach out:\n{}",

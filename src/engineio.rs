@@ -52,10 +52,7 @@ impl fmt::Display for EngineError {
             EngineError::Empty => write!(f, "empty engine.io packet"),
             EngineError::UnknownType(c) => write!(f, "unknown engine.io packet type {c:?}"),
             EngineError::TooLarge { len, max } => {
-                write!(
-                    f,
-                    "engine.io packet of {len} bytes exceeds maxPayload {max}"
-                )
+                write!(f, "engine.io packet of {len} bytes exceeds maxPayload {max}")
             }
         }
     }
@@ -146,18 +143,9 @@ mod tests {
 
     #[test]
     fn malformed_frames_are_typed_errors() {
-        assert_eq!(
-            Packet::decode(&Frame::Text(String::new()), 10),
-            Err(EngineError::Empty)
-        );
-        assert_eq!(
-            Packet::decode(&Frame::Text("9x".into()), 10),
-            Err(EngineError::UnknownType('9'))
-        );
-        assert_eq!(
-            Packet::decode(&Frame::Text("é".into()), 10),
-            Err(EngineError::UnknownType('é'))
-        );
+        assert_eq!(Packet::decode(&Frame::Text(String::new()), 10), Err(EngineError::Empty));
+        assert_eq!(Packet::decode(&Frame::Text("9x".into()), 10), Err(EngineError::UnknownType('9')));
+        assert_eq!(Packet::decode(&Frame::Text("é".into()), 10), Err(EngineError::UnknownType('é')));
         assert_eq!(
             Packet::decode(&Frame::Text("4hello".into()), 3),
             Err(EngineError::TooLarge { len: 6, max: 3 })
@@ -175,10 +163,7 @@ mod tests {
         });
         assert_eq!(
             open.encode(),
-            Frame::Text(
-                "0{\"sid\":\"abc\",\"upgrades\":[],\"pingInterval\":25000,\"pingTimeout\":20000,\"maxPayload\":1000000}"
-                    .into()
-            )
+            Frame::Text("0{\"sid\":\"abc\",\"upgrades\":[],\"pingInterval\":25000,\"pingTimeout\":20000,\"maxPayload\":1000000}".into())
         );
     }
 }

@@ -22,10 +22,7 @@ impl Reply {
 
 /// `{"error":{"code","message"}}`.
 pub fn error(status: u16, code: &str, message: &str) -> Reply {
-    Reply::new(
-        status,
-        json!({ "error": { "code": code, "message": message } }),
-    )
+    Reply::new(status, json!({ "error": { "code": code, "message": message } }))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,14 +48,8 @@ pub fn route(method: &str, path: &str, query: &str) -> Result<Route, Reply> {
     match (method, path) {
         ("GET" | "HEAD", "/health") => Ok(Route::Health),
         ("POST", "/api/auth/token") => Ok(Route::Token),
-        (_, "/health" | "/api/auth/token") => Err(error(
-            405,
-            "METHOD_NOT_ALLOWED",
-            "This route does not accept that method",
-        )),
-        (_, "/socket.io" | "/socket.io/") => {
-            socketio_target(query).map(|session_id| Route::SocketIo { session_id })
-        }
+        (_, "/health" | "/api/auth/token") => Err(error(405, "METHOD_NOT_ALLOWED", "This route does not accept that method")),
+        (_, "/socket.io" | "/socket.io/") => socketio_target(query).map(|session_id| Route::SocketIo { session_id }),
         ("GET" | "HEAD", _) => Ok(Route::Asset),
         _ => Err(not_found()),
     }
@@ -116,20 +107,12 @@ pub fn socketio_target(query: &str) -> Result<String, Reply> {
     let q = parse_query(query);
     let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     if get("EIO") != Some("4") {
-        return Err(Reply::new(
-            400,
-            json!({ "code": 5, "message": "Unsupported protocol version" }),
-        ));
+        return Err(Reply::new(400, json!({ "code": 5, "message": "Unsupported protocol version" })));
     }
     match get("transport") {
         Some("websocket") => {}
         Some("polling") => return Err(engineio_bad_request()),
-        _ => {
-            return Err(Reply::new(
-                400,
-                json!({ "code": 0, "message": "Transport unknown" }),
-            ))
-        }
+        _ => return Err(Reply::new(400, json!({ "code": 0, "message": "Transport unknown" }))),
     }
     match get("sessionId") {
         None | Some("") => Ok(ids::session_id()),
@@ -160,11 +143,7 @@ pub fn health(cfg: &Config, now_ms: u64, started_ms: u64) -> Reply {
 /// `POST /api/auth/token`.
 pub fn token(cfg: &Config, now_ms: u64, body: &[u8], authorization: Option<&str>) -> Reply {
     let Some(secret) = &cfg.jwt_secret else {
-        return error(
-            503,
-            "AUTH_UNAVAILABLE",
-            "Token minting is off: the server has no valid JWT_SECRET",
-        );
+        return error(503, "AUTH_UNAVAILABLE", "Token minting is off: the server has no valid JWT_SECRET");
     };
     let parsed: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
@@ -175,43 +154,23 @@ pub fn token(cfg: &Config, now_ms: u64, body: &[u8], authorization: Option<&str>
         }
     };
     let Value::Object(fields) = parsed else {
-        return error(
-            400,
-            "INVALID_REQUEST",
-            "The request body must be a JSON object",
-        );
+        return error(400, "INVALID_REQUEST", "The request body must be a JSON object");
     };
     let user = match fields.get("userId") {
         None | Some(Value::Null) => None,
-        Some(Value::String(u))
-            if !u.is_empty() && u.len() <= 128 && !u.chars().any(char::is_control) =>
-        {
-            Some(u.clone())
-        }
-        Some(_) => {
-            return error(
-                400,
-                "INVALID_REQUEST",
-                "userId must be a string of 1 to 128 characters",
-            )
-        }
+        Some(Value::String(u)) if !u.is_empty() && u.len() <= 128 && !u.chars().any(char::is_control) => Some(u.clone()),
+        Some(_) => return error(400, "INVALID_REQUEST", "userId must be a string of 1 to 128 characters"),
     };
     let (user_id, anonymous) = match user {
         None => (ids::anonymous_user(), true),
         Some(u) => {
             let presented = authorization.and_then(auth::bearer);
             let allowed = match (&cfg.auth_api_key, presented) {
-                (Some(key), Some(given)) => {
-                    auth::constant_time_eq(key.as_bytes(), given.as_bytes())
-                }
+                (Some(key), Some(given)) => auth::constant_time_eq(key.as_bytes(), given.as_bytes()),
                 _ => false,
             };
             if !allowed {
-                return error(
-                    401,
-                    "UNAUTHORIZED",
-                    "Minting a token for a named user needs the server's API key",
-                );
+                return error(401, "UNAUTHORIZED", "Minting a token for a named user needs the server's API key");
             }
             (u, false)
         }
@@ -229,10 +188,7 @@ pub fn cors_headers(cfg: &Config, origin: Option<&str>) -> Vec<(&'static str, St
         Some(o) if cfg.origin_allowed(Some(o)) => vec![
             ("Access-Control-Allow-Origin", o.to_string()),
             ("Access-Control-Allow-Methods", "GET, POST, OPTIONS".into()),
-            (
-                "Access-Control-Allow-Headers",
-                "Content-Type, Authorization".into(),
-            ),
+            ("Access-Control-Allow-Headers", "Content-Type, Authorization".into()),
             ("Access-Control-Max-Age", "600".into()),
             ("Vary", "Origin".into()),
         ],
@@ -242,11 +198,7 @@ pub fn cors_headers(cfg: &Config, origin: Option<&str>) -> Vec<(&'static str, St
 
 /// The 403 for a browser origin that is not allowed.
 pub fn forbidden_origin() -> Reply {
-    error(
-        403,
-        "ORIGIN_NOT_ALLOWED",
-        "This origin may not use the server",
-    )
+    error(403, "ORIGIN_NOT_ALLOWED", "This origin may not use the server")
 }
 
 #[cfg(test)]
@@ -255,10 +207,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Config {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -268,10 +217,7 @@ mod tests {
     fn routes() {
         assert_eq!(route("GET", "/health", ""), Ok(Route::Health));
         assert_eq!(route("POST", "/api/auth/token", ""), Ok(Route::Token));
-        assert_eq!(
-            route("OPTIONS", "/api/auth/token", ""),
-            Ok(Route::Preflight)
-        );
+        assert_eq!(route("OPTIONS", "/api/auth/token", ""), Ok(Route::Preflight));
         assert_eq!(route("GET", "/", ""), Ok(Route::Asset));
         assert_eq!(route("DELETE", "/x", "").unwrap_err().status, 404);
         assert_eq!(route("GET", "/api/auth/token", "").unwrap_err().status, 405);
@@ -281,31 +227,18 @@ mod tests {
             (400, json!({"code": 3, "message": "Bad request"}))
         );
         assert_eq!(
-            route(
-                "GET",
-                "/socket.io/",
-                "EIO=4&transport=websocket&sessionId=abcdefgh"
-            ),
+            route("GET", "/socket.io/", "EIO=4&transport=websocket&sessionId=abcdefgh"),
             Ok(Route::SocketIo {
                 session_id: "abcdefgh".into()
             })
         );
         assert_eq!(
-            route(
-                "GET",
-                "/socket.io/",
-                "EIO=4&transport=websocket&sessionId=a%2Fb"
-            )
-            .unwrap_err()
-            .status,
-            400
-        );
-        assert_eq!(
-            route("GET", "/socket.io/", "EIO=3&transport=websocket")
+            route("GET", "/socket.io/", "EIO=4&transport=websocket&sessionId=a%2Fb")
                 .unwrap_err()
                 .status,
             400
         );
+        assert_eq!(route("GET", "/socket.io/", "EIO=3&transport=websocket").unwrap_err().status, 400);
         match route("GET", "/socket.io/", "EIO=4&transport=websocket") {
             Ok(Route::SocketIo { session_id }) => assert!(ids::valid_session_id(&session_id)),
             other => panic!("{other:?}"),
@@ -316,11 +249,7 @@ mod tests {
     fn query_decoding() {
         assert_eq!(
             parse_query("a=1&b=x%20y+z&c"),
-            vec![
-                ("a".into(), "1".into()),
-                ("b".into(), "x y z".into()),
-                ("c".into(), "".into())
-            ]
+            vec![("a".into(), "1".into()), ("b".into(), "x y z".into()), ("c".into(), "".into())]
         );
         assert_eq!(parse_query("bad=%zz%"), vec![("bad".into(), "%zz%".into())]);
     }
@@ -342,49 +271,27 @@ mod tests {
         assert_eq!(anon.body["anonymous"], true);
         let uid = anon.body["userId"].as_str().unwrap();
         assert!(uid.starts_with("anon_"));
-        assert_eq!(
-            auth::verify(SECRET, anon.body["token"].as_str().unwrap(), 0).unwrap(),
-            uid
-        );
+        assert_eq!(auth::verify(SECRET, anon.body["token"].as_str().unwrap(), 0).unwrap(), uid);
         assert_eq!(token(&c, 0, b"", None).status, 200);
         assert_eq!(token(&c, 0, br#"{"userId":"u1"}"#, None).status, 401);
-        assert_eq!(
-            token(&c, 0, br#"{"userId":"u1"}"#, Some("Bearer wrong")).status,
-            401
-        );
+        assert_eq!(token(&c, 0, br#"{"userId":"u1"}"#, Some("Bearer wrong")).status, 401);
         let named = token(&c, 0, br#"{"userId":"u1"}"#, Some("Bearer server-key"));
         assert_eq!(
-            (
-                named.status,
-                named.body["userId"].clone(),
-                named.body["anonymous"].clone()
-            ),
+            (named.status, named.body["userId"].clone(), named.body["anonymous"].clone()),
             (200, json!("u1"), json!(false))
         );
-        assert_eq!(
-            token(&c, 0, b"{nope", None).body["error"]["code"],
-            "INVALID_JSON"
-        );
-        assert_eq!(
-            token(&c, 0, br#"{"userId":5}"#, None).body["error"]["code"],
-            "INVALID_REQUEST"
-        );
+        assert_eq!(token(&c, 0, b"{nope", None).body["error"]["code"], "INVALID_JSON");
+        assert_eq!(token(&c, 0, br#"{"userId":5}"#, None).body["error"]["code"], "INVALID_REQUEST");
         assert_eq!(token(&c, 0, b"[]", None).status, 400);
         assert_eq!(token(&cfg(&[]), 0, b"{}", None).status, 503);
         let no_key = cfg(&[("JWT_SECRET", SECRET)]);
-        assert_eq!(
-            token(&no_key, 0, br#"{"userId":"u1"}"#, Some("Bearer ")).status,
-            401
-        );
+        assert_eq!(token(&no_key, 0, br#"{"userId":"u1"}"#, Some("Bearer ")).status, 401);
     }
 
     #[test]
     fn cors() {
         let c = cfg(&[("ALLOWED_ORIGINS", "https://app.example")]);
         assert!(cors_headers(&c, Some("https://evil.example")).is_empty());
-        assert_eq!(
-            cors_headers(&c, Some("https://app.example"))[0].1,
-            "https://app.example"
-        );
+        assert_eq!(cors_headers(&c, Some("https://app.example"))[0].1, "https://app.example");
     }
 }

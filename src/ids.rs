@@ -47,10 +47,7 @@ pub fn anonymous_user() -> String {
 
 /// Whether a client-chosen session id is acceptable: 8–128 of `[A-Za-z0-9_-]`.
 pub fn valid_session_id(id: &str) -> bool {
-    (8..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (8..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]

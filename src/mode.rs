@@ -1,7 +1,7 @@
 //! Conversation modes (CONTRACT §8) and the rules that move between them.
 //! Priority: URGENCY > FUNDRAISING > age > GREETING. URGENCY is sticky.
 
-use regex_lite::Regex;
+use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
@@ -67,23 +67,18 @@ impl Default for ModeState {
 
 fn urgent() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
-    R.get_or_init(|| {
-        Regex::new(
-            r"\b(?:urgent|urgently|emergency|emergencies|help me now|need help right now|sos)\b",
-        )
-        .unwrap()
-    })
+    R.get_or_init(|| crate::normalize::regex(r"\b(?:urgent|urgently|emergency|emergencies|help me now|need help right now|sos)\b").unwrap())
 }
 
 fn not_urgent() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
-    R.get_or_init(|| Regex::new(r"\b(?:not|no|nothing|isn'?t|is not|wasn'?t) (?:an? )?(?:urgent|emergency)\b|\bemergency (?:room visit|drill|contact|exit|kit|brake)s?\b").unwrap())
+    R.get_or_init(|| crate::normalize::regex(r"\b(?:not|no|nothing|isn'?t|is not|wasn'?t) (?:an? )?(?:urgent|emergency)\b|\bemergency (?:room visit|drill|contact|exit|kit|brake)s?\b").unwrap())
 }
 
 fn fundraising() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     R.get_or_init(|| {
-        Regex::new(r"\b(?:fundrais\w*|donat(?:e|es|ed|ing|ion|ions)|sponsor(?:s|ed|ing|ship)?|charity|charities|crowdfund\w*|gofundme|bake sale|(?:raise|raising|raised) (?:some |enough |more )?(?:money|funds|cash|\$\d+|\d+ dollars)|(?:build|building|make|making) (?:a|an|the|some) (?:\w+ ){0,2}for (?:the )?(?:homeless|animals|animal shelter|shelter|community|charity|kids in need|children in need|refugees|orphans|village|hospital|cause|people in need))").unwrap()
+        crate::normalize::regex(r"\b(?:fundrais\w*|donat(?:e|es|ed|ing|ion|ions)|sponsor(?:s|ed|ing|ship)?|charity|charities|crowdfund\w*|gofundme|bake sale|(?:raise|raising|raised) (?:some |enough |more )?(?:money|funds|cash|\$\d+|\d+ dollars)|(?:build|building|make|making) (?:a|an|the|some) (?:\w+ ){0,2}for (?:the )?(?:homeless|animals|animal shelter|shelter|community|charity|kids in need|children in need|refugees|orphans|village|hospital|cause|people in need))").unwrap()
     })
 }
 
@@ -134,10 +129,7 @@ mod tests {
         assert_eq!(run(&mut s, "hi"), Mode::Greeting);
         s.age = Some(9);
         assert_eq!(run(&mut s, "i'm 9"), Mode::MirrorLearning);
-        assert_eq!(
-            run(&mut s, "we want to raise money to build a well"),
-            Mode::Fundraising
-        );
+        assert_eq!(run(&mut s, "we want to raise money to build a well"), Mode::Fundraising);
         assert_eq!(run(&mut s, "how do we start?"), Mode::Fundraising);
         assert_eq!(run(&mut s, "this is urgent"), Mode::Urgency);
         assert_eq!(run(&mut s, "never mind, it's fine"), Mode::Urgency);
@@ -179,10 +171,7 @@ mod tests {
             age: Some(30),
             ..Default::default()
         };
-        assert_eq!(
-            next(&mut s, "hi"),
-            Some((Mode::Educational, Mode::Greeting, "age 13 or older"))
-        );
+        assert_eq!(next(&mut s, "hi"), Some((Mode::Educational, Mode::Greeting, "age 13 or older")));
         assert_eq!(next(&mut s, "hi again"), None);
         assert_eq!(next(&mut s, "it's not an emergency"), None);
     }

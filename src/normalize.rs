@@ -1,6 +1,18 @@
 //! Text normalisation shared by the safety and age detectors: case, quotes,
 //! stretched letters, leetspeak, spaced-out words and chat abbreviations.
 
+/// Compiles a rule pattern for the lower-cased text the detectors read, with ASCII word
+/// classes: `\b`, `\w`, `\d` and `\s` mean their ASCII forms, which keeps compilation
+/// fast and the wasm small (no Unicode tables).
+pub fn regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    let ascii = pattern
+        .replace(r"\b", r"(?-u:\b)")
+        .replace(r"\w", "[0-9a-z_]")
+        .replace(r"\d", "[0-9]")
+        .replace(r"\s", r"[ \t\n]");
+    regex::Regex::new(&ascii)
+}
+
 /// Lower case, straight quotes, single spaces.
 pub fn basic(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -41,10 +53,7 @@ fn unleet(word: &str) -> String {
     let letters = word.chars().filter(|c| c.is_alphabetic()).count();
     let digits = word.chars().filter(|c| c.is_ascii_digit()).count();
     // Only words that mix letters with look-alike symbols: "k1ll", "d13", "$uicide".
-    if letters == 0
-        || (digits == 0 && !word.contains(['@', '$', '!']))
-        || word.chars().all(|c| c.is_ascii_digit())
-    {
+    if letters == 0 || (digits == 0 && !word.contains(['@', '$', '!'])) || word.chars().all(|c| c.is_ascii_digit()) {
         return word.to_string();
     }
     let core_len = word.trim_end_matches(['!', '?', '.', ',']).len();
@@ -80,15 +89,8 @@ fn join_spelled_out(text: &str) -> String {
         run.clear();
     };
     for tok in tokens {
-        let single = tok.chars().count() == 1
-            && tok.chars().all(|c| c.is_alphabetic())
-            && tok != "i"
-            && tok != "a";
-        if single
-            || (tok.chars().count() == 1
-                && !run.is_empty()
-                && tok.chars().all(|c| c.is_alphabetic()))
-        {
+        let single = tok.chars().count() == 1 && tok.chars().all(|c| c.is_alphabetic()) && tok != "i" && tok != "a";
+        if single || (tok.chars().count() == 1 && !run.is_empty() && tok.chars().all(|c| c.is_alphabetic())) {
             run.push(tok);
         } else {
             flush(&mut run, &mut out);
@@ -101,11 +103,7 @@ fn join_spelled_out(text: &str) -> String {
 
 fn dotted(tok: &str) -> String {
     let parts: Vec<&str> = tok.split(['.', '-', '*', '_']).collect();
-    if parts.len() >= 3
-        && parts
-            .iter()
-            .all(|p| p.chars().count() == 1 && p.chars().all(|c| c.is_alphabetic()))
-    {
+    if parts.len() >= 3 && parts.iter().all(|p| p.chars().count() == 1 && p.chars().all(|c| c.is_alphabetic())) {
         parts.concat()
     } else {
         tok.to_string()
@@ -138,9 +136,6 @@ fn squeeze_runs(text: &str) -> String {
 const ABBREVIATIONS: &[(&str, &str)] = &[
     ("kms", "kill myself"),
     ("kmsl", "kill myself"),
-    ("unalive", "kill"),
-    ("unaliving", "killing"),
-    ("unalived", "killed"),
     ("sewerslide", "suicide"),
     ("sewer slide", "suicide"),
     ("self delete", "kill myself"),
@@ -159,6 +154,14 @@ const ABBREVIATIONS: &[(&str, &str)] = &[
     ("ive", "i have"),
     ("i've", "i have"),
     ("i'd", "i would"),
+    ("they'd", "they would"),
+    ("we'd", "we would"),
+    ("you'd", "you would"),
+    ("he'd", "he would"),
+    ("he'll", "he will"),
+    ("she'll", "she will"),
+    ("they'll", "they will"),
+    ("she'd", "she would"),
     ("i'll", "i will"),
     ("dont", "do not"),
     ("don't", "do not"),
@@ -194,7 +197,16 @@ const ABBREVIATIONS: &[(&str, &str)] = &[
     ("meself", "myself"),
     ("my self", "myself"),
     ("mom's", "moms"),
+    ("wasnt", "was not"),
+    ("wasn't", "was not"),
+    ("what's", "what is"),
     ("dad's", "dads"),
+    ("nite", "night"),
+    ("tonite", "tonight"),
+    ("drinkin", "drinking"),
+    ("smokin", "smoking"),
+    ("vapin", "vaping"),
+    ("gettin", "getting"),
     ("pls", "please"),
     ("plz", "please"),
     ("ppl", "people"),
@@ -250,11 +262,7 @@ fn between_words(tokens: &[&str], i: usize) -> bool {
         "stop",
     ];
     let word = |t: Option<&&str>| t.is_some_and(|t| t.chars().any(|c| c.is_alphabetic()));
-    i > 0
-        && word(tokens.get(i - 1))
-        && tokens
-            .get(i + 1)
-            .is_some_and(|t| VERBS.contains(&strip_punct(t).0))
+    i > 0 && word(tokens.get(i - 1)) && tokens.get(i + 1).is_some_and(|t| VERBS.contains(&strip_punct(t).0))
 }
 
 fn strip_punct(tok: &str) -> (&str, &str) {

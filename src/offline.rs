@@ -33,13 +33,7 @@ fn variants(mode: Mode) -> &'static [&'static str] {
 }
 
 /// Picks a reply for this turn. `turn` varies the wording from one message to the next.
-pub fn reply(
-    mode: Mode,
-    tier: u8,
-    turn: u64,
-    crisis: &[Resource],
-    substance: &[Resource],
-) -> String {
+pub fn reply(mode: Mode, tier: u8, turn: u64, crisis: &[Resource], substance: &[Resource]) -> String {
     let options = variants(mode);
     let mut text = options[(turn as usize) % options.len()].to_string();
     if tier >= 3 {
@@ -72,9 +66,7 @@ pub fn chunks(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::safety::{
-        default_crisis_resources, default_substance_resources, mentions_resources,
-    };
+    use crate::safety::{default_crisis_resources, default_substance_resources, mentions_resources};
 
     #[test]
     fn tier_three_always_carries_resources() {
@@ -101,13 +93,6 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(chunks(&a).concat(), a);
         assert!(chunks(&a).len() > 5);
-        assert!(reply(
-            Mode::Educational,
-            2,
-            0,
-            &crisis,
-            &default_substance_resources()
-        )
-        .contains("1-800-662-4357"));
+        assert!(reply(Mode::Educational, 2, 0, &crisis, &default_substance_resources()).contains("1-800-662-4357"));
     }
 }

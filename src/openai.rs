@@ -46,6 +46,29 @@ pub fn chat_request(
     }
 }
 
+/// `POST {base}/moderations` with `omni-moderation-latest`.
+pub fn moderation_request(base_url: &str, api_key: &str, text: &str) -> HttpRequest {
+    HttpRequest {
+        url: format!("{}/moderations", base_url.trim_end_matches('/')),
+        headers: vec![
+            ("Authorization".into(), format!("Bearer {api_key}")),
+            ("Content-Type".into(), "application/json".into()),
+        ],
+        body: json!({ "model": "omni-moderation-latest", "input": text }).to_string(),
+    }
+}
+
+/// The categories a moderation answer flags (`self-harm/intent`, …).
+pub fn parse_moderation(body: &str) -> Result<Vec<String>, String> {
+    let v: Value = serde_json::from_str(body).map_err(|e| format!("invalid JSON: {e}"))?;
+    let categories = v["results"][0]["categories"].as_object().ok_or("no results[0].categories")?;
+    Ok(categories
+        .iter()
+        .filter(|(_, flagged)| flagged.as_bool() == Some(true))
+        .map(|(name, _)| name.clone())
+        .collect())
+}
+
 /// What one SSE `data:` line of a chat-completions stream says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamItem {
@@ -65,10 +88,7 @@ pub fn parse_stream_data(data: &str) -> StreamItem {
         return StreamItem::Error("unparseable stream data".into());
     };
     if let Some(err) = v.get("error") {
-        let msg = err
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("upstream error");
+        let msg = err.get("message").and_then(Value::as_str).unwrap_or("upstream error");
         return StreamItem::Error(msg.chars().take(200).collect());
     }
     let choice = &v["choices"][0];
@@ -99,14 +119,7 @@ mod tests {
                 content: "hi".into(),
             },
         ];
-        let r = chat_request(
-            "http://127.0.0.1:9/v1/",
-            "sk-x",
-            "gpt-4o",
-            &msgs,
-            Some("wf-1"),
-            "sess",
-        );
+        let r = chat_request("http://127.0.0.1:9/v1/", "sk-x", "gpt-4o", &msgs, Some("wf-1"), "sess");
         assert_eq!(r.url, "http://127.0.0.1:9/v1/chat/completions");
         let body: Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!(body["stream"], true);
@@ -114,12 +127,23 @@ mod tests {
         assert_eq!(body["model"], "gpt-4o");
         assert_eq!(body["messages"][1]["content"], "hi");
         assert_eq!(body["metadata"]["workflow_id"], "wf-1");
-        assert!(r
-            .headers
-            .contains(&("Authorization".into(), "Bearer sk-x".into())));
-        let plain: Value =
-            serde_json::from_str(&chat_request("u", "k", "m", &msgs, None, "s").body).unwrap();
+        assert!(r.headers.contains(&("Authorization".into(), "Bearer sk-x".into())));
+        let plain: Value = serde_json::from_str(&chat_request("u", "k", "m", &msgs, None, "s").body).unwrap();
         assert!(plain.get("metadata").is_none());
+    }
+
+    #[test]
+    fn moderation_shape() {
+        let r = moderation_request("http://m/v1", "k", "text");
+        assert_eq!(r.url, "http://m/v1/moderations");
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["model"], "omni-moderation-latest");
+        let answer = r#"{"results":[{"flagged":true,"categories":{"self-harm":true,"self-harm/intent":true,"violence":false}}]}"#;
+        let mut got = parse_moderation(answer).unwrap();
+        got.sort();
+        assert_eq!(got, vec!["self-harm", "self-harm/intent"]);
+        assert!(parse_moderation("{}").is_err());
+        assert!(parse_moderation("nope").is_err());
     }
 
     #[test]

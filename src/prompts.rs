@@ -18,13 +18,7 @@ fn mode_text(mode: Mode) -> &'static str {
 
 /// The system prompt: who Mia is, the mode, and what the model must know about this
 /// person (age band, safety tier) and the resources to offer.
-pub fn system_prompt(
-    mode: Mode,
-    age: Option<u8>,
-    tier: u8,
-    crisis: &[Resource],
-    substance: &[Resource],
-) -> String {
+pub fn system_prompt(mode: Mode, age: Option<u8>, tier: u8, crisis: &[Resource], substance: &[Resource]) -> String {
     let mut p = String::with_capacity(2048);
     p.push_str(BASE.trim_end());
     p.push_str("\n\n");
@@ -32,15 +26,12 @@ pub fn system_prompt(
     p.push_str("\n\nWhat you know about this person:\n");
     match age {
         Some(a) => p.push_str(&format!("- Age: {a}, {}.\n", Band::of(age).describe())),
-        None => {
-            p.push_str("- Age: not known yet; use simple, gentle words that suit a child too.\n")
-        }
+        None => p.push_str("- Age: not known yet; use simple, gentle words that suit a child too.\n"),
     }
     p.push_str(&format!(
         "- Safety tier: {tier} of 3 ({}).\n",
         match tier {
-            3 =>
-                "critical: they may be at risk of harm; the crisis resources must be in your reply",
+            3 => "critical: they may be at risk of harm; the crisis resources must be in your reply",
             2 => "moderate: substance use by them or around them; offer help without judgement",
             _ => "no sign of risk so far",
         }
@@ -69,13 +60,7 @@ mod tests {
             Mode::Urgency,
             Mode::Fundraising,
         ] {
-            let p = system_prompt(
-                mode,
-                Some(9),
-                3,
-                &default_crisis_resources(),
-                &default_substance_resources(),
-            );
+            let p = system_prompt(mode, Some(9), 3, &default_crisis_resources(), &default_substance_resources());
             assert!(p.contains("You are Mia, an AI companion"), "{mode:?}");
             assert!(p.contains(mode.as_str()));
             assert!(p.contains("Age: 9, a child"));

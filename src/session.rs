@@ -117,14 +117,7 @@ pub const HISTORY_SHOWN: usize = 50;
 
 impl Session {
     /// Rebuilds a session from storage (`meta` is `None` for a new one) and live connections.
-    pub fn restore(
-        cfg: Config,
-        session_id: &str,
-        meta: Option<Meta>,
-        history: Vec<Message>,
-        conns: Vec<Conn>,
-        now: u64,
-    ) -> Session {
+    pub fn restore(cfg: Config, session_id: &str, meta: Option<Meta>, history: Vec<Message>, conns: Vec<Conn>, now: u64) -> Session {
         let meta = meta.unwrap_or_else(|| Meta {
             session_id: session_id.to_string(),
             owner: Owner::Unclaimed,
@@ -326,8 +319,7 @@ impl Session {
     }
 
     fn on_frame(&mut self, sid: &str, frame: Frame) -> Result<(), FrameError> {
-        let packet = engineio::Packet::decode(&frame, self.cfg.max_payload as usize)
-            .map_err(FrameError::Engine)?;
+        let packet = engineio::Packet::decode(&frame, self.cfg.max_payload as usize).map_err(FrameError::Engine)?;
         match packet {
             engineio::Packet::Pong(_) => {
                 if let Some(c) = self.conns.get_mut(sid) {
@@ -350,22 +342,14 @@ impl Session {
             engineio::Packet::Noop | engineio::Packet::Upgrade(_) => Ok(()),
             engineio::Packet::Open(_) => Err(FrameError::Unexpected("client sent an open packet")),
             engineio::Packet::Message(text) => {
-                let decoded = self
-                    .decoders
-                    .entry(sid.to_string())
-                    .or_default()
-                    .feed_text(&text);
+                let decoded = self.decoders.entry(sid.to_string()).or_default().feed_text(&text);
                 match decoded.map_err(FrameError::Socket)? {
                     Some(p) => self.on_packet(sid, p),
                     None => Ok(()),
                 }
             }
             engineio::Packet::BinaryMessage(bytes) => {
-                let decoded = self
-                    .decoders
-                    .entry(sid.to_string())
-                    .or_default()
-                    .feed_binary(bytes);
+                let decoded = self.decoders.entry(sid.to_string()).or_default().feed_binary(bytes);
                 match decoded.map_err(FrameError::Socket)? {
                     Some(p) => self.on_packet(sid, p),
                     None => Ok(()),
@@ -390,10 +374,7 @@ impl Session {
                 Ok(())
             }
             PacketType::Event | PacketType::BinaryEvent => {
-                let joined = self
-                    .conns
-                    .get(sid)
-                    .is_some_and(|c| c.sockets.iter().any(|s| s.nsp == packet.nsp));
+                let joined = self.conns.get(sid).is_some_and(|c| c.sockets.iter().any(|s| s.nsp == packet.nsp));
                 if joined {
                     self.on_event(sid, packet);
                 } else {
@@ -427,10 +408,7 @@ impl Session {
         if let Some(code) = code {
             data["data"] = json!({ "code": code });
         }
-        self.send_packet(
-            sid,
-            &socketio::Packet::new(PacketType::ConnectError, nsp, Some(data)),
-        );
+        self.send_packet(sid, &socketio::Packet::new(PacketType::ConnectError, nsp, Some(data)));
         self.log(
             Record::new(Level::Info, "connect_refused")
                 .with("sid", sid)
@@ -453,12 +431,7 @@ impl Session {
         }
         let joined = self.conns.values().filter(|c| c.main().is_some()).count();
         if nsp == "/" && joined >= self.cfg.max_sockets_per_session {
-            self.connect_error(
-                sid,
-                nsp,
-                "Too many connections to this session",
-                Some("TOO_MANY_CONNECTIONS"),
-            );
+            self.connect_error(sid, nsp, "Too many connections to this session", Some("TOO_MANY_CONNECTIONS"));
             return;
         }
         let payload = packet.data.clone().unwrap_or_else(|| json!({}));
@@ -476,9 +449,7 @@ impl Session {
             Some(token) => {
                 let verified = match &self.cfg.jwt_secret {
                     Some(secret) => auth::verify(secret, &token, self.now),
-                    None => Err(auth::TokenError::Invalid(
-                        "this server has no JWT_SECRET and cannot verify tokens",
-                    )),
+                    None => Err(auth::TokenError::Invalid("this server has no JWT_SECRET and cannot verify tokens")),
                 };
                 match verified {
                     Ok(user) => (user, true),
@@ -506,12 +477,7 @@ impl Session {
                 Owner::Nobody => {}
                 Owner::User(owner) => {
                     if !(authenticated && *owner == user_id) {
-                        self.connect_error(
-                            sid,
-                            nsp,
-                            "This session belongs to another user",
-                            Some("FORBIDDEN"),
-                        );
+                        self.connect_error(sid, nsp, "This session belongs to another user", Some("FORBIDDEN"));
                         return;
                     }
                 }
@@ -523,8 +489,7 @@ impl Session {
             user_id,
             authenticated,
         };
-        let reply =
-            socketio::Packet::new(PacketType::Connect, nsp, Some(json!({ "sid": socket.id })));
+        let reply = socketio::Packet::new(PacketType::Connect, nsp, Some(json!({ "sid": socket.id })));
         let conn = self.conns.get_mut(sid).expect("checked above");
         conn.connected_once = true;
         conn.created_session |= created;
@@ -548,18 +513,13 @@ impl Session {
         if self.cfg.conformance {
             match name.as_str() {
                 "message" => {
-                    let mut echo = socketio::Packet::event(
-                        &packet.nsp,
-                        "message-back",
-                        packet.event_args().to_vec(),
-                    );
+                    let mut echo = socketio::Packet::event(&packet.nsp, "message-back", packet.event_args().to_vec());
                     echo.attachments = packet.attachments.clone();
                     self.send_packet(sid, &echo);
                 }
                 "message-with-ack" => {
                     if let Some(id) = packet.id {
-                        let mut ack =
-                            socketio::Packet::ack(&packet.nsp, id, packet.event_args().to_vec());
+                        let mut ack = socketio::Packet::ack(&packet.nsp, id, packet.event_args().to_vec());
                         ack.attachments = packet.attachments.clone();
                         self.send_packet(sid, &ack);
                     }
@@ -575,10 +535,7 @@ impl Session {
             "cancel" => self.on_cancel(&arg),
             _ => Err(ClientError::new(
                 "UNKNOWN_EVENT",
-                format!(
-                    "Unknown event \"{}\"",
-                    name.chars().take(64).collect::<String>()
-                ),
+                format!("Unknown event \"{}\"", name.chars().take(64).collect::<String>()),
                 false,
             )),
         };
@@ -643,12 +600,7 @@ impl Session {
     /// Sends an event to every socket joined to this session.
     pub(crate) fn emit_all(&mut self, event: &str, payload: Value) {
         let packet = socketio::Packet::event("/", event, vec![payload]);
-        let sids: Vec<String> = self
-            .conns
-            .values()
-            .filter(|c| c.main().is_some())
-            .map(|c| c.sid.clone())
-            .collect();
+        let sids: Vec<String> = self.conns.values().filter(|c| c.main().is_some()).map(|c| c.sid.clone()).collect();
         for sid in sids {
             self.send_packet(&sid, &packet);
         }
@@ -675,8 +627,7 @@ impl ClientError {
     }
 
     pub fn payload(&self) -> Value {
-        let mut v =
-            json!({ "code": self.code, "message": self.message, "retryable": self.retryable });
+        let mut v = json!({ "code": self.code, "message": self.message, "retryable": self.retryable });
         if let Some(ms) = self.retry_after_ms {
             v["retryAfterMs"] = json!(ms);
         }

@@ -132,9 +132,7 @@ impl Packet {
     /// The event name of an EVENT / BINARY_EVENT.
     pub fn event_name(&self) -> Option<&str> {
         match (&self.kind, &self.data) {
-            (PacketType::Event | PacketType::BinaryEvent, Some(Value::Array(a))) => {
-                a.first()?.as_str()
-            }
+            (PacketType::Event | PacketType::BinaryEvent, Some(Value::Array(a))) => a.first()?.as_str(),
             _ => None,
         }
     }
@@ -194,9 +192,7 @@ pub fn decode_text(s: &str) -> Result<(Packet, usize), ProtocolError> {
         if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ProtocolError::BadAttachmentCount);
         }
-        expected = digits
-            .parse()
-            .map_err(|_| ProtocolError::BadAttachmentCount)?;
+        expected = digits.parse().map_err(|_| ProtocolError::BadAttachmentCount)?;
         if expected > MAX_ATTACHMENTS {
             return Err(ProtocolError::TooManyAttachments(expected));
         }
@@ -220,9 +216,7 @@ pub fn decode_text(s: &str) -> Result<(Packet, usize), ProtocolError> {
         if digits > 16 {
             return Err(ProtocolError::BadAckId);
         }
-        let n: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| ProtocolError::BadAckId)?;
+        let n: u64 = rest[..digits].parse().map_err(|_| ProtocolError::BadAckId)?;
         if n > MAX_ACK_ID {
             return Err(ProtocolError::BadAckId);
         }
@@ -233,17 +227,12 @@ pub fn decode_text(s: &str) -> Result<(Packet, usize), ProtocolError> {
     let data = if rest.is_empty() {
         None
     } else {
-        Some(
-            serde_json::from_str::<Value>(rest)
-                .map_err(|e| ProtocolError::BadJson(e.to_string()))?,
-        )
+        Some(serde_json::from_str::<Value>(rest).map_err(|e| ProtocolError::BadJson(e.to_string()))?)
     };
 
     validate(kind, id, &data)?;
     if kind.is_binary() && count_placeholders(data.as_ref()) != expected {
-        return Err(ProtocolError::InvalidPayload(
-            "placeholders do not match the attachment count",
-        ));
+        return Err(ProtocolError::InvalidPayload("placeholders do not match the attachment count"));
     }
     Ok((
         Packet {
@@ -269,21 +258,15 @@ fn validate(kind: PacketType, id: Option<u64>, data: &Option<Value>) -> Result<(
         },
         PacketType::Event | PacketType::BinaryEvent => match data {
             Some(Value::Array(a)) if matches!(a.first(), Some(Value::String(_))) => Ok(()),
-            _ => Err(ProtocolError::InvalidPayload(
-                "EVENT takes an array starting with a name",
-            )),
+            _ => Err(ProtocolError::InvalidPayload("EVENT takes an array starting with a name")),
         },
         PacketType::Ack | PacketType::BinaryAck => match data {
             Some(Value::Array(_)) if id.is_some() => Ok(()),
-            _ => Err(ProtocolError::InvalidPayload(
-                "ACK takes an id and an array",
-            )),
+            _ => Err(ProtocolError::InvalidPayload("ACK takes an id and an array")),
         },
         PacketType::ConnectError => match data {
             Some(Value::Object(_)) | Some(Value::String(_)) => Ok(()),
-            _ => Err(ProtocolError::InvalidPayload(
-                "CONNECT_ERROR takes an object",
-            )),
+            _ => Err(ProtocolError::InvalidPayload("CONNECT_ERROR takes an object")),
         },
     }
 }
@@ -351,27 +334,13 @@ mod tests {
     fn wire_forms_match_the_reference_parser() {
         assert_eq!(text_of(&Packet::new(PacketType::Connect, "/", None)), "0");
         assert_eq!(
-            text_of(&Packet::new(
-                PacketType::Connect,
-                "/admin",
-                Some(json!({"sid": "x"}))
-            )),
+            text_of(&Packet::new(PacketType::Connect, "/admin", Some(json!({"sid": "x"})))),
             "0/admin,{\"sid\":\"x\"}"
         );
+        assert_eq!(text_of(&Packet::event("/", "hello", vec![json!(1)])), "2[\"hello\",1]");
+        assert_eq!(text_of(&Packet::ack("/", 12, vec![json!("ok")])), "312[\"ok\"]");
         assert_eq!(
-            text_of(&Packet::event("/", "hello", vec![json!(1)])),
-            "2[\"hello\",1]"
-        );
-        assert_eq!(
-            text_of(&Packet::ack("/", 12, vec![json!("ok")])),
-            "312[\"ok\"]"
-        );
-        assert_eq!(
-            text_of(&Packet::new(
-                PacketType::ConnectError,
-                "/x",
-                Some(json!({"message": "no"}))
-            )),
+            text_of(&Packet::new(PacketType::ConnectError, "/x", Some(json!({"message": "no"})))),
             "4/x,{\"message\":\"no\"}"
         );
     }
@@ -385,10 +354,7 @@ mod tests {
         let mut bin_ack = Packet::ack(
             "/",
             7,
-            vec![
-                json!({"_placeholder": true, "num": 0}),
-                json!({"_placeholder": true, "num": 1}),
-            ],
+            vec![json!({"_placeholder": true, "num": 0}), json!({"_placeholder": true, "num": 1})],
         );
         bin_ack.attachments = vec![vec![], vec![9]];
         let packets = vec![
@@ -398,11 +364,7 @@ mod tests {
             Packet::event("/", "message", vec![json!({"message": "hi"})]),
             with_id,
             Packet::ack("/", 0, vec![]),
-            Packet::new(
-                PacketType::ConnectError,
-                "/",
-                Some(json!({"message": "bad"})),
-            ),
+            Packet::new(PacketType::ConnectError, "/", Some(json!({"message": "bad"}))),
             bin,
             bin_ack,
         ];
@@ -430,69 +392,32 @@ mod tests {
             ("", ProtocolError::Empty),
             ("7", ProtocolError::UnknownType('7')),
             ("x", ProtocolError::UnknownType('x')),
-            (
-                "2",
-                ProtocolError::InvalidPayload("EVENT takes an array starting with a name"),
-            ),
-            (
-                "2{}",
-                ProtocolError::InvalidPayload("EVENT takes an array starting with a name"),
-            ),
-            (
-                "2[]",
-                ProtocolError::InvalidPayload("EVENT takes an array starting with a name"),
-            ),
-            (
-                "2[1]",
-                ProtocolError::InvalidPayload("EVENT takes an array starting with a name"),
-            ),
-            (
-                "0[]",
-                ProtocolError::InvalidPayload("CONNECT takes an object"),
-            ),
-            (
-                "1{}",
-                ProtocolError::InvalidPayload("DISCONNECT takes no payload"),
-            ),
-            (
-                "3[]",
-                ProtocolError::InvalidPayload("ACK takes an id and an array"),
-            ),
+            ("2", ProtocolError::InvalidPayload("EVENT takes an array starting with a name")),
+            ("2{}", ProtocolError::InvalidPayload("EVENT takes an array starting with a name")),
+            ("2[]", ProtocolError::InvalidPayload("EVENT takes an array starting with a name")),
+            ("2[1]", ProtocolError::InvalidPayload("EVENT takes an array starting with a name")),
+            ("0[]", ProtocolError::InvalidPayload("CONNECT takes an object")),
+            ("1{}", ProtocolError::InvalidPayload("DISCONNECT takes no payload")),
+            ("3[]", ProtocolError::InvalidPayload("ACK takes an id and an array")),
             ("5[\"a\"]", ProtocolError::BadAttachmentCount),
             ("5x-[\"a\"]", ProtocolError::BadAttachmentCount),
             ("599-[\"a\"]", ProtocolError::TooManyAttachments(99)),
-            (
-                "99999999999999999999[\"a\"]",
-                ProtocolError::UnknownType('9'),
-            ),
+            ("99999999999999999999[\"a\"]", ProtocolError::UnknownType('9')),
             ("299999999999999999[\"a\"]", ProtocolError::BadAckId),
             ("2/a\u{1},[\"a\"]", ProtocolError::BadNamespace),
         ];
         for (input, want) in cases {
-            assert_eq!(
-                decode_text(input).map(|_| ()),
-                Err(want.clone()),
-                "input {input:?}"
-            );
+            assert_eq!(decode_text(input).map(|_| ()), Err(want.clone()), "input {input:?}");
         }
-        assert!(matches!(
-            decode_text("2[\"a\""),
-            Err(ProtocolError::BadJson(_))
-        ));
-        assert!(matches!(
-            decode_text("51-[\"a\"]"),
-            Err(ProtocolError::InvalidPayload(_))
-        ));
+        assert!(matches!(decode_text("2[\"a\""), Err(ProtocolError::BadJson(_))));
+        assert!(matches!(decode_text("51-[\"a\"]"), Err(ProtocolError::InvalidPayload(_))));
     }
 
     #[test]
     fn attachments_out_of_turn_are_refused() {
         let mut d = Decoder::default();
         assert_eq!(d.feed_binary(vec![1]), Err(ProtocolError::UnexpectedBinary));
-        assert_eq!(
-            d.feed_text("51-[\"a\",{\"_placeholder\":true,\"num\":0}]"),
-            Ok(None)
-        );
+        assert_eq!(d.feed_text("51-[\"a\",{\"_placeholder\":true,\"num\":0}]"), Ok(None));
         assert!(d.is_waiting());
         assert_eq!(d.feed_text("2[\"b\"]"), Err(ProtocolError::UnexpectedText));
         assert!(!d.is_waiting());

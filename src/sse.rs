@@ -122,20 +122,13 @@ mod tests {
 
     #[test]
     fn split_at_every_byte_offset_gives_the_same_events() {
-        let stream = "data: {\"a\":\"héllo 🌍\"}\n\n: keep-alive\n\nevent: x\r\ndata: line1\r\ndata:line2\r\n\r\ndata: [DONE]\n\n"
-            .as_bytes();
+        let stream =
+            "data: {\"a\":\"héllo 🌍\"}\n\n: keep-alive\n\nevent: x\r\ndata: line1\r\ndata:line2\r\n\r\ndata: [DONE]\n\n".as_bytes();
         let whole = parse_all(&[stream]);
-        assert_eq!(
-            data(&whole),
-            vec!["{\"a\":\"héllo 🌍\"}", "line1\nline2", "[DONE]"]
-        );
+        assert_eq!(data(&whole), vec!["{\"a\":\"héllo 🌍\"}", "line1\nline2", "[DONE]"]);
         assert_eq!(whole[1].event.as_deref(), Some("x"));
         for i in 0..=stream.len() {
-            assert_eq!(
-                parse_all(&[&stream[..i], &stream[i..]]),
-                whole,
-                "split at {i}"
-            );
+            assert_eq!(parse_all(&[&stream[..i], &stream[i..]]), whole, "split at {i}");
         }
         let bytes: Vec<&[u8]> = stream.chunks(1).collect();
         assert_eq!(parse_all(&bytes), whole);

@@ -39,10 +39,10 @@ pub const SCHEMA: &[&str] = &[
     "INSERT INTO schema_version (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM schema_version)",
 ];
 
-pub const LOAD_META: &str = "SELECT session_id, owner_kind, owner, age, mode, tier, fundraising_left, created_at, updated_at FROM meta WHERE id = 1";
+pub const LOAD_META: &str =
+    "SELECT session_id, owner_kind, owner, age, mode, tier, fundraising_left, created_at, updated_at FROM meta WHERE id = 1";
 /// The newest messages, newest first; bind the limit.
-pub const LOAD_MESSAGES: &str =
-    "SELECT id, role, content, ts, interrupted FROM messages ORDER BY seq DESC LIMIT ?";
+pub const LOAD_MESSAGES: &str = "SELECT id, role, content, ts, interrupted FROM messages ORDER BY seq DESC LIMIT ?";
 
 /// A value bound to a `?` placeholder.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,11 +172,7 @@ impl From<MessageRow> for Message {
     fn from(r: MessageRow) -> Message {
         Message {
             id: r.id,
-            role: if r.role == "assistant" {
-                Role::Assistant
-            } else {
-                Role::User
-            },
+            role: if r.role == "assistant" { Role::Assistant } else { Role::User },
             content: r.content,
             ts: r.ts as u64,
             interrupted: r.interrupted != 0.0,

@@ -26,10 +26,7 @@ impl Rng {
 }
 
 fn cases() -> usize {
-    std::env::var("MIA_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30_000)
+    std::env::var("MIA_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(30_000)
 }
 
 /// Valid frames a real client sends, used as seeds for mutation.
@@ -83,11 +80,7 @@ fn mutate(rng: &mut Rng, seed: &str) -> Vec<u8> {
 fn random_frame(rng: &mut Rng) -> Frame {
     match rng.below(4) {
         0 => Frame::Binary((0..rng.below(32)).map(|_| rng.next() as u8).collect()),
-        1 => Frame::Text(
-            (0..rng.below(48))
-                .map(|_| ALPHABET[rng.below(ALPHABET.len())] as char)
-                .collect(),
-        ),
+        1 => Frame::Text((0..rng.below(48)).map(|_| ALPHABET[rng.below(ALPHABET.len())] as char).collect()),
         _ => {
             let seed = SEEDS[rng.below(SEEDS.len())];
             let bytes = mutate(rng, seed);
@@ -153,17 +146,11 @@ fn arbitrary_frames_close_only_their_socket() {
                 closed += 1;
             }
         }
-        if out.iter().any(|o| matches!(o, Output::Close { .. }))
-            || !session.connections().any(|c| c.sid == sid)
-        {
+        if out.iter().any(|o| matches!(o, Output::Close { .. })) || !session.connections().any(|c| c.sid == sid) {
             sid = session.open(now, None).0.sid;
         }
         if session.connections().count() > 50 {
-            for c in session
-                .connections()
-                .map(|c| c.sid.clone())
-                .collect::<Vec<_>>()
-            {
+            for c in session.connections().map(|c| c.sid.clone()).collect::<Vec<_>>() {
                 if c != witness.sid {
                     session.closed(now, &c);
                 }
@@ -172,14 +159,9 @@ fn arbitrary_frames_close_only_their_socket() {
         }
     }
     println!("session: {n} frames, {closed} sockets closed");
-    assert!(
-        session.connections().any(|c| c.sid == witness.sid),
-        "the witness socket survived"
-    );
-    let out = session.frame(
-        n as u64,
-        &witness.sid,
-        Frame::Text(format!("421{}", json!(["join_session", {}]))),
-    );
-    assert!(out.iter().any(|o| matches!(o, Output::Send { frames, .. } if frames.iter().any(|f| matches!(f, Frame::Text(t) if t.starts_with("431"))))));
+    assert!(session.connections().any(|c| c.sid == witness.sid), "the witness socket survived");
+    let out = session.frame(n as u64, &witness.sid, Frame::Text(format!("421{}", json!(["join_session", {}]))));
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Send { frames, .. } if frames.iter().any(|f| matches!(f, Frame::Text(t) if t.starts_with("431"))))));
 }

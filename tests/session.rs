@@ -2,9 +2,7 @@
 //! and outputs out: no Worker, no network, a scripted upstream.
 
 use mia_server::config::Config;
-use mia_server::conversation::{
-    Failure, UpstreamCommand, UpstreamEvent, UpstreamJob, UpstreamRequest,
-};
+use mia_server::conversation::{Failure, UpstreamCommand, UpstreamEvent, UpstreamJob, UpstreamRequest};
 use mia_server::engineio::Frame;
 use mia_server::session::{Output, Session};
 use mia_server::store::{Role, Write};
@@ -19,39 +17,28 @@ struct Harness {
     writes: Vec<Write>,
     jobs: Vec<UpstreamJob>,
     aborts: Vec<String>,
+    moderations: Vec<String>,
     alarm: Option<u64>,
 }
 
 fn config(pairs: &[(&str, &str)]) -> Config {
-    let map: HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     Config::from_lookup(|k| map.get(k).cloned())
 }
 
 impl Harness {
     fn new(pairs: &[(&str, &str)]) -> Self {
-        let mut all = vec![
-            ("OPENAI_API_KEY", "sk-test"),
-            ("JWT_SECRET", "native-test-secret-0123456789abcdef"),
-        ];
+        let mut all = vec![("OPENAI_API_KEY", "sk-test"), ("JWT_SECRET", "native-test-secret-0123456789abcdef")];
         all.extend_from_slice(pairs);
         Harness {
-            session: Session::restore(
-                config(&all),
-                "session-1",
-                None,
-                Vec::new(),
-                Vec::new(),
-                1_000,
-            ),
+            session: Session::restore(config(&all), "session-1", None, Vec::new(), Vec::new(), 1_000),
             now: 1_000,
             sent: Vec::new(),
             closed: Vec::new(),
             writes: Vec::new(),
             jobs: Vec::new(),
             aborts: Vec::new(),
+            moderations: Vec::new(),
             alarm: None,
         }
     }
@@ -59,14 +46,13 @@ impl Harness {
     fn take(&mut self, outputs: Vec<Output>) {
         for o in outputs {
             match o {
-                Output::Send { sid, frames } => self
-                    .sent
-                    .extend(frames.into_iter().map(|f| (sid.clone(), f))),
+                Output::Send { sid, frames } => self.sent.extend(frames.into_iter().map(|f| (sid.clone(), f))),
                 Output::Close { sid, code, .. } => self.closed.push((sid, code)),
                 Output::Store(w) => self.writes.push(w),
                 Output::Upstream(UpstreamCommand::Start(j)) => self.jobs.push(j),
                 Output::Upstream(UpstreamCommand::Abort { reply_id }) => self.aborts.push(reply_id),
                 Output::Alarm(at) => self.alarm = Some(at),
+                Output::Upstream(UpstreamCommand::Moderate { message_id, .. }) => self.moderations.push(message_id),
                 Output::SaveConn(_) | Output::Log(_) => {}
             }
         }
@@ -79,9 +65,7 @@ impl Harness {
     }
 
     fn text(&mut self, sid: &str, s: &str) {
-        let out = self
-            .session
-            .frame(self.now, sid, Frame::Text(s.to_string()));
+        let out = self.session.frame(self.now, sid, Frame::Text(s.to_string()));
         self.take(out);
     }
 
@@ -136,9 +120,7 @@ impl Harness {
     }
 
     fn upstream(&mut self, job: &UpstreamJob, event: UpstreamEvent) {
-        let out = self
-            .session
-            .upstream(self.now, &job.reply_id, job.attempt, event);
+        let out = self.session.upstream(self.now, &job.reply_id, job.attempt, event);
         self.take(out);
     }
 
@@ -151,10 +133,7 @@ impl Harness {
             },
         );
         for d in deltas {
-            let line = format!(
-                "data: {}\n\n",
-                json!({"choices": [{"delta": {"content": d}}]})
-            );
+            let line = format!("data: {}\n\n", json!({"choices": [{"delta": {"content": d}}]}));
             self.upstream(job, UpstreamEvent::Bytes(line.into_bytes()));
         }
         if done {
@@ -202,10 +181,7 @@ fn open_connect_and_join() {
     let events = h.events(&sid);
     assert_eq!(events[0].0, "session_created");
     assert_eq!(events[0].1["isNew"], true);
-    assert_eq!(
-        h.ack(&sid, 1),
-        json!({"ok": true, "sessionId": "session-1"})
-    );
+    assert_eq!(h.ack(&sid, 1), json!({"ok": true, "sessionId": "session-1"}));
 }
 
 #[test]
@@ -221,29 +197,20 @@ fn pings_and_timeouts_follow_the_clock() {
     h.now = 2_000;
     let out = h.session.tick(h.now);
     h.take(out);
-    assert!(h
-        .sent
-        .iter()
-        .any(|(s, f)| *s == a && *f == Frame::Text("2".into())));
+    assert!(h.sent.iter().any(|(s, f)| *s == a && *f == Frame::Text("2".into())));
     h.text(&a, "3");
     h.now = 2_600;
     let out = h.session.tick(h.now);
     h.take(out);
     // b did not answer its ping within 500 ms; a did.
-    assert_eq!(
-        h.closed.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(),
-        vec![b.as_str()]
-    );
+    assert_eq!(h.closed.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(), vec![b.as_str()]);
     h.now = 5_000;
     let out = h.session.tick(h.now);
     h.take(out);
     h.now = 5_600;
     let out = h.session.tick(h.now);
     h.take(out);
-    assert!(
-        h.closed.iter().any(|(s, _)| *s == a),
-        "a stopped answering and was dropped"
-    );
+    assert!(h.closed.iter().any(|(s, _)| *s == a), "a stopped answering and was dropped");
 }
 
 #[test]
@@ -258,17 +225,7 @@ fn connect_timeout_closes_silent_sockets() {
 
 #[test]
 fn malformed_frames_close_the_socket_and_nothing_else() {
-    for bad in [
-        "",
-        "9",
-        "4",
-        "4x",
-        "42{}",
-        "42[]",
-        "40[]",
-        "45-[\"a\"]",
-        "0{}",
-    ] {
+    for bad in ["", "9", "4", "4x", "42{}", "42[]", "40[]", "45-[\"a\"]", "0{}"] {
         let mut h = Harness::new(&[]);
         let good = h.connected();
         let sid = h.connected();
@@ -297,24 +254,15 @@ fn a_reply_streams_completes_and_is_stored() {
     };
     let body: Value = serde_json::from_str(&req.body).unwrap();
     assert_eq!(body["messages"].as_array().unwrap().len(), 2);
-    assert_eq!(
-        body["messages"][1],
-        json!({"role": "user", "content": "hello"})
-    );
+    assert_eq!(body["messages"][1], json!({"role": "user", "content": "hello"}));
     h.sse(&job, &["Hi", " there"], true);
     let events = h.events(&sid);
-    assert_eq!(
-        names(&events),
-        vec!["message_chunk", "message_chunk", "message_complete"]
-    );
+    assert_eq!(names(&events), vec!["message_chunk", "message_chunk", "message_complete"]);
     assert_eq!(events[2].1["message"], "Hi there");
     assert_eq!(events[2].1["messageId"], ack["replyId"]);
     assert_eq!(
         h.stored_messages(),
-        vec![
-            (Role::User, "hello".into(), false),
-            (Role::Assistant, "Hi there".into(), false)
-        ]
+        vec![(Role::User, "hello".into(), false), (Role::Assistant, "Hi there".into(), false)]
     );
 }
 
@@ -336,9 +284,7 @@ fn retries_429_then_succeeds() {
     // Late events from the first attempt are ignored.
     h.upstream(
         &first,
-        UpstreamEvent::Bytes(
-            b"data: {\"choices\":[{\"delta\":{\"content\":\"stale\"}}]}\n\n".to_vec(),
-        ),
+        UpstreamEvent::Bytes(b"data: {\"choices\":[{\"delta\":{\"content\":\"stale\"}}]}\n\n".to_vec()),
     );
     h.sse(&second, &["ok"], true);
     let events = h.events(&sid);
@@ -367,10 +313,7 @@ fn three_500s_give_upstream_unavailable_and_keep_the_message() {
     assert_eq!(names(&events), vec!["error"]);
     assert_eq!(events[0].1["code"], "UPSTREAM_UNAVAILABLE");
     assert_eq!(events[0].1["retryable"], true);
-    assert_eq!(
-        h.stored_messages(),
-        vec![(Role::User, "hello".into(), false)]
-    );
+    assert_eq!(h.stored_messages(), vec![(Role::User, "hello".into(), false)]);
 }
 
 #[test]
@@ -380,21 +323,12 @@ fn a_failure_mid_stream_is_stored_as_interrupted() {
     h.emit(&sid, 1, "message", json!({"message": "hello"}));
     let job = h.last_job();
     h.sse(&job, &["partial "], false);
-    h.upstream(
-        &job,
-        UpstreamEvent::Failed(Failure::Network("reset".into())),
-    );
+    h.upstream(&job, UpstreamEvent::Failed(Failure::Network("reset".into())));
     let events = h.events(&sid);
-    assert_eq!(
-        names(&events),
-        vec!["message_chunk", "message_complete", "error"]
-    );
+    assert_eq!(names(&events), vec!["message_chunk", "message_complete", "error"]);
     assert_eq!(events[1].1["interrupted"], true);
     assert_eq!(events[2].1["code"], "UPSTREAM_INTERRUPTED");
-    assert_eq!(
-        h.stored_messages()[1],
-        (Role::Assistant, "partial ".into(), true)
-    );
+    assert_eq!(h.stored_messages()[1], (Role::Assistant, "partial ".into(), true));
     assert!(h.jobs.is_empty(), "no retry after the first chunk");
 }
 
@@ -425,9 +359,7 @@ fn queued_messages_run_in_order_and_the_queue_is_capped() {
     let job = h.last_job();
     h.sse(&job, &["reply a"], true);
     let next = h.last_job();
-    let UpstreamRequest::Http(req) = &next.request else {
-        panic!()
-    };
+    let UpstreamRequest::Http(req) = &next.request else { panic!() };
     let body: Value = serde_json::from_str(&req.body).unwrap();
     let contents: Vec<&str> = body["messages"].as_array().unwrap()[1..]
         .iter()
@@ -448,12 +380,7 @@ fn rate_limit_answers_with_retry_after() {
     }
     let refused = h.ack(&sid, 2);
     assert_eq!(refused["error"]["code"], "RATE_LIMITED");
-    let err = h
-        .events(&sid)
-        .into_iter()
-        .find(|(n, _)| n == "error")
-        .unwrap()
-        .1;
+    let err = h.events(&sid).into_iter().find(|(n, _)| n == "error").unwrap().1;
     assert_eq!(err["retryAfterMs"], 30_000);
     assert_eq!(err["retryable"], true);
 }
@@ -468,19 +395,10 @@ fn cancel_stops_and_stores_the_partial_reply() {
     h.emit(&sid, 2, "cancel", json!({}));
     assert_eq!(h.ack(&sid, 2)["cancelled"], true);
     assert_eq!(h.aborts, vec![job.reply_id.clone()]);
-    assert_eq!(
-        h.stored_messages()[1],
-        (Role::Assistant, "so far".into(), true)
-    );
+    assert_eq!(h.stored_messages()[1], (Role::Assistant, "so far".into(), true));
     // Bytes still in flight change nothing.
     h.sse(&job, &["more"], true);
-    assert_eq!(
-        h.events(&sid)
-            .iter()
-            .filter(|(n, _)| n == "message_complete")
-            .count(),
-        1
-    );
+    assert_eq!(h.events(&sid).iter().filter(|(n, _)| n == "message_complete").count(), 1);
 }
 
 #[test]
@@ -496,12 +414,7 @@ fn offline_companion_answers_without_a_key() {
         h.upstream(&job, UpstreamEvent::Delta(c));
     }
     h.upstream(&job, UpstreamEvent::End);
-    let complete = h
-        .events(&sid)
-        .into_iter()
-        .find(|(n, _)| n == "message_complete")
-        .unwrap()
-        .1;
+    let complete = h.events(&sid).into_iter().find(|(n, _)| n == "message_complete").unwrap().1;
     assert!(complete["message"].as_str().unwrap().contains("Mia"));
 }
 
@@ -509,41 +422,22 @@ fn offline_companion_answers_without_a_key() {
 fn tier_three_alerts_first_and_always_carries_resources() {
     let mut h = Harness::new(&[]);
     let sid = h.connected();
-    h.emit(
-        &sid,
-        1,
-        "message",
-        json!({"message": "i want to kill myself"}),
-    );
+    h.emit(&sid, 1, "message", json!({"message": "i want to kill myself"}));
     let job = h.last_job();
     h.sse(&job, &["I'm so sorry you feel this way."], true);
     let events = h.events(&sid);
     assert_eq!(
         names(&events),
-        vec![
-            "safety_alert",
-            "mode_changed",
-            "message_chunk",
-            "message_chunk",
-            "message_complete"
-        ]
+        vec!["safety_alert", "mode_changed", "message_chunk", "message_chunk", "message_complete"]
     );
     assert_eq!(events[0].1["tier"], 3);
     assert_eq!(events[1].1["mode"], "URGENCY");
     let reply = events[4].1["message"].as_str().unwrap();
     assert!(reply.contains("988") && reply.contains("741741") && reply.contains("911"));
-    assert!(h
-        .writes
-        .iter()
-        .any(|w| matches!(w, Write::SafetyEvent(e) if e.tier == 3)));
+    assert!(h.writes.iter().any(|w| matches!(w, Write::SafetyEvent(e) if e.tier == 3)));
 
     // When the model fails, the vetted crisis message is sent instead of an error.
-    h.emit(
-        &sid,
-        2,
-        "message",
-        json!({"message": "i still want to die"}),
-    );
+    h.emit(&sid, 2, "message", json!({"message": "i still want to die"}));
     for _ in 0..3 {
         let job = h.last_job();
         h.upstream(
@@ -554,13 +448,7 @@ fn tier_three_alerts_first_and_always_carries_resources() {
             },
         );
     }
-    let last = h
-        .events(&sid)
-        .into_iter()
-        .rev()
-        .find(|(n, _)| n == "message_complete")
-        .unwrap()
-        .1;
+    let last = h.events(&sid).into_iter().rev().find(|(n, _)| n == "message_complete").unwrap().1;
     assert!(last["message"].as_str().unwrap().contains("988"));
     assert!(!h.events(&sid).iter().any(|(n, _)| n == "error"));
 }
@@ -601,4 +489,35 @@ fn ownership_is_decided_by_the_first_join() {
     let c = h.open();
     h.text(&c, &format!("40{}", json!({"token": expired})));
     assert!(matches!(&h.sent.last().unwrap().1, Frame::Text(t) if t.contains("AUTH_EXPIRED")));
+}
+
+#[test]
+fn moderation_raises_to_tier_three_but_never_lowers() {
+    let mut h = Harness::new(&[]);
+    let sid = h.connected();
+    h.emit(&sid, 1, "message", json!({"message": "tonight is the night"}));
+    let message_id = h.ack(&sid, 1)["messageId"].as_str().unwrap().to_string();
+    assert_eq!(h.moderations, vec![message_id.clone()]);
+    let job = h.last_job();
+    h.sse(&job, &["Okay."], false);
+    let out = h.session.moderation(h.now, &message_id, Ok(vec!["self-harm".into(), "self-harm/intent".into()]));
+    h.take(out);
+    h.upstream(&job, UpstreamEvent::Bytes(b"data: [DONE]\n\n".to_vec()));
+    let events = h.events(&sid);
+    assert_eq!(names(&events), vec!["message_chunk", "safety_alert", "mode_changed", "message_chunk", "message_complete"]);
+    assert_eq!(events[1].1["tier"], 3);
+    assert!(events[4].1["message"].as_str().unwrap().contains("988"));
+    assert!(h.writes.iter().any(|w| matches!(w, Write::SafetyEvent(e) if e.source == "moderation")));
+
+    // Flags without intent, and failures, change nothing.
+    let mut h = Harness::new(&[]);
+    let sid = h.connected();
+    h.emit(&sid, 1, "message", json!({"message": "hello"}));
+    let id = h.ack(&sid, 1)["messageId"].as_str().unwrap().to_string();
+    for result in [Ok(vec!["violence".to_string()]), Err("timeout".to_string())] {
+        let out = h.session.moderation(h.now, &id, result);
+        h.take(out);
+    }
+    assert!(h.events(&sid).is_empty());
+    assert_eq!(h.session.meta().tier, 1);
 }

@@ -1,1 +1,130 @@
-fn main() {}
+//! Safety reviewers' tool: classify messages, or score a labelled corpus.
+//!
+//! `mia-classify < messages` reads JSON lines `{"text": …}` (or plain lines) and writes
+//! one JSON line each: `tier`, `categories`, `rules`, `age`, `mode`.
+//! `mia-classify --summary FILE` scores a labelled JSON-lines file (`{"text","tier"}`
+//! and/or `{"text","age"}`) and exits 1 when a threshold is missed.
+
+use std::io::{self, BufRead, Write};
+use std::process::ExitCode;
+
+use mia_server::evaluation;
+
+const USAGE: &str = "usage: mia-classify [--summary FILE [--min-tier3-recall R] [--min-tier2-recall R] [--max-tier1-fp R] [--min-age-accuracy R] [--misses]]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None => classify_stdin(),
+        Some("--summary") => match args.get(1) {
+            Some(file) => summary(file, &args[2..]),
+            None => usage(),
+        },
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Some(_) => usage(),
+    }
+}
+
+fn usage() -> ExitCode {
+    eprintln!("{USAGE}");
+    ExitCode::from(2)
+}
+
+fn classify_stdin() -> ExitCode {
+    let stdin = io::stdin();
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { return ExitCode::from(1) };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let text = match serde_json::from_str::<serde_json::Value>(&line) {
+            Ok(v) => match v.get("text").and_then(|t| t.as_str()) {
+                Some(t) => t.to_string(),
+                None => line.clone(),
+            },
+            Err(_) => line.clone(),
+        };
+        if writeln!(out, "{}", evaluation::verdict_line(&text, true)).is_err() {
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn threshold(args: &[String], name: &str, default: f64) -> Result<f64, String> {
+    match args.iter().position(|a| a == name) {
+        None => Ok(default),
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{name} needs a number")),
+    }
+}
+
+fn summary(file: &str, args: &[String]) -> ExitCode {
+    let contents = match std::fs::read_to_string(file) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mia-classify: cannot read {file}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let items = match evaluation::parse(&contents) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("mia-classify: {file}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let limits = (|| -> Result<_, String> {
+        Ok((
+            threshold(args, "--min-tier3-recall", 0.98)?,
+            threshold(args, "--min-tier2-recall", 0.95)?,
+            threshold(args, "--max-tier1-fp", 0.03)?,
+            threshold(args, "--min-age-accuracy", 0.9)?,
+        ))
+    })();
+    let Ok((r3, r2, fp1, age)) = limits else {
+        eprintln!("mia-classify: {}", limits.unwrap_err());
+        return ExitCode::from(2);
+    };
+    let s = evaluation::score(&items);
+    let [n1, n2, n3] = s.tier_counts;
+    println!(
+        "corpus: {file}: {} messages ({n3} tier 3, {n2} tier 2, {n1} tier 1, {} with an age label)",
+        items.len(),
+        s.age_count
+    );
+    let rows = [
+        ("tier-3 recall", s.tier3_recall, r3, s.tier3_recall >= r3, ">="),
+        ("tier-2 recall (flagged >= 2)", s.tier2_recall, r2, s.tier2_recall >= r2, ">="),
+        (
+            "tier-1 false-positive rate",
+            s.tier1_false_positive_rate,
+            fp1,
+            s.tier1_false_positive_rate <= fp1,
+            "<=",
+        ),
+        ("age accuracy", s.age_accuracy, age, s.age_accuracy >= age, ">="),
+    ];
+    for (name, value, limit, ok, op) in rows {
+        println!("{name:<30} {value:.4}  (target {op} {limit})  {}", if ok { "ok" } else { "MISSED" });
+    }
+    println!("tier-2 classified exactly 2      {:.4}", s.tier2_exact);
+    if args.iter().any(|a| a == "--misses") || rows.iter().any(|r| !r.3) {
+        for (want, got, text) in &s.misses {
+            println!("  miss: want {want}, got {got}: {text}");
+        }
+    } else {
+        println!("{} misses (--misses lists them)", s.misses.len());
+    }
+    if rows.iter().all(|r| r.3) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

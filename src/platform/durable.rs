@@ -4,9 +4,8 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use worker::{
-    durable_object, AbortController, DurableObject, Env, Headers, Method, Request, RequestInit,
-    Response, Result, ScheduledTime, SqlStorage, SqlStorageValue, State, WebSocket,
-    WebSocketIncomingMessage, WebSocketPair,
+    durable_object, AbortController, DurableObject, Env, Headers, Method, Request, RequestInit, Response, Result, ScheduledTime,
+    SqlStorage, SqlStorageValue, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
 use super::{config_from_env, now_ms, upstream};
@@ -15,18 +14,30 @@ use crate::config::Config;
 use crate::conversation::{UpstreamCommand, UpstreamEvent, UpstreamJob};
 use crate::engineio::Frame;
 use crate::log::{Level, Record};
+use crate::openai::HttpRequest;
 use crate::session::{Conn, Output, Session};
 use crate::store::{self, Message, MessageRow, Meta, MetaRow, SqlValue, Write};
+
+/// Upstream work the core asked for.
+#[derive(Default)]
+pub(super) struct Work {
+    pub jobs: Vec<UpstreamJob>,
+    pub moderations: Vec<(String, HttpRequest)>,
+}
+
+impl Work {
+    pub fn extend(&mut self, other: Work) {
+        self.jobs.extend(other.jobs);
+        self.moderations.extend(other.moderations);
+    }
+}
 
 const BINDING: &str = "MIA_SESSION";
 const SESSION_HEADER: &str = "X-Mia-Session-Id";
 
 /// Hands a WebSocket upgrade to the session's Durable Object.
 pub(super) async fn forward(env: &Env, req: &Request, session_id: &str) -> Result<Response> {
-    let stub = env
-        .durable_object(BINDING)?
-        .id_from_name(session_id)?
-        .get_stub()?;
+    let stub = env.durable_object(BINDING)?.id_from_name(session_id)?.get_stub()?;
     let headers = Headers::new();
     for name in [
         "Upgrade",
@@ -122,9 +133,7 @@ impl MiaSession {
     fn write(&self, w: &Write) {
         let (sql, values) = w.sql();
         if let Err(e) = self.sql.exec(sql, bind(values)) {
-            self.log(
-                Record::new(Level::Error, "storage_write_failed").with("error", e.to_string()),
-            );
+            self.log(Record::new(Level::Error, "storage_write_failed").with("error", e.to_string()));
         }
     }
 
@@ -136,9 +145,9 @@ impl MiaSession {
         self.state.get_websockets_with_tag(sid).into_iter().next()
     }
 
-    /// Carries out the core's outputs; returns the upstream attempts to run.
-    async fn apply(&self, outputs: Vec<Output>) -> Vec<UpstreamJob> {
-        let mut jobs = Vec::new();
+    /// Carries out the core's outputs; returns the upstream work to run.
+    async fn apply(&self, outputs: Vec<Output>) -> Work {
+        let mut work = Work::default();
         let mut alarm = None;
         for output in outputs {
             match output {
@@ -166,7 +175,8 @@ impl MiaSession {
                     }
                 }
                 Output::Store(w) => self.write(&w),
-                Output::Upstream(UpstreamCommand::Start(job)) => jobs.push(job),
+                Output::Upstream(UpstreamCommand::Start(job)) => work.jobs.push(job),
+                Output::Upstream(UpstreamCommand::Moderate { message_id, request }) => work.moderations.push((message_id, request)),
                 Output::Upstream(UpstreamCommand::Abort { reply_id }) => {
                     if let Some(c) = self.aborts.borrow_mut().remove(&reply_id) {
                         c.abort();
@@ -182,35 +192,45 @@ impl MiaSession {
                 if let Err(e) = self
                     .state
                     .storage()
-                    .set_alarm(ScheduledTime::new(worker::js_sys::Date::new(
-                        &(at as f64).into(),
-                    )))
+                    .set_alarm(ScheduledTime::new(worker::js_sys::Date::new(&(at as f64).into())))
                     .await
                 {
-                    self.log(
-                        Record::new(Level::Error, "alarm_failed").with("error", e.to_string()),
-                    );
+                    self.log(Record::new(Level::Error, "alarm_failed").with("error", e.to_string()));
                 }
             }
         }
-        jobs
+        work
     }
 
-    /// Runs upstream attempts (and the replies queued behind them) to the end.
+    /// Runs upstream attempts (and the replies queued behind them) to the end, with
+    /// moderation checks beside them.
+    async fn run(&self, work: Work) {
+        let moderations = futures::future::join_all(work.moderations.into_iter().map(|(id, req)| self.moderate(id, req)));
+        futures::join!(self.pump(work.jobs), moderations);
+    }
+
     async fn pump(&self, mut jobs: Vec<UpstreamJob>) {
         while let Some(job) = jobs.pop() {
-            jobs.extend(upstream::run(self, job).await);
+            let more = upstream::run(self, job).await;
+            jobs.extend(more.jobs);
+            for (id, req) in more.moderations {
+                self.moderate(id, req).await;
+            }
         }
     }
 
-    pub(super) fn wants(&self, job: &UpstreamJob) -> bool {
-        self.core
-            .borrow()
-            .as_ref()
-            .is_some_and(|c| c.wants(&job.reply_id, job.attempt))
+    async fn moderate(&self, message_id: String, request: HttpRequest) {
+        let result = upstream::moderate(&request).await;
+        let outputs = self.with_core(|c| c.moderation(now_ms(), &message_id, result)).unwrap_or_default();
+        let work = self.apply(outputs).await;
+        Box::pin(self.run(work)).await;
     }
 
-    pub(super) async fn feed(&self, job: &UpstreamJob, event: UpstreamEvent) -> Vec<UpstreamJob> {
+    pub(super) fn wants(&self, job: &UpstreamJob) -> bool {
+        self.core.borrow().as_ref().is_some_and(|c| c.wants(&job.reply_id, job.attempt))
+    }
+
+    pub(super) async fn feed(&self, job: &UpstreamJob, event: UpstreamEvent) -> Work {
         let outputs = self
             .with_core(|c| c.upstream(now_ms(), &job.reply_id, job.attempt, event))
             .unwrap_or_default();
@@ -218,9 +238,7 @@ impl MiaSession {
     }
 
     pub(super) fn register_abort(&self, reply_id: &str, controller: AbortController) {
-        self.aborts
-            .borrow_mut()
-            .insert(reply_id.to_string(), controller);
+        self.aborts.borrow_mut().insert(reply_id.to_string(), controller);
     }
 
     pub(super) fn forget_abort(&self, reply_id: &str) {
@@ -257,21 +275,14 @@ impl DurableObject for MiaSession {
             .and_then(auth::bearer)
             .map(str::to_string);
         let pair = WebSocketPair::new()?;
-        let (conn, outputs) = self
-            .with_core(|c| c.open(now_ms(), header_token))
-            .expect("loaded above");
-        self.state
-            .accept_websocket_with_tags(&pair.server, &[conn.sid.as_str()]);
+        let (conn, outputs) = self.with_core(|c| c.open(now_ms(), header_token)).expect("loaded above");
+        self.state.accept_websocket_with_tags(&pair.server, &[conn.sid.as_str()]);
         pair.server.serialize_attachment(&conn)?;
         self.apply(outputs).await;
         Response::from_websocket(pair.client)
     }
 
-    async fn websocket_message(
-        &self,
-        ws: WebSocket,
-        message: WebSocketIncomingMessage,
-    ) -> Result<()> {
+    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
         self.ensure_loaded(None)?;
         let Some(sid) = self.sid_of(&ws) else {
             return Ok(());
@@ -280,26 +291,16 @@ impl DurableObject for MiaSession {
             WebSocketIncomingMessage::String(s) => Frame::Text(s),
             WebSocketIncomingMessage::Binary(b) => Frame::Binary(b),
         };
-        let outputs = self
-            .with_core(|c| c.frame(now_ms(), &sid, frame))
-            .unwrap_or_default();
-        let jobs = self.apply(outputs).await;
-        self.pump(jobs).await;
+        let outputs = self.with_core(|c| c.frame(now_ms(), &sid, frame)).unwrap_or_default();
+        let work = self.apply(outputs).await;
+        self.run(work).await;
         Ok(())
     }
 
-    async fn websocket_close(
-        &self,
-        ws: WebSocket,
-        _code: usize,
-        _reason: String,
-        _was_clean: bool,
-    ) -> Result<()> {
+    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _was_clean: bool) -> Result<()> {
         self.ensure_loaded(None)?;
         if let Some(sid) = self.sid_of(&ws) {
-            let outputs = self
-                .with_core(|c| c.closed(now_ms(), &sid))
-                .unwrap_or_default();
+            let outputs = self.with_core(|c| c.closed(now_ms(), &sid)).unwrap_or_default();
             self.apply(outputs).await;
         }
         let _ = ws.close(Some(1000), Some("closed"));
@@ -309,9 +310,7 @@ impl DurableObject for MiaSession {
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
         self.ensure_loaded(None)?;
         if let Some(sid) = self.sid_of(&ws) {
-            let outputs = self
-                .with_core(|c| c.closed(now_ms(), &sid))
-                .unwrap_or_default();
+            let outputs = self.with_core(|c| c.closed(now_ms(), &sid)).unwrap_or_default();
             self.apply(outputs).await;
         }
         Ok(())
@@ -321,8 +320,8 @@ impl DurableObject for MiaSession {
         self.alarm_at.set(None);
         self.ensure_loaded(None)?;
         let outputs = self.with_core(|c| c.tick(now_ms())).unwrap_or_default();
-        let jobs = self.apply(outputs).await;
-        self.pump(jobs).await;
+        let work = self.apply(outputs).await;
+        self.run(work).await;
         Response::ok("")
     }
 }

@@ -32,9 +32,7 @@ fn json_reply(reply: http::Reply, extra: &[(&'static str, String)]) -> Result<Re
     for (k, v) in extra {
         headers.set(k, v)?;
     }
-    Ok(Response::from_json(&reply.body)?
-        .with_status(reply.status)
-        .with_headers(headers))
+    Ok(Response::from_json(&reply.body)?.with_status(reply.status).with_headers(headers))
 }
 
 #[event(fetch)]

@@ -6,7 +6,7 @@ use futures::StreamExt;
 use std::time::Duration;
 use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
 
-use super::durable::MiaSession;
+use super::durable::{MiaSession, Work};
 use super::now_ms;
 use crate::conversation::{Failure, UpstreamEvent, UpstreamJob, UpstreamRequest};
 
@@ -14,17 +14,33 @@ fn delay(ms: u64) -> Delay {
     Delay::from(Duration::from_millis(ms))
 }
 
-/// Runs `job` and returns the attempts the core asked for meanwhile.
-pub(super) async fn run(session: &MiaSession, job: UpstreamJob) -> Vec<UpstreamJob> {
+/// Asks the moderation endpoint; the flagged categories, or why it failed.
+pub(super) async fn moderate(http: &crate::openai::HttpRequest) -> Result<Vec<String>, String> {
+    let request = build(http).map_err(|e| e.to_string())?;
+    let fetch = Fetch::Request(request);
+    let sent = fetch.send();
+    let mut response = match select(Box::pin(sent), delay(10_000)).await {
+        Either::Left((r, _)) => r.map_err(|e| e.to_string())?,
+        Either::Right(_) => return Err("timeout".into()),
+    };
+    if response.status_code() != 200 {
+        return Err(format!("status {}", response.status_code()));
+    }
+    let body = response.text().await.map_err(|e| e.to_string())?;
+    crate::openai::parse_moderation(&body)
+}
+
+/// Runs `job` and returns the work the core asked for meanwhile.
+pub(super) async fn run(session: &MiaSession, job: UpstreamJob) -> Work {
     if job.delay_ms > 0 {
         delay(job.delay_ms).await;
     }
     if !session.wants(&job) {
-        return Vec::new();
+        return Work::default();
     }
     match &job.request {
         UpstreamRequest::Offline { chunks, delay_ms } => {
-            let mut jobs = Vec::new();
+            let mut jobs = Work::default();
             for chunk in chunks {
                 if *delay_ms > 0 {
                     delay(*delay_ms).await;
@@ -32,11 +48,7 @@ pub(super) async fn run(session: &MiaSession, job: UpstreamJob) -> Vec<UpstreamJ
                 if !session.wants(&job) {
                     return jobs;
                 }
-                jobs.extend(
-                    session
-                        .feed(&job, UpstreamEvent::Delta(chunk.clone()))
-                        .await,
-                );
+                jobs.extend(session.feed(&job, UpstreamEvent::Delta(chunk.clone())).await);
             }
             jobs.extend(session.feed(&job, UpstreamEvent::End).await);
             jobs
@@ -57,7 +69,7 @@ async fn stream(
     job: &UpstreamJob,
     http: &crate::openai::HttpRequest,
     signal: &worker::AbortSignal,
-) -> Vec<UpstreamJob> {
+) -> Work {
     let fail = |f: Failure| UpstreamEvent::Failed(f);
     let started = now_ms();
     let first_byte_deadline = started + job.first_byte_timeout_ms;
@@ -65,21 +77,13 @@ async fn stream(
 
     let request = match build(http) {
         Ok(r) => r,
-        Err(e) => {
-            return session
-                .feed(job, fail(Failure::Network(e.to_string())))
-                .await
-        }
+        Err(e) => return session.feed(job, fail(Failure::Network(e.to_string()))).await,
     };
     let fetch = Fetch::Request(request);
     let sent = fetch.send_with_signal(signal);
     let mut response = match select(Box::pin(sent), delay(job.first_byte_timeout_ms)).await {
         Either::Left((Ok(r), _)) => r,
-        Either::Left((Err(e), _)) => {
-            return session
-                .feed(job, fail(Failure::Network(e.to_string())))
-                .await
-        }
+        Either::Left((Err(e), _)) => return session.feed(job, fail(Failure::Network(e.to_string()))).await,
         Either::Right(_) => return session.feed(job, fail(Failure::FirstByteTimeout)).await,
     };
     let code = response.status_code();
@@ -90,26 +94,14 @@ async fn stream(
         .flatten()
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(|s| s * 1000);
-    let mut jobs = session
-        .feed(
-            job,
-            UpstreamEvent::Status {
-                code,
-                retry_after_ms,
-            },
-        )
-        .await;
+    let mut jobs = session.feed(job, UpstreamEvent::Status { code, retry_after_ms }).await;
     if !(200..300).contains(&code) || !session.wants(job) {
         return jobs;
     }
     let mut body = match response.stream() {
         Ok(b) => b,
         Err(e) => {
-            jobs.extend(
-                session
-                    .feed(job, fail(Failure::Network(e.to_string())))
-                    .await,
-            );
+            jobs.extend(session.feed(job, fail(Failure::Network(e.to_string()))).await);
             return jobs;
         }
     };

@@ -13,15 +13,34 @@ import http from "node:http";
  *  { failAfter: 2 }                        destroy the connection after 2 chunks
  *  { noDone: true }                        end the stream without [DONE]
  *  { splitBytes: true }                    write the SSE bytes one at a time
+ * POST /v1/moderations flags the categories `mock.moderate(input)` returns (none by default).
  */
 export async function startMockOpenAI({ port = 0 } = {}) {
   const queue = [];
   const requests = [];
+  const moderations = [];
+  const mock = {};
   const server = http.createServer(async (req, res) => {
     let body = "";
     for await (const part of req) body += part;
     let parsed = null;
     try { parsed = JSON.parse(body); } catch { /* recorded as null */ }
+    if (req.url.endsWith("/moderations")) {
+      // Flags what mock.moderate(input) returns (category names); nothing by default.
+      moderations.push({ body: parsed, at: Date.now() });
+      let flagged;
+      try {
+        flagged = (await mock.moderate?.(parsed?.input)) ?? [];
+      } catch {
+        res.writeHead(500, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: { message: "scripted moderation failure" } }));
+        return;
+      }
+      const categories = Object.fromEntries(["self-harm", "self-harm/intent", "self-harm/instructions", "violence"].map((c) => [c, flagged.includes(c)]));
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ id: "modr-mock", model: "omni-moderation-latest", results: [{ flagged: flagged.length > 0, categories }] }));
+      return;
+    }
     requests.push({ method: req.method, url: req.url, headers: req.headers, body: parsed, at: Date.now() });
     const b = queue.shift() ?? {};
     if (b.firstByteDelayMs) await sleep(b.firstByteDelayMs);
@@ -61,13 +80,15 @@ export async function startMockOpenAI({ port = 0 } = {}) {
   });
   await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${server.address().port}/v1`;
-  return {
+  return Object.assign(mock, {
     url,
     requests,
+    moderations,
+    moderate: null,
     script(...behaviours) { queue.push(...behaviours); },
-    clear() { queue.length = 0; requests.length = 0; },
+    clear() { queue.length = 0; requests.length = 0; moderations.length = 0; mock.moderate = null; },
     close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
-  };
+  });
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

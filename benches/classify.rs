@@ -1,0 +1,38 @@
+//! Classification time per message (safety + age + mode), natively.
+//! `cargo bench --bench classify` prints the figures; nothing is asserted.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+fn main() {
+    let corpus = include_str!("../tests/corpus/labelled.jsonl");
+    let items = mia_server::evaluation::parse(corpus).expect("corpus parses");
+    let texts: Vec<&str> = items.iter().map(|i| i.text.as_str()).collect();
+    // First call compiles the rules.
+    let t0 = Instant::now();
+    black_box(mia_server::safety::classify("warm up"));
+    let compile = t0.elapsed();
+
+    let rounds = 50;
+    let mut per_message = Vec::with_capacity(texts.len() * rounds);
+    for _ in 0..rounds {
+        for t in &texts {
+            let start = Instant::now();
+            black_box(mia_server::evaluation::verdict(black_box(t)));
+            per_message.push(start.elapsed().as_nanos() as f64 / 1000.0);
+        }
+    }
+    per_message.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pct = |p: f64| per_message[((per_message.len() as f64 - 1.0) * p) as usize];
+    let mean = per_message.iter().sum::<f64>() / per_message.len() as f64;
+    let long = "I have been feeling really low lately and I don't know who to talk to. ".repeat(55);
+    let start = Instant::now();
+    for _ in 0..20 {
+        black_box(mia_server::evaluation::verdict(black_box(&long)));
+    }
+    let long_us = start.elapsed().as_nanos() as f64 / 20.0 / 1000.0;
+    println!("classify (safety + age + mode), native, {} messages x {rounds}:", texts.len());
+    println!("  first call (rule compilation): {:.1} ms", compile.as_secs_f64() * 1000.0);
+    println!("  mean {mean:.1} µs   p50 {:.1} µs   p99 {:.1} µs   max {:.1} µs", pct(0.5), pct(0.99), pct(1.0));
+    println!("  a {}-character message: {long_us:.1} µs", long.len());
+}

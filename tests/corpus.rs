@@ -1,0 +1,22 @@
+//! The labelled corpus in `tests/corpus/labelled.jsonl` must meet the safety targets:
+//! tier-3 recall ≥ 0.98, tier-2 recall ≥ 0.95, tier-1 false positives ≤ 0.03.
+
+use mia_server::evaluation::{parse, score};
+
+#[test]
+fn labelled_corpus_meets_the_targets() {
+    let items = parse(include_str!("corpus/labelled.jsonl")).expect("corpus parses");
+    assert!(items.len() >= 400, "the corpus has {} messages", items.len());
+    let s = score(&items);
+    let misses: Vec<String> = s.misses.iter().map(|(w, g, t)| format!("want {w}, got {g}: {t}")).collect();
+    assert!(s.tier3_recall >= 0.98, "tier-3 recall {:.4}\n{}", s.tier3_recall, misses.join("\n"));
+    assert!(s.tier2_recall >= 0.95, "tier-2 recall {:.4}\n{}", s.tier2_recall, misses.join("\n"));
+    assert!(s.tier1_false_positive_rate <= 0.03, "tier-1 FP {:.4}\n{}", s.tier1_false_positive_rate, misses.join("\n"));
+    assert!(s.age_accuracy >= 0.9, "age accuracy {:.4}\n{}", s.age_accuracy, misses.join("\n"));
+}
+
+#[test]
+fn a_bad_corpus_line_is_named() {
+    let err = parse("{\"text\":\"ok\",\"tier\":1}\n{oops}\n").unwrap_err();
+    assert!(err.starts_with("line 2:"), "{err}");
+}
