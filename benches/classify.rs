@@ -33,6 +33,11 @@ fn main() {
     let long_us = start.elapsed().as_nanos() as f64 / 20.0 / 1000.0;
     println!("classify (safety + age + mode), native, {} messages x {rounds}:", texts.len());
     println!("  first call (rule compilation): {:.1} ms", compile.as_secs_f64() * 1000.0);
-    println!("  mean {mean:.1} µs   p50 {:.1} µs   p99 {:.1} µs   max {:.1} µs", pct(0.5), pct(0.99), pct(1.0));
+    println!(
+        "  mean {mean:.1} µs   p50 {:.1} µs   p99 {:.1} µs   max {:.1} µs",
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
     println!("  a {}-character message: {long_us:.1} µs", long.len());
 }

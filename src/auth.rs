@@ -188,6 +188,18 @@ mod tests {
     }
 
     #[test]
+    fn tokens_from_the_original_node_server_verify() {
+        // jwt.sign({userId, iat}, secret, {expiresIn}) from the npm `jsonwebtoken` package.
+        let legacy = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VySWQiOiJsZWdhY3ktdXNlciIsImlhdCI6MTcwMDAwMDAwMCwiZXhwIjo0MTAyNDQ0ODAwfQ.n_jUBCqAddRCtxIHI7b2JvGCEMbgOHdcqwKzvFGNQKE";
+        assert_eq!(verify("original-node-server-secret", legacy, NOW), Ok("legacy-user".into()));
+        assert_eq!(verify(SECRET, legacy, NOW).unwrap_err().code(), "AUTH_INVALID");
+        assert_eq!(
+            verify("original-node-server-secret", legacy, 4_102_444_800_000 + 60_000),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
     fn constant_time_comparison() {
         assert!(constant_time_eq(b"key", b"key"));
         assert!(!constant_time_eq(b"key", b"kez"));

@@ -53,9 +53,14 @@ pub struct UpstreamJob {
 pub enum UpstreamCommand {
     Start(UpstreamJob),
     /// Stop reading this reply (cancelled).
-    Abort { reply_id: String },
+    Abort {
+        reply_id: String,
+    },
     /// Ask the moderation endpoint about a user message, beside the reply.
-    Moderate { message_id: String, request: HttpRequest },
+    Moderate {
+        message_id: String,
+        request: HttpRequest,
+    },
 }
 
 /// What the shell saw of an upstream attempt.
@@ -395,7 +400,11 @@ impl Session {
         let categories = match result {
             Ok(c) => c,
             Err(e) => {
-                self.log(Record::new(Level::Warn, "moderation_failed").with("messageId", message_id).with("error", e));
+                self.log(
+                    Record::new(Level::Warn, "moderation_failed")
+                        .with("messageId", message_id)
+                        .with("error", e),
+                );
                 return self.finish_outputs();
             }
         };
@@ -406,7 +415,11 @@ impl Session {
                 .with("flagged", categories.join(","))
                 .with("raises", raise),
         );
-        let rules_tier = self.history.iter().find(|m| m.id == message_id).map(|m| safety::classify(&m.content).tier);
+        let rules_tier = self
+            .history
+            .iter()
+            .find(|m| m.id == message_id)
+            .map(|m| safety::classify(&m.content).tier);
         if !raise || rules_tier.is_none_or(|t| t >= 3) {
             return self.finish_outputs();
         }

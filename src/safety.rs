@@ -118,7 +118,11 @@ pub fn resources_text(resources: &[Resource]) -> String {
 pub fn mentions_resources(reply: &str, resources: &[Resource]) -> bool {
     let reply = reply.to_lowercase();
     resources.iter().all(|r| {
-        let number = r.text.as_deref().and_then(|t| t.split(|c: char| !c.is_ascii_digit()).filter(|d| d.len() >= 3).max_by_key(|d| d.len()));
+        let number = r.text.as_deref().and_then(|t| {
+            t.split(|c: char| !c.is_ascii_digit())
+                .filter(|d| d.len() >= 3)
+                .max_by_key(|d| d.len())
+        });
         let key = r.phone.as_deref().or(number).unwrap_or(&r.name).to_lowercase();
         reply.contains(&key)
     })
@@ -408,4 +412,3 @@ mod tests {
         assert!(mentions_resources(&resources_text(&r), &r));
     }
 }
-

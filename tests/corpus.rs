@@ -11,7 +11,12 @@ fn labelled_corpus_meets_the_targets() {
     let misses: Vec<String> = s.misses.iter().map(|(w, g, t)| format!("want {w}, got {g}: {t}")).collect();
     assert!(s.tier3_recall >= 0.98, "tier-3 recall {:.4}\n{}", s.tier3_recall, misses.join("\n"));
     assert!(s.tier2_recall >= 0.95, "tier-2 recall {:.4}\n{}", s.tier2_recall, misses.join("\n"));
-    assert!(s.tier1_false_positive_rate <= 0.03, "tier-1 FP {:.4}\n{}", s.tier1_false_positive_rate, misses.join("\n"));
+    assert!(
+        s.tier1_false_positive_rate <= 0.03,
+        "tier-1 FP {:.4}\n{}",
+        s.tier1_false_positive_rate,
+        misses.join("\n")
+    );
     assert!(s.age_accuracy >= 0.9, "age accuracy {:.4}\n{}", s.age_accuracy, misses.join("\n"));
 }
 

@@ -500,14 +500,22 @@ fn moderation_raises_to_tier_three_but_never_lowers() {
     assert_eq!(h.moderations, vec![message_id.clone()]);
     let job = h.last_job();
     h.sse(&job, &["Okay."], false);
-    let out = h.session.moderation(h.now, &message_id, Ok(vec!["self-harm".into(), "self-harm/intent".into()]));
+    let out = h
+        .session
+        .moderation(h.now, &message_id, Ok(vec!["self-harm".into(), "self-harm/intent".into()]));
     h.take(out);
     h.upstream(&job, UpstreamEvent::Bytes(b"data: [DONE]\n\n".to_vec()));
     let events = h.events(&sid);
-    assert_eq!(names(&events), vec!["message_chunk", "safety_alert", "mode_changed", "message_chunk", "message_complete"]);
+    assert_eq!(
+        names(&events),
+        vec!["message_chunk", "safety_alert", "mode_changed", "message_chunk", "message_complete"]
+    );
     assert_eq!(events[1].1["tier"], 3);
     assert!(events[4].1["message"].as_str().unwrap().contains("988"));
-    assert!(h.writes.iter().any(|w| matches!(w, Write::SafetyEvent(e) if e.source == "moderation")));
+    assert!(h
+        .writes
+        .iter()
+        .any(|w| matches!(w, Write::SafetyEvent(e) if e.source == "moderation")));
 
     // Flags without intent, and failures, change nothing.
     let mut h = Harness::new(&[]);

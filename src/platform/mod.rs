@@ -9,6 +9,7 @@ use worker::{event, Context, Env, Headers, Request, Response, Result};
 
 use crate::config::Config;
 use crate::http::{self, Route};
+use crate::log::{Level, Record};
 
 static STARTED_MS: OnceLock<u64> = OnceLock::new();
 
@@ -36,13 +37,32 @@ fn json_reply(reply: http::Reply, extra: &[(&'static str, String)]) -> Result<Re
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     console_error_panic_hook::set_once();
+    let cfg = config_from_env(&env);
+    let (method, path) = (req.method().to_string(), req.path());
+    let response = route(req, &env, &cfg).await?;
+    let status = response.status_code();
+    let level = match status {
+        500.. => Level::Error,
+        400..=499 => Level::Warn,
+        _ => Level::Debug,
+    };
+    if level >= cfg.log_level && status != 101 {
+        let record = Record::new(level, "http")
+            .with("method", method)
+            .with("path", path)
+            .with("status", status);
+        worker::console_log!("{}", record.to_line(now_ms()));
+    }
+    Ok(response)
+}
+
+async fn route(mut req: Request, env: &Env, cfg: &Config) -> Result<Response> {
     let now = now_ms();
     let started = *STARTED_MS.get_or_init(|| now);
-    let cfg = config_from_env(&env);
     let origin = req.headers().get("Origin")?;
-    let cors = http::cors_headers(&cfg, origin.as_deref());
+    let cors = http::cors_headers(cfg, origin.as_deref());
     let url = req.url()?;
     let route = match http::route(req.method().as_ref(), url.path(), url.query().unwrap_or("")) {
         Ok(route) => route,
@@ -57,19 +77,19 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
             }
             Ok(Response::empty()?.with_status(204).with_headers(headers))
         }
-        Route::Health => json_reply(http::health(&cfg, now, started), &cors),
+        Route::Health => json_reply(http::health(cfg, now, started), &cors),
         _ if !origin_ok => json_reply(http::forbidden_origin(), &[]),
         Route::Token => {
             let body = req.bytes().await.unwrap_or_default();
             let auth = req.headers().get("Authorization")?;
-            json_reply(http::token(&cfg, now, &body, auth.as_deref()), &cors)
+            json_reply(http::token(cfg, now, &body, auth.as_deref()), &cors)
         }
         Route::SocketIo { session_id } => {
             let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
             if !upgrade.eq_ignore_ascii_case("websocket") {
                 return json_reply(http::engineio_bad_request(), &cors);
             }
-            durable::forward(&env, &req, &session_id).await
+            durable::forward(env, &req, &session_id).await
         }
         Route::Asset | Route::Preflight => json_reply(http::not_found(), &cors),
     }

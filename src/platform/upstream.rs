@@ -64,12 +64,7 @@ pub(super) async fn run(session: &MiaSession, job: UpstreamJob) -> Work {
     }
 }
 
-async fn stream(
-    session: &MiaSession,
-    job: &UpstreamJob,
-    http: &crate::openai::HttpRequest,
-    signal: &worker::AbortSignal,
-) -> Work {
+async fn stream(session: &MiaSession, job: &UpstreamJob, http: &crate::openai::HttpRequest, signal: &worker::AbortSignal) -> Work {
     let fail = |f: Failure| UpstreamEvent::Failed(f);
     let started = now_ms();
     let first_byte_deadline = started + job.first_byte_timeout_ms;

@@ -47,7 +47,7 @@ export async function startWrangler({ vars = {}, persistDir, port } = {}) {
   const config = testConfig(work);
   const args = [
     "dev", "--config", config, "--ip", "127.0.0.1", "--port", String(port),
-    "--persist-to", persistDir, "--show-interactive-dev-session=false", "--log-level", "info",
+    "--persist-to", persistDir, "--show-interactive-dev-session=false",
     "--inspector-port", String(await freePort()),
   ];
   for (const [k, v] of Object.entries({ NODE_ENV: "development", LOG_LEVEL: "debug", ...vars })) {
