@@ -579,6 +579,14 @@ impl Session {
             "conversationHistory": history,
             "isNew": is_new,
         });
+        if self.meta.tier >= 2 {
+            let resources = if self.meta.tier >= 3 {
+                &self.cfg.crisis_resources
+            } else {
+                &self.cfg.substance_resources
+            };
+            payload["resources"] = json!(resources);
+        }
         if let Some(r) = &self.reply {
             payload["streaming"] = json!({ "messageId": r.id, "inReplyTo": r.for_message, "partial": r.text, "nextIndex": r.index });
         }
