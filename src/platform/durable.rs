@@ -66,6 +66,8 @@ pub struct MiaSession {
     core: RefCell<Option<Session>>,
     aborts: RefCell<HashMap<String, AbortController>>,
     alarm_at: Cell<Option<u64>>,
+    /// WebSockets by socket id, filled as they are met (the runtime's own lookup costs a JS array per call).
+    sockets: RefCell<HashMap<String, WebSocket>>,
 }
 
 fn bind(values: Vec<SqlValue>) -> Vec<SqlStorageValue> {
@@ -142,7 +144,12 @@ impl MiaSession {
     }
 
     fn socket(&self, sid: &str) -> Option<WebSocket> {
-        self.state.get_websockets_with_tag(sid).into_iter().next()
+        if let Some(ws) = self.sockets.borrow().get(sid) {
+            return Some(ws.clone());
+        }
+        let ws = self.state.get_websockets_with_tag(sid).into_iter().next()?;
+        self.sockets.borrow_mut().insert(sid.to_string(), ws.clone());
+        Some(ws)
     }
 
     /// Carries out the core's outputs; returns the upstream work to run.
@@ -165,7 +172,8 @@ impl MiaSession {
                     }
                 }
                 Output::Close { sid, code, reason } => {
-                    if let Some(ws) = self.socket(&sid) {
+                    let cached = self.sockets.borrow_mut().remove(&sid);
+                    if let Some(ws) = cached.or_else(|| self.state.get_websockets_with_tag(&sid).into_iter().next()) {
                         let _ = ws.close(Some(code), Some(reason));
                     }
                 }
@@ -260,6 +268,7 @@ impl DurableObject for MiaSession {
             core: RefCell::new(None),
             aborts: RefCell::new(HashMap::new()),
             alarm_at: Cell::new(None),
+            sockets: RefCell::new(HashMap::new()),
         }
     }
 
@@ -300,6 +309,7 @@ impl DurableObject for MiaSession {
     async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _was_clean: bool) -> Result<()> {
         self.ensure_loaded(None)?;
         if let Some(sid) = self.sid_of(&ws) {
+            self.sockets.borrow_mut().remove(&sid);
             let outputs = self.with_core(|c| c.closed(now_ms(), &sid)).unwrap_or_default();
             self.apply(outputs).await;
         }
@@ -310,6 +320,7 @@ impl DurableObject for MiaSession {
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
         self.ensure_loaded(None)?;
         if let Some(sid) = self.sid_of(&ws) {
+            self.sockets.borrow_mut().remove(&sid);
             let outputs = self.with_core(|c| c.closed(now_ms(), &sid)).unwrap_or_default();
             self.apply(outputs).await;
         }

@@ -15,7 +15,7 @@ import http from "node:http";
  *  { splitBytes: true }                    write the SSE bytes one at a time
  * POST /v1/moderations flags the categories `mock.moderate(input)` returns (none by default).
  */
-export async function startMockOpenAI({ port = 0 } = {}) {
+export async function startMockOpenAI({ port = 0, defaults = {} } = {}) {
   const queue = [];
   const requests = [];
   const moderations = [];
@@ -42,7 +42,7 @@ export async function startMockOpenAI({ port = 0 } = {}) {
       return;
     }
     requests.push({ method: req.method, url: req.url, headers: req.headers, body: parsed, at: Date.now() });
-    const b = queue.shift() ?? {};
+    const b = queue.shift() ?? { ...defaults };
     if (b.firstByteDelayMs) await sleep(b.firstByteDelayMs);
     if (b.status && b.status !== 200) {
       const headers = { "content-type": "application/json" };
@@ -52,7 +52,7 @@ export async function startMockOpenAI({ port = 0 } = {}) {
       return;
     }
     const last = parsed?.messages?.filter((m) => m.role === "user").at(-1)?.content ?? "";
-    const chunks = b.chunks ?? ["Mock ", "reply ", "to: ", last];
+    const chunks = b.chunks ?? (b.count ? Array.from({ length: b.count }, () => "") : ["Mock ", "reply ", "to: ", last]);
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     const write = async (text) => {
       if (b.splitBytes) {
@@ -71,7 +71,9 @@ export async function startMockOpenAI({ port = 0 } = {}) {
       }
       if (b.delayMs) await sleep(b.delayMs);
       b.onChunk?.(i, Date.now());
-      await write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: chunks[i] } }] })}\n\n`);
+      // { stamp: true }: each chunk carries the wall-clock time it was written, for benchmarks.
+      const content = b.stamp ? `[t=${(performance.timeOrigin + performance.now()).toFixed(3)}] ` : chunks[i];
+      await write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`);
     }
     if (b.noDone) { res.end(); return; }
     await write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\n`);
@@ -93,8 +95,10 @@ export async function startMockOpenAI({ port = 0 } = {}) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Run standalone (benchmarks): node tests/support/mock-openai.mjs PORT
+// Run standalone (benchmarks): node tests/support/mock-openai.mjs PORT CHUNKS DELAY_MS
+// streams CHUNKS time-stamped chunks DELAY_MS apart for every request.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const mock = await startMockOpenAI({ port: Number(process.argv[2] ?? 0) });
+  const [port, count, delayMs] = process.argv.slice(2).map(Number);
+  const mock = await startMockOpenAI({ port: port || 0, defaults: { count: count || 20, delayMs: delayMs || 0, stamp: true } });
   console.log(mock.url);
 }

@@ -1,0 +1,118 @@
+// npm run bench [-- --url URL] [--chunks K] [--chunk-delay-ms D] [--only NAME] [--direct]
+// Starts (or takes --url) a server and a mock OpenAI server, then runs the client
+// scenarios, each in its own process, and prints a table.
+import { spawn, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { startWrangler, freePort, ROOT } from "../tests/support/wrangler.mjs";
+
+const args = process.argv.slice(2);
+const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : def; };
+const K = Number(opt("chunks", 20));
+const D = Number(opt("chunk-delay-ms", 10));
+const only = opt("only", null);
+
+const scenarios = [
+  { name: "1 session x 200 messages", sessions: 1, messages: 200 },
+  { name: "100 sessions x 10 messages", sessions: 100, messages: 10 },
+  { name: "1000 idle + 50 active x 5", sessions: 50, messages: 5, idle: 1000 },
+].filter((s) => !only || s.name.includes(only));
+
+function child(cmd, argv, opts = {}) {
+  return spawn(cmd, argv, { stdio: ["ignore", "pipe", "inherit"], ...opts });
+}
+
+async function firstLine(proc) {
+  let buf = "";
+  for await (const part of proc.stdout) {
+    buf += part;
+    const i = buf.indexOf("\n");
+    if (i >= 0) return buf.slice(0, i);
+  }
+  throw new Error("process ended without output");
+}
+
+const pct = (xs, p) => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((s.length - 1) * p))];
+};
+const f = (x) => (Number.isFinite(x) ? x.toFixed(2) : "n/a");
+
+function rssOf(pids) {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+      if (m) total += Number(m[1]);
+    } catch { /* gone */ }
+  }
+  return total ? `${(total / 1024).toFixed(0)} MiB` : "n/a";
+}
+
+function workerdPids() {
+  try {
+    return execFileSync("pgrep", ["-f", "workerd serve"]).toString().trim().split("\n").filter(Boolean);
+  } catch { return []; }
+}
+
+const mockPort = await freePort();
+const mock = child(process.execPath, [path.join(ROOT, "tests/support/mock-openai.mjs"), String(mockPort), String(K), String(D)]);
+const mockUrl = await firstLine(mock);
+let server = null;
+let url = opt("url", null);
+if (!url) {
+  server = await startWrangler({
+    vars: {
+      OPENAI_API_KEY: "sk-bench", OPENAI_BASE_URL: mockUrl, LOG_LEVEL: "warn",
+      RATE_LIMIT_PER_MINUTE: 100000, MAX_SOCKETS_PER_SESSION: 10000,
+    },
+  });
+  url = server.url;
+  if (args.includes("--direct")) url = (await userWorkerdUrl(server)) ?? url;
+}
+
+/** wrangler dev fronts the Worker with a proxy workerd; --direct finds the Worker's own socket. */
+async function userWorkerdUrl(srv) {
+  const listening = execFileSync("ss", ["-ltnp"]).toString().split("\n");
+  const proxyPid = listening.find((l) => l.includes(`:${srv.port} `))?.match(/pid=(\d+)/)?.[1];
+  const ports = listening.filter((l) => l.includes("workerd") && !l.includes(`pid=${proxyPid},`)).map((l) => l.match(/127\.0\.0\.1:(\d+)/)?.[1]).filter(Boolean);
+  for (const p of ports) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${p}/health`);
+      if (r.ok && (await r.json()).version) return `http://127.0.0.1:${p}`;
+    } catch { /* not this one */ }
+  }
+  return null;
+}
+
+console.log(`Mia benchmark — ${os.cpus().length} × ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+console.log(`server ${url}${server ? " (wrangler dev, started here)" : ""}; mock model ${mockUrl}: ${K} chunks, ${D} ms apart\n`);
+const rows = [];
+for (const sc of scenarios) {
+  const proc = child(process.execPath, [path.join(ROOT, "bench/clients.mjs"), JSON.stringify({ url, ...sc })]);
+  let peak = "n/a";
+  const pids = server ? workerdPids() : [];
+  const sampler = setInterval(() => { if (pids.length) peak = rssOf(pids); }, 500);
+  const r = JSON.parse(await firstLine(proc));
+  clearInterval(sampler);
+  rows.push({
+    scenario: sc.name,
+    "chunk delay p50 ms": f(pct(r.chunkDelays, 0.5)),
+    "p99 ms": f(pct(r.chunkDelays, 0.99)),
+    "max ms": f(pct(r.chunkDelays, 1)),
+    "first chunk p50 ms": f(pct(r.firstChunk, 0.5)),
+    "first chunk p99 ms": f(pct(r.firstChunk, 0.99)),
+    "msgs/s": f(r.completed / r.elapsed),
+    "chunks/s": f(r.chunks / r.elapsed),
+    errors: r.errors + (sc.idle ? sc.idle - r.idleAlive : 0),
+    "server RSS": peak,
+  });
+  if (r.errors) console.log(`  ${sc.name}: errors ${JSON.stringify(r.errorKinds)}`);
+  if (sc.idle) console.log(`  ${sc.name}: ${r.idleAlive}/${sc.idle} idle sessions still connected at the end`);
+}
+console.table(rows);
+await server?.stop();
+mock.kill();
+process.exit(0);
