@@ -3,7 +3,7 @@
 
 use mia_server::config::Config;
 use mia_server::conversation::{UpstreamCommand, UpstreamEvent};
-use mia_server::engineio::Frame;
+use mia_server::engineio::{Frame, Transport};
 use mia_server::session::{Output, Session};
 use std::hint::black_box;
 use std::time::Instant;
@@ -19,8 +19,8 @@ fn run(sockets: usize) {
     let mut s = Session::restore(cfg, "bench-session", None, Vec::new(), Vec::new(), 0);
     let mut sids = Vec::new();
     for _ in 0..sockets {
-        let (c, _) = s.open(0, None);
-        s.frame(0, &c.sid, Frame::Text("40".into()));
+        let (c, _) = s.open(0, None, Transport::Websocket);
+        s.frame(0, &c.sid, Frame::Text("40".into()), Transport::Websocket);
         sids.push(c.sid);
     }
     let chunk = b"data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"[t=1700000000000.123] \"}}]}\n\n".to_vec();
@@ -28,7 +28,12 @@ fn run(sockets: usize) {
     let mut frames = 0usize;
     let start = Instant::now();
     for i in 0..replies {
-        let out = s.frame(i, &sids[0], Frame::Text(format!("42[\"message\",{{\"message\":\"hello {i}\"}}]")));
+        let out = s.frame(
+            i,
+            &sids[0],
+            Frame::Text(format!("42[\"message\",{{\"message\":\"hello {i}\"}}]")),
+            Transport::Websocket,
+        );
         let job = out
             .into_iter()
             .find_map(|o| match o {

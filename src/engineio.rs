@@ -24,6 +24,94 @@ impl Frame {
     }
 }
 
+/// How a client is connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Polling,
+    #[default]
+    Websocket,
+}
+
+/// The record separator between packets in a long-polling payload.
+pub const SEPARATOR: char = '\u{1e}';
+
+/// Joins frames into a long-polling payload; binary frames become `b` + base64.
+pub fn encode_payload(frames: &[Frame]) -> String {
+    let mut out = String::new();
+    for (i, f) in frames.iter().enumerate() {
+        if i > 0 {
+            out.push(SEPARATOR);
+        }
+        match f {
+            Frame::Text(t) => out.push_str(t),
+            Frame::Binary(b) => {
+                out.push('b');
+                out.push_str(&base64_encode(b));
+            }
+        }
+    }
+    out
+}
+
+/// Splits a long-polling payload into frames, refusing bodies over `max_payload` bytes.
+pub fn decode_payload(body: &str, max_payload: usize) -> Result<Vec<Frame>, EngineError> {
+    if body.len() > max_payload {
+        return Err(EngineError::TooLarge {
+            len: body.len(),
+            max: max_payload,
+        });
+    }
+    if body.is_empty() {
+        return Err(EngineError::Empty);
+    }
+    body.split(SEPARATOR)
+        .map(|part| match part.strip_prefix('b') {
+            Some(b64) => base64_decode(b64).map(Frame::Binary).ok_or(EngineError::BadBase64),
+            None if part.is_empty() => Err(EngineError::Empty),
+            None => Ok(Frame::Text(part.to_string())),
+        })
+        .collect()
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding (Engine.IO's binary-over-text form).
+pub fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes() {
+        let v = B64.iter().position(|&b| b == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
 /// One Engine.IO packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Packet {
@@ -44,6 +132,7 @@ pub enum EngineError {
     Empty,
     UnknownType(char),
     TooLarge { len: usize, max: usize },
+    BadBase64,
 }
 
 impl fmt::Display for EngineError {
@@ -51,6 +140,7 @@ impl fmt::Display for EngineError {
         match self {
             EngineError::Empty => write!(f, "empty engine.io packet"),
             EngineError::UnknownType(c) => write!(f, "unknown engine.io packet type {c:?}"),
+            EngineError::BadBase64 => write!(f, "invalid base64 in a binary packet"),
             EngineError::TooLarge { len, max } => {
                 write!(f, "engine.io packet of {len} bytes exceeds maxPayload {max}")
             }
@@ -150,6 +240,27 @@ mod tests {
             Packet::decode(&Frame::Text("4hello".into()), 3),
             Err(EngineError::TooLarge { len: 6, max: 3 })
         );
+    }
+
+    #[test]
+    fn polling_payloads_round_trip() {
+        let frames = vec![
+            Frame::Text("2".into()),
+            Frame::Binary(vec![1, 2, 3, 255]),
+            Frame::Text("42[\"a\"]".into()),
+        ];
+        let body = encode_payload(&frames);
+        assert_eq!(body, "2\u{1e}bAQID/w==\u{1e}42[\"a\"]");
+        assert_eq!(decode_payload(&body, 100).unwrap(), frames);
+        assert_eq!(decode_payload("bnot base64!", 100), Err(EngineError::BadBase64));
+        assert_eq!(decode_payload("", 100), Err(EngineError::Empty));
+        assert_eq!(decode_payload("2\u{1e}", 100), Err(EngineError::Empty));
+        assert!(matches!(decode_payload("4xxxx", 3), Err(EngineError::TooLarge { .. })));
+        for n in 0..10 {
+            let bytes: Vec<u8> = (0..n).map(|i| (i * 37) as u8).collect();
+            assert_eq!(base64_decode(&base64_encode(&bytes)).unwrap(), bytes);
+        }
+        assert_eq!(base64_encode(b"foob"), "Zm9vYg==");
     }
 
     #[test]

@@ -25,6 +25,19 @@ pub fn error(status: u16, code: &str, message: &str) -> Reply {
     Reply::new(status, json!({ "error": { "code": code, "message": message } }))
 }
 
+/// What a `/socket.io/` request asks of the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineTarget {
+    /// A new WebSocket connection.
+    WebSocket,
+    /// The WebSocket that upgrades this long-polling connection.
+    Upgrade { sid: String },
+    /// The long-polling handshake.
+    PollOpen,
+    /// A long-poll `GET` or a `POST` of packets.
+    Poll { sid: String },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Health,
@@ -32,6 +45,7 @@ pub enum Route {
     /// A `/socket.io/` request for this session.
     SocketIo {
         session_id: String,
+        target: EngineTarget,
     },
     /// CORS preflight for an API route.
     Preflight,
@@ -49,7 +63,9 @@ pub fn route(method: &str, path: &str, query: &str) -> Result<Route, Reply> {
         ("GET" | "HEAD", "/health") => Ok(Route::Health),
         ("POST", "/api/auth/token") => Ok(Route::Token),
         (_, "/health" | "/api/auth/token") => Err(error(405, "METHOD_NOT_ALLOWED", "This route does not accept that method")),
-        (_, "/socket.io" | "/socket.io/") => socketio_target(query).map(|session_id| Route::SocketIo { session_id }),
+        (_, "/socket.io" | "/socket.io/") => {
+            socketio_target(method, query).map(|(session_id, target)| Route::SocketIo { session_id, target })
+        }
         ("GET" | "HEAD", _) => Ok(Route::Asset),
         _ => Err(not_found()),
     }
@@ -102,26 +118,56 @@ pub fn engineio_bad_request() -> Reply {
     Reply::new(400, json!({ "code": 3, "message": "Bad request" }))
 }
 
-/// Checks a `/socket.io/` query and picks (or mints) the session id.
-pub fn socketio_target(query: &str) -> Result<String, Reply> {
+/// Engine.IO's answer for a sid it does not know.
+pub fn engineio_unknown_sid() -> Reply {
+    Reply::new(400, json!({ "code": 1, "message": "Session ID unknown" }))
+}
+
+/// The session a connection's sid belongs to (sids are `<sessionId>.<random>`).
+pub fn session_of_sid(sid: &str) -> Option<&str> {
+    let (session, rest) = sid.split_once('.')?;
+    let valid =
+        ids::valid_session_id(session) && !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    valid.then_some(session)
+}
+
+/// Checks a `/socket.io/` request and picks (or mints) the session id.
+pub fn socketio_target(method: &str, query: &str) -> Result<(String, EngineTarget), Reply> {
     let q = parse_query(query);
     let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     if get("EIO") != Some("4") {
         return Err(Reply::new(400, json!({ "code": 5, "message": "Unsupported protocol version" })));
     }
-    match get("transport") {
-        Some("websocket") => {}
-        Some("polling") => return Err(engineio_bad_request()),
+    let polling = match get("transport") {
+        Some("websocket") => false,
+        Some("polling") => true,
         _ => return Err(Reply::new(400, json!({ "code": 0, "message": "Transport unknown" }))),
+    };
+    if let Some(sid) = get("sid") {
+        let session = session_of_sid(sid).ok_or_else(engineio_unknown_sid)?.to_string();
+        let sid = sid.to_string();
+        return match (polling, method) {
+            (false, "GET") => Ok((session, EngineTarget::Upgrade { sid })),
+            (true, "GET" | "POST") => Ok((session, EngineTarget::Poll { sid })),
+            _ => Err(engineio_bad_request()),
+        };
     }
-    match get("sessionId") {
-        None | Some("") => Ok(ids::session_id()),
-        Some(id) if ids::valid_session_id(id) => Ok(id.to_string()),
-        Some(_) => Err(error(
-            400,
-            "INVALID_SESSION_ID",
-            "sessionId must be 8 to 128 characters of letters, digits, '-' or '_'",
-        )),
+    let session = match get("sessionId") {
+        None | Some("") => ids::session_id(),
+        Some(id) if ids::valid_session_id(id) => id.to_string(),
+        Some(_) => {
+            return Err(error(
+                400,
+                "INVALID_SESSION_ID",
+                "sessionId must be 8 to 128 characters of letters, digits, '-' or '_'",
+            ))
+        }
+    };
+    match (polling, method) {
+        (false, "GET") => Ok((session, EngineTarget::WebSocket)),
+        (true, "GET") => Ok((session, EngineTarget::PollOpen)),
+        (true, _) => Err(Reply::new(400, json!({ "code": 2, "message": "Bad handshake method" }))),
+        _ => Err(engineio_bad_request()),
     }
 }
 
@@ -221,15 +267,45 @@ mod tests {
         assert_eq!(route("GET", "/", ""), Ok(Route::Asset));
         assert_eq!(route("DELETE", "/x", "").unwrap_err().status, 404);
         assert_eq!(route("GET", "/api/auth/token", "").unwrap_err().status, 405);
-        let polling = route("GET", "/socket.io/", "EIO=4&transport=polling&t=x").unwrap_err();
         assert_eq!(
-            (polling.status, polling.body.clone()),
-            (400, json!({"code": 3, "message": "Bad request"}))
+            route("GET", "/socket.io/", "EIO=4&transport=polling&t=x&sessionId=abcdefgh"),
+            Ok(Route::SocketIo {
+                session_id: "abcdefgh".into(),
+                target: EngineTarget::PollOpen
+            })
         );
+        assert_eq!(route("POST", "/socket.io/", "EIO=4&transport=polling").unwrap_err().body["code"], 2);
+        assert_eq!(
+            route("POST", "/socket.io/", "EIO=4&transport=polling&sid=abcdefgh.xyz"),
+            Ok(Route::SocketIo {
+                session_id: "abcdefgh".into(),
+                target: EngineTarget::Poll {
+                    sid: "abcdefgh.xyz".into()
+                }
+            })
+        );
+        assert_eq!(
+            route(
+                "GET",
+                "/socket.io/",
+                "EIO=4&transport=websocket&sid=abcdefgh.xyz&sessionId=other123"
+            ),
+            Ok(Route::SocketIo {
+                session_id: "abcdefgh".into(),
+                target: EngineTarget::Upgrade {
+                    sid: "abcdefgh.xyz".into()
+                }
+            })
+        );
+        for bad in ["nodot", "short.x", "abcdefgh.", "abcdefgh.x/y"] {
+            let r = route("GET", "/socket.io/", &format!("EIO=4&transport=polling&sid={bad}")).unwrap_err();
+            assert_eq!((r.status, r.body["code"].clone()), (400, json!(1)), "{bad}");
+        }
         assert_eq!(
             route("GET", "/socket.io/", "EIO=4&transport=websocket&sessionId=abcdefgh"),
             Ok(Route::SocketIo {
-                session_id: "abcdefgh".into()
+                session_id: "abcdefgh".into(),
+                target: EngineTarget::WebSocket
             })
         );
         assert_eq!(
@@ -240,7 +316,7 @@ mod tests {
         );
         assert_eq!(route("GET", "/socket.io/", "EIO=3&transport=websocket").unwrap_err().status, 400);
         match route("GET", "/socket.io/", "EIO=4&transport=websocket") {
-            Ok(Route::SocketIo { session_id }) => assert!(ids::valid_session_id(&session_id)),
+            Ok(Route::SocketIo { session_id, .. }) => assert!(ids::valid_session_id(&session_id)),
             other => panic!("{other:?}"),
         }
     }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use crate::auth;
 use crate::config::Config;
 use crate::conversation::{Job, Reply, UpstreamCommand};
-use crate::engineio::{self, EngineError, Frame, Handshake};
+use crate::engineio::{self, EngineError, Frame, Handshake, Transport};
 use crate::ids;
 use crate::log::{Level, Record};
 use crate::mode::Mode;
@@ -45,6 +45,8 @@ pub struct Conn {
     /// This connection's CONNECT created the session.
     #[serde(default)]
     pub created_session: bool,
+    #[serde(default)]
+    pub transport: Transport,
 }
 
 impl Conn {
@@ -56,9 +58,16 @@ impl Conn {
 /// What the shell must do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
+    /// Frames for a connection, over the named transport (they differ only while upgrading).
     Send {
         sid: String,
         frames: Vec<Frame>,
+        via: Transport,
+    },
+    /// A long-polling connection moved to its WebSocket: flush what polling still holds
+    /// over the WebSocket, in order, and end the pending poll.
+    Upgraded {
+        sid: String,
     },
     Close {
         sid: String,
@@ -190,11 +199,12 @@ impl Session {
 
     // ---- Engine.IO layer ----
 
-    /// A new WebSocket: sends the open packet. Returns the connection to attach.
-    pub fn open(&mut self, now: u64, header_token: Option<String>) -> (Conn, Vec<Output>) {
+    /// A new connection: sends the open packet. Returns the connection to attach.
+    /// Its sid starts with the session id, so a stateless router can find the session.
+    pub fn open(&mut self, now: u64, header_token: Option<String>, transport: Transport) -> (Conn, Vec<Output>) {
         self.now = now;
         let conn = Conn {
-            sid: ids::socket_id(),
+            sid: format!("{}.{}", self.meta.session_id, ids::socket_id()),
             opened_at: now,
             header_token,
             last_ping_at: now,
@@ -202,19 +212,20 @@ impl Session {
             connected_once: false,
             sockets: Vec::new(),
             created_session: false,
+            transport,
         };
         let handshake = Handshake {
             sid: conn.sid.clone(),
-            upgrades: Vec::new(),
+            upgrades: match transport {
+                Transport::Polling => vec!["websocket".into()],
+                Transport::Websocket => Vec::new(),
+            },
             ping_interval: self.cfg.ping_interval_ms,
             ping_timeout: self.cfg.ping_timeout_ms,
             max_payload: self.cfg.max_payload,
         };
         self.conns.insert(conn.sid.clone(), conn.clone());
-        self.out.push(Output::Send {
-            sid: conn.sid.clone(),
-            frames: vec![engineio::Packet::open(&handshake).encode()],
-        });
+        self.send(&conn.sid, vec![engineio::Packet::open(&handshake).encode()]);
         self.log(
             Record::new(Level::Debug, "socket_open")
                 .with("sid", conn.sid.clone())
@@ -223,13 +234,13 @@ impl Session {
         (conn, self.finish_outputs())
     }
 
-    /// A frame from a client.
-    pub fn frame(&mut self, now: u64, sid: &str, frame: Frame) -> Vec<Output> {
+    /// A frame from a client, received over `via`.
+    pub fn frame(&mut self, now: u64, sid: &str, frame: Frame, via: Transport) -> Vec<Output> {
         self.now = now;
         if !self.conns.contains_key(sid) {
             return self.finish_outputs();
         }
-        if let Err(e) = self.on_frame(sid, frame) {
+        if let Err(e) = self.on_frame(sid, frame, via) {
             let code = match e {
                 FrameError::Engine(EngineError::TooLarge { .. }) => CLOSE_TOO_BIG,
                 _ => CLOSE_PROTOCOL,
@@ -278,10 +289,7 @@ impl Session {
                     let c = self.conns.get_mut(&sid).expect("present");
                     c.awaiting_pong = Some(now);
                     c.last_ping_at = now;
-                    self.out.push(Output::Send {
-                        sid: sid.clone(),
-                        frames: vec![engineio::Packet::Ping(String::new()).encode()],
-                    });
+                    self.send(&sid, vec![engineio::Packet::Ping(String::new()).encode()]);
                     self.save_conn(&sid);
                 }
                 _ => {}
@@ -318,8 +326,22 @@ impl Session {
         }
     }
 
-    fn on_frame(&mut self, sid: &str, frame: Frame) -> Result<(), FrameError> {
+    /// Frames on the connection's current transport.
+    fn send(&mut self, sid: &str, frames: Vec<Frame>) {
+        let via = self.conns.get(sid).map(|c| c.transport).unwrap_or_default();
+        self.out.push(Output::Send {
+            sid: sid.to_string(),
+            frames,
+            via,
+        });
+    }
+
+    fn on_frame(&mut self, sid: &str, frame: Frame, via: Transport) -> Result<(), FrameError> {
         let packet = engineio::Packet::decode(&frame, self.cfg.max_payload as usize).map_err(FrameError::Engine)?;
+        let current = self.conns.get(sid).map(|c| c.transport).unwrap_or_default();
+        if via != current {
+            return self.on_upgrade_packet(sid, packet, current, via);
+        }
         match packet {
             engineio::Packet::Pong(_) => {
                 if let Some(c) = self.conns.get_mut(sid) {
@@ -329,10 +351,7 @@ impl Session {
                 Ok(())
             }
             engineio::Packet::Ping(data) => {
-                self.out.push(Output::Send {
-                    sid: sid.to_string(),
-                    frames: vec![engineio::Packet::Pong(data).encode()],
-                });
+                self.send(sid, vec![engineio::Packet::Pong(data).encode()]);
                 Ok(())
             }
             engineio::Packet::Close => {
@@ -355,6 +374,40 @@ impl Session {
                     None => Ok(()),
                 }
             }
+        }
+    }
+
+    /// The upgrade from long-polling: `2probe` → `3probe` on the WebSocket (and a noop
+    /// that ends the pending poll), then `5` switches the connection over.
+    fn on_upgrade_packet(&mut self, sid: &str, packet: engineio::Packet, current: Transport, via: Transport) -> Result<(), FrameError> {
+        if !(current == Transport::Polling && via == Transport::Websocket) {
+            return Err(FrameError::Unexpected("packet on a transport this socket left"));
+        }
+        match packet {
+            engineio::Packet::Ping(data) if data == "probe" => {
+                self.out.push(Output::Send {
+                    sid: sid.to_string(),
+                    frames: vec![engineio::Packet::Pong(data).encode()],
+                    via: Transport::Websocket,
+                });
+                self.out.push(Output::Send {
+                    sid: sid.to_string(),
+                    frames: vec![engineio::Packet::Noop.encode()],
+                    via: Transport::Polling,
+                });
+                Ok(())
+            }
+            engineio::Packet::Upgrade(_) => {
+                if let Some(c) = self.conns.get_mut(sid) {
+                    c.transport = Transport::Websocket;
+                }
+                self.out.push(Output::Upgraded { sid: sid.to_string() });
+                self.save_conn(sid);
+                self.log(Record::new(Level::Debug, "upgraded").with("sid", sid));
+                Ok(())
+            }
+            engineio::Packet::Noop => Ok(()),
+            _ => Err(FrameError::Unexpected("only the upgrade handshake may use the new transport")),
         }
     }
 
@@ -397,10 +450,7 @@ impl Session {
                 Frame::Binary(b) => engineio::Packet::BinaryMessage(b).encode(),
             })
             .collect();
-        self.out.push(Output::Send {
-            sid: sid.to_string(),
-            frames,
-        });
+        self.send(sid, frames);
     }
 
     fn connect_error(&mut self, sid: &str, nsp: &str, message: &str, code: Option<&str>) {

@@ -5,7 +5,7 @@
 //! `MIA_FUZZ_CASES=1000000 cargo test --release --test fuzz_frames -- --nocapture`
 
 use mia_server::config::Config;
-use mia_server::engineio::{self, Frame};
+use mia_server::engineio::{self, Frame, Transport};
 use mia_server::session::{Output, Session};
 use mia_server::socketio::Decoder;
 use serde_json::json;
@@ -131,15 +131,15 @@ fn arbitrary_frames_close_only_their_socket() {
     let mut rng = Rng(0xD1B5_4A32_D192_ED03);
     let cfg = Config::from_lookup(|k| (k == "RATE_LIMIT_PER_MINUTE").then(|| "100000".to_string()));
     let mut session = Session::restore(cfg, "session-1", None, Vec::new(), Vec::new(), 0);
-    let (witness, out) = session.open(0, None);
+    let (witness, out) = session.open(0, None, Transport::Websocket);
     drop(out);
-    session.frame(0, &witness.sid, Frame::Text("40".into()));
+    session.frame(0, &witness.sid, Frame::Text("40".into()), Transport::Websocket);
     let mut closed = 0usize;
-    let mut sid = session.open(0, None).0.sid;
+    let mut sid = session.open(0, None, Transport::Websocket).0.sid;
     let n = cases() / 3;
     for i in 0..n {
         let now = i as u64;
-        let out = session.frame(now, &sid, random_frame(&mut rng));
+        let out = session.frame(now, &sid, random_frame(&mut rng), Transport::Websocket);
         for o in &out {
             if let Output::Close { sid: s, .. } = o {
                 assert_eq!(*s, sid, "only the sender may be closed");
@@ -147,7 +147,7 @@ fn arbitrary_frames_close_only_their_socket() {
             }
         }
         if out.iter().any(|o| matches!(o, Output::Close { .. })) || !session.connections().any(|c| c.sid == sid) {
-            sid = session.open(now, None).0.sid;
+            sid = session.open(now, None, Transport::Websocket).0.sid;
         }
         if session.connections().count() > 50 {
             for c in session.connections().map(|c| c.sid.clone()).collect::<Vec<_>>() {
@@ -155,12 +155,17 @@ fn arbitrary_frames_close_only_their_socket() {
                     session.closed(now, &c);
                 }
             }
-            sid = session.open(now, None).0.sid;
+            sid = session.open(now, None, Transport::Websocket).0.sid;
         }
     }
     println!("session: {n} frames, {closed} sockets closed");
     assert!(session.connections().any(|c| c.sid == witness.sid), "the witness socket survived");
-    let out = session.frame(n as u64, &witness.sid, Frame::Text(format!("421{}", json!(["join_session", {}]))));
+    let out = session.frame(
+        n as u64,
+        &witness.sid,
+        Frame::Text(format!("421{}", json!(["join_session", {}]))),
+        Transport::Websocket,
+    );
     assert!(out
         .iter()
         .any(|o| matches!(o, Output::Send { frames, .. } if frames.iter().any(|f| matches!(f, Frame::Text(t) if t.starts_with("431"))))));

@@ -3,7 +3,7 @@
 
 use mia_server::config::Config;
 use mia_server::conversation::{Failure, UpstreamCommand, UpstreamEvent, UpstreamJob, UpstreamRequest};
-use mia_server::engineio::Frame;
+use mia_server::engineio::{Frame, Transport};
 use mia_server::session::{Output, Session};
 use mia_server::store::{Role, Write};
 use serde_json::{json, Value};
@@ -46,7 +46,8 @@ impl Harness {
     fn take(&mut self, outputs: Vec<Output>) {
         for o in outputs {
             match o {
-                Output::Send { sid, frames } => self.sent.extend(frames.into_iter().map(|f| (sid.clone(), f))),
+                Output::Send { sid, frames, .. } => self.sent.extend(frames.into_iter().map(|f| (sid.clone(), f))),
+                Output::Upgraded { .. } => {}
                 Output::Close { sid, code, .. } => self.closed.push((sid, code)),
                 Output::Store(w) => self.writes.push(w),
                 Output::Upstream(UpstreamCommand::Start(j)) => self.jobs.push(j),
@@ -59,13 +60,13 @@ impl Harness {
     }
 
     fn open(&mut self) -> String {
-        let (conn, out) = self.session.open(self.now, None);
+        let (conn, out) = self.session.open(self.now, None, Transport::Websocket);
         self.take(out);
         conn.sid
     }
 
     fn text(&mut self, sid: &str, s: &str) {
-        let out = self.session.frame(self.now, sid, Frame::Text(s.to_string()));
+        let out = self.session.frame(self.now, sid, Frame::Text(s.to_string()), Transport::Websocket);
         self.take(out);
     }
 
@@ -528,4 +529,55 @@ fn moderation_raises_to_tier_three_but_never_lowers() {
     }
     assert!(h.events(&sid).is_empty());
     assert_eq!(h.session.meta().tier, 1);
+}
+
+#[test]
+fn long_polling_upgrades_to_websocket() {
+    let mut h = Harness::new(&[]);
+    let (conn, out) = h.session.open(h.now, None, Transport::Polling);
+    let open = out.iter().find_map(|o| match o {
+        Output::Send { frames, via, .. } => Some((frames[0].clone(), *via)),
+        _ => None,
+    });
+    let Some((Frame::Text(t), Transport::Polling)) = open else {
+        panic!("open packet over polling")
+    };
+    assert!(t.contains("\"upgrades\":[\"websocket\"]"));
+    assert!(conn.sid.starts_with("session-1."), "the sid names its session");
+    let sid = conn.sid;
+    let via = |out: &[Output]| -> Vec<(String, Transport)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send { frames, via, .. } => Some(frames.iter().map(move |f| (format!("{f:?}"), *via))),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    };
+    let out = h.session.frame(h.now, &sid, Frame::Text("40".into()), Transport::Polling);
+    assert_eq!(via(&out)[0].1, Transport::Polling);
+    // The probe is answered on the WebSocket; a noop ends the pending poll.
+    let out = h.session.frame(h.now, &sid, Frame::Text("2probe".into()), Transport::Websocket);
+    assert_eq!(
+        via(&out),
+        vec![
+            ("Text(\"3probe\")".to_string(), Transport::Websocket),
+            ("Text(\"6\")".to_string(), Transport::Polling)
+        ]
+    );
+    // Nothing but the handshake may use the new transport before the switch.
+    let mut other = Harness::new(&[]);
+    let (c2, _) = other.session.open(0, None, Transport::Polling);
+    let out = other.session.frame(0, &c2.sid, Frame::Text("40".into()), Transport::Websocket);
+    assert!(out.iter().any(|o| matches!(o, Output::Close { .. })));
+    // "5" switches: an Upgraded output, then everything goes over the WebSocket.
+    let out = h.session.frame(h.now, &sid, Frame::Text("5".into()), Transport::Websocket);
+    assert!(out.iter().any(|o| matches!(o, Output::Upgraded { sid: s } if *s == sid)));
+    let out = h
+        .session
+        .frame(h.now, &sid, Frame::Text("421[\"join_session\",{}]".into()), Transport::Websocket);
+    assert!(via(&out).iter().all(|(_, v)| *v == Transport::Websocket));
+    // A late packet over polling is refused.
+    let out = h.session.frame(h.now, &sid, Frame::Text("3".into()), Transport::Polling);
+    assert!(out.iter().any(|o| matches!(o, Output::Close { .. })));
 }

@@ -1,10 +1,14 @@
-//! The per-session Durable Object: WebSocket Hibernation API, SQLite storage and
-//! alarms around [`crate::session::Session`].
+//! The per-session Durable Object: WebSocket Hibernation API, Engine.IO long-polling,
+//! SQLite storage and alarms around [`crate::session::Session`].
 
+use futures::channel::oneshot;
+use futures::future::select;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
 use worker::{
-    durable_object, AbortController, DurableObject, Env, Headers, Method, Request, RequestInit, Response, Result, ScheduledTime,
+    durable_object, AbortController, Delay, DurableObject, Env, Headers, Method, Request, RequestInit, Response, Result, ScheduledTime,
     SqlStorage, SqlStorageValue, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
@@ -12,7 +16,8 @@ use super::{config_from_env, now_ms, upstream};
 use crate::auth;
 use crate::config::Config;
 use crate::conversation::{UpstreamCommand, UpstreamEvent, UpstreamJob};
-use crate::engineio::Frame;
+use crate::engineio::{self, Frame, Transport};
+use crate::http::{self, EngineTarget};
 use crate::log::{Level, Record};
 use crate::openai::HttpRequest;
 use crate::session::{Conn, Output, Session};
@@ -34,9 +39,11 @@ impl Work {
 
 const BINDING: &str = "MIA_SESSION";
 const SESSION_HEADER: &str = "X-Mia-Session-Id";
+const TARGET_HEADER: &str = "X-Mia-Target";
+const SID_HEADER: &str = "X-Mia-Sid";
 
-/// Hands a WebSocket upgrade to the session's Durable Object.
-pub(super) async fn forward(env: &Env, req: &Request, session_id: &str) -> Result<Response> {
+/// Hands a `/socket.io/` request to the session's Durable Object.
+pub(super) async fn forward(env: &Env, req: &mut Request, session_id: &str, target: &EngineTarget) -> Result<Response> {
     let stub = env.durable_object(BINDING)?.id_from_name(session_id)?.get_stub()?;
     let headers = Headers::new();
     for name in [
@@ -46,20 +53,57 @@ pub(super) async fn forward(env: &Env, req: &Request, session_id: &str) -> Resul
         "Sec-WebSocket-Version",
         "Sec-WebSocket-Extensions",
         "Authorization",
+        "Origin",
+        "Content-Type",
     ] {
         if let Some(v) = req.headers().get(name)? {
             headers.set(name, &v)?;
         }
     }
     headers.set(SESSION_HEADER, session_id)?;
+    let (kind, sid) = match target {
+        EngineTarget::WebSocket => ("websocket", None),
+        EngineTarget::Upgrade { sid } => ("upgrade", Some(sid)),
+        EngineTarget::PollOpen => ("poll-open", None),
+        EngineTarget::Poll { sid } => ("poll", Some(sid)),
+    };
+    headers.set(TARGET_HEADER, kind)?;
+    if let Some(sid) = sid {
+        headers.set(SID_HEADER, sid)?;
+    }
     let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
+    init.with_headers(headers);
+    if req.method() == Method::Post {
+        init.with_method(Method::Post).with_body(Some(req.bytes().await?.into()));
+    } else {
+        init.with_method(Method::Get);
+    }
     let inner = Request::new_with_init("https://session.mia/socket.io/", &init)?;
     stub.fetch_with_request(inner).await
 }
 
+/// A long-polling connection's side of the shell: frames waiting for the next `GET`.
+#[derive(Default)]
+struct Poll {
+    outbox: Vec<Frame>,
+    waiter: Option<oneshot::Sender<()>>,
+    closing: bool,
+}
+
+impl Poll {
+    fn wake(&mut self) {
+        if let Some(w) = self.waiter.take() {
+            let _ = w.send(());
+        }
+    }
+}
+
 #[durable_object]
 pub struct MiaSession {
+    inner: Rc<Inner>,
+}
+
+pub(super) struct Inner {
     state: State,
     sql: SqlStorage,
     cfg: Config,
@@ -68,6 +112,7 @@ pub struct MiaSession {
     alarm_at: Cell<Option<u64>>,
     /// WebSockets by socket id, filled as they are met (the runtime's own lookup costs a JS array per call).
     sockets: RefCell<HashMap<String, WebSocket>>,
+    polls: RefCell<HashMap<String, Poll>>,
 }
 
 fn bind(values: Vec<SqlValue>) -> Vec<SqlStorageValue> {
@@ -81,7 +126,11 @@ fn bind(values: Vec<SqlValue>) -> Vec<SqlStorageValue> {
         .collect()
 }
 
-impl MiaSession {
+fn delay(ms: u64) -> Delay {
+    Delay::from(Duration::from_millis(ms))
+}
+
+impl Inner {
     fn log(&self, record: Record) {
         if record.level >= self.cfg.log_level {
             worker::console_log!("{}", record.to_line(now_ms()));
@@ -152,26 +201,57 @@ impl MiaSession {
         Some(ws)
     }
 
+    fn send_ws(&self, sid: &str, frames: Vec<Frame>) {
+        if let Some(ws) = self.socket(sid) {
+            for frame in frames {
+                let sent = match frame {
+                    Frame::Text(t) => ws.send_with_str(t),
+                    Frame::Binary(b) => ws.send_with_bytes(b),
+                };
+                if sent.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+
     /// Carries out the core's outputs; returns the upstream work to run.
     async fn apply(&self, outputs: Vec<Output>) -> Work {
         let mut work = Work::default();
         let mut alarm = None;
         for output in outputs {
             match output {
-                Output::Send { sid, frames } => {
-                    if let Some(ws) = self.socket(&sid) {
-                        for frame in frames {
-                            let sent = match frame {
-                                Frame::Text(t) => ws.send_with_str(t),
-                                Frame::Binary(b) => ws.send_with_bytes(b),
-                            };
-                            if sent.is_err() {
-                                break;
-                            }
-                        }
+                Output::Send {
+                    sid,
+                    frames,
+                    via: Transport::Websocket,
+                } => self.send_ws(&sid, frames),
+                Output::Send {
+                    sid,
+                    frames,
+                    via: Transport::Polling,
+                } => {
+                    if let Some(p) = self.polls.borrow_mut().get_mut(&sid) {
+                        p.outbox.extend(frames);
+                        p.wake();
+                    }
+                }
+                Output::Upgraded { sid } => {
+                    // What polling still held goes first, over the WebSocket, in order.
+                    let held = self.polls.borrow_mut().remove(&sid).map(|mut p| {
+                        p.wake();
+                        std::mem::take(&mut p.outbox)
+                    });
+                    if let Some(frames) = held {
+                        self.send_ws(&sid, frames.into_iter().filter(|f| *f != engineio::Packet::Noop.encode()).collect());
                     }
                 }
                 Output::Close { sid, code, reason } => {
+                    if let Some(p) = self.polls.borrow_mut().get_mut(&sid) {
+                        p.outbox.push(engineio::Packet::Close.encode());
+                        p.closing = true;
+                        p.wake();
+                    }
                     let cached = self.sockets.borrow_mut().remove(&sid);
                     if let Some(ws) = cached.or_else(|| self.state.get_websockets_with_tag(&sid).into_iter().next()) {
                         let _ = ws.close(Some(code), Some(reason));
@@ -256,83 +336,254 @@ impl MiaSession {
     fn sid_of(&self, ws: &WebSocket) -> Option<String> {
         self.state.get_tags(ws).into_iter().next()
     }
+
+    fn known(&self, sid: &str) -> bool {
+        self.core
+            .borrow()
+            .as_ref()
+            .is_some_and(|c| c.connections().any(|conn| conn.sid == sid))
+    }
+
+    fn polling_reply(&self, status: u16, body: String, origin: Option<&str>) -> Result<Response> {
+        let headers = Headers::new();
+        headers.set("Content-Type", "text/plain; charset=UTF-8")?;
+        headers.set("Cache-Control", "no-store")?;
+        for (k, v) in http::cors_headers(&self.cfg, origin) {
+            headers.set(k, &v)?;
+        }
+        Ok(Response::ok(body)?.with_status(status).with_headers(headers))
+    }
+
+    fn engine_error(&self, reply: http::Reply, origin: Option<&str>) -> Result<Response> {
+        self.polling_reply(reply.status, reply.body.to_string(), origin)
+    }
+
+    fn header_token(req: &Request) -> Result<Option<String>> {
+        Ok(req
+            .headers()
+            .get("Authorization")?
+            .as_deref()
+            .and_then(auth::bearer)
+            .map(str::to_string))
+    }
+
+    async fn open_websocket(&self, req: &Request) -> Result<Response> {
+        let pair = WebSocketPair::new()?;
+        let token = Self::header_token(req)?;
+        let (conn, outputs) = self.with_core(|c| c.open(now_ms(), token, Transport::Websocket)).expect("loaded");
+        self.state.accept_websocket_with_tags(&pair.server, &[conn.sid.as_str()]);
+        pair.server.serialize_attachment(&conn)?;
+        self.sockets.borrow_mut().insert(conn.sid.clone(), pair.server.clone());
+        self.apply(outputs).await;
+        Response::from_websocket(pair.client)
+    }
+
+    /// The WebSocket that will take over a long-polling connection.
+    fn upgrade(&self, sid: &str, origin: Option<&str>) -> Result<Response> {
+        let conn = self
+            .core
+            .borrow()
+            .as_ref()
+            .and_then(|c| c.connections().find(|c| c.sid == sid).cloned());
+        let Some(conn) = conn.filter(|c| c.transport == Transport::Polling) else {
+            return self.engine_error(http::engineio_unknown_sid(), origin);
+        };
+        let pair = WebSocketPair::new()?;
+        self.state.accept_websocket_with_tags(&pair.server, &[sid]);
+        pair.server.serialize_attachment(&conn)?;
+        self.sockets.borrow_mut().insert(sid.to_string(), pair.server.clone());
+        Response::from_websocket(pair.client)
+    }
+
+    async fn poll_open(&self, req: &Request, origin: Option<&str>) -> Result<Response> {
+        let token = Self::header_token(req)?;
+        let (conn, outputs) = self.with_core(|c| c.open(now_ms(), token, Transport::Polling)).expect("loaded");
+        self.polls.borrow_mut().insert(conn.sid.clone(), Poll::default());
+        self.apply(outputs).await;
+        let frames = self
+            .polls
+            .borrow_mut()
+            .get_mut(&conn.sid)
+            .map(|p| std::mem::take(&mut p.outbox))
+            .unwrap_or_default();
+        self.polling_reply(200, engineio::encode_payload(&frames), origin)
+    }
+
+    /// A long-poll: answers as soon as something is waiting, or with a noop after a while.
+    async fn poll_get(&self, sid: &str, origin: Option<&str>) -> Result<Response> {
+        enum Start {
+            Unknown,
+            Twice,
+            Wait(oneshot::Receiver<()>),
+            Ready,
+        }
+        let start = match self.polls.borrow_mut().get_mut(sid) {
+            None => Start::Unknown,
+            Some(p) if p.waiter.is_some() => Start::Twice,
+            Some(p) if p.outbox.is_empty() => {
+                let (tx, rx) = oneshot::channel();
+                p.waiter = Some(tx);
+                Start::Wait(rx)
+            }
+            Some(_) => Start::Ready,
+        };
+        let ready = match start {
+            Start::Unknown => return self.engine_error(http::engineio_unknown_sid(), origin),
+            Start::Twice => {
+                // Two polls at once: Engine.IO closes the connection.
+                let outputs = self.with_core(|c| c.closed(now_ms(), sid)).unwrap_or_default();
+                self.apply(outputs).await;
+                self.polls.borrow_mut().remove(sid);
+                return self.engine_error(http::engineio_bad_request(), origin);
+            }
+            Start::Wait(rx) => Some(rx),
+            Start::Ready => None,
+        };
+        if let Some(rx) = ready {
+            let _ = select(rx, delay(self.cfg.ping_interval_ms + self.cfg.ping_timeout_ms)).await;
+        }
+        let (frames, closing) = {
+            let mut polls = self.polls.borrow_mut();
+            match polls.get_mut(sid) {
+                Some(p) => {
+                    p.waiter = None;
+                    (std::mem::take(&mut p.outbox), p.closing)
+                }
+                None => (Vec::new(), false),
+            }
+        };
+        if closing {
+            self.polls.borrow_mut().remove(sid);
+        }
+        let frames = if frames.is_empty() {
+            vec![engineio::Packet::Noop.encode()]
+        } else {
+            frames
+        };
+        self.polling_reply(200, engineio::encode_payload(&frames), origin)
+    }
+
+    /// Packets posted by a long-polling client. The replies they start run on after "ok".
+    async fn poll_post(self: &Rc<Self>, sid: &str, mut req: Request, origin: Option<&str>) -> Result<Response> {
+        if !self.polls.borrow().contains_key(sid) || !self.known(sid) {
+            return self.engine_error(http::engineio_unknown_sid(), origin);
+        }
+        let body = req.bytes().await.unwrap_or_default();
+        let text = String::from_utf8_lossy(&body);
+        let frames = match engineio::decode_payload(&text, self.cfg.max_payload as usize) {
+            Ok(f) => f,
+            Err(e) => {
+                self.log(
+                    Record::new(Level::Warn, "malformed_payload")
+                        .with("sid", sid)
+                        .with("error", e.to_string()),
+                );
+                let outputs = self.with_core(|c| c.closed(now_ms(), sid)).unwrap_or_default();
+                self.apply(outputs).await;
+                self.polls.borrow_mut().remove(sid);
+                return self.engine_error(http::engineio_bad_request(), origin);
+            }
+        };
+        let mut work = Work::default();
+        for frame in frames {
+            let outputs = self
+                .with_core(|c| c.frame(now_ms(), sid, frame, Transport::Polling))
+                .unwrap_or_default();
+            work.extend(self.apply(outputs).await);
+        }
+        let inner = Rc::clone(self);
+        worker::wasm_bindgen_futures::spawn_local(async move { inner.run(work).await });
+        self.polling_reply(200, "ok".into(), origin)
+    }
 }
 
 impl DurableObject for MiaSession {
     fn new(state: State, env: Env) -> Self {
         let sql = state.storage().sql();
         MiaSession {
-            state,
-            sql,
-            cfg: config_from_env(&env),
-            core: RefCell::new(None),
-            aborts: RefCell::new(HashMap::new()),
-            alarm_at: Cell::new(None),
-            sockets: RefCell::new(HashMap::new()),
+            inner: Rc::new(Inner {
+                state,
+                sql,
+                cfg: config_from_env(&env),
+                core: RefCell::new(None),
+                aborts: RefCell::new(HashMap::new()),
+                alarm_at: Cell::new(None),
+                sockets: RefCell::new(HashMap::new()),
+                polls: RefCell::new(HashMap::new()),
+            }),
         }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
+        let inner = &self.inner;
         let Some(session_id) = req.headers().get(SESSION_HEADER)? else {
             return Response::error("Not found", 404);
         };
-        self.ensure_loaded(Some(&session_id))?;
-        let header_token = req
-            .headers()
-            .get("Authorization")?
-            .as_deref()
-            .and_then(auth::bearer)
-            .map(str::to_string);
-        let pair = WebSocketPair::new()?;
-        let (conn, outputs) = self.with_core(|c| c.open(now_ms(), header_token)).expect("loaded above");
-        self.state.accept_websocket_with_tags(&pair.server, &[conn.sid.as_str()]);
-        pair.server.serialize_attachment(&conn)?;
-        self.apply(outputs).await;
-        Response::from_websocket(pair.client)
+        inner.ensure_loaded(Some(&session_id))?;
+        let origin = req.headers().get("Origin")?;
+        let sid = req.headers().get(SID_HEADER)?.unwrap_or_default();
+        match req.headers().get(TARGET_HEADER)?.as_deref() {
+            Some("upgrade") => inner.upgrade(&sid, origin.as_deref()),
+            Some("poll-open") => inner.poll_open(&req, origin.as_deref()).await,
+            Some("poll") if req.method() == Method::Post => inner.poll_post(&sid, req, origin.as_deref()).await,
+            Some("poll") => inner.poll_get(&sid, origin.as_deref()).await,
+            _ => inner.open_websocket(&req).await,
+        }
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
-        self.ensure_loaded(None)?;
-        let Some(sid) = self.sid_of(&ws) else {
-            return Ok(());
-        };
+        let inner = &self.inner;
+        inner.ensure_loaded(None)?;
+        let Some(sid) = inner.sid_of(&ws) else { return Ok(()) };
         let frame = match message {
             WebSocketIncomingMessage::String(s) => Frame::Text(s),
             WebSocketIncomingMessage::Binary(b) => Frame::Binary(b),
         };
-        let outputs = self.with_core(|c| c.frame(now_ms(), &sid, frame)).unwrap_or_default();
-        let work = self.apply(outputs).await;
-        self.run(work).await;
+        let outputs = inner
+            .with_core(|c| c.frame(now_ms(), &sid, frame, Transport::Websocket))
+            .unwrap_or_default();
+        let work = inner.apply(outputs).await;
+        inner.run(work).await;
         Ok(())
     }
 
     async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _was_clean: bool) -> Result<()> {
-        self.ensure_loaded(None)?;
-        if let Some(sid) = self.sid_of(&ws) {
-            self.sockets.borrow_mut().remove(&sid);
-            let outputs = self.with_core(|c| c.closed(now_ms(), &sid)).unwrap_or_default();
-            self.apply(outputs).await;
-        }
+        self.closed(&ws).await?;
         let _ = ws.close(Some(1000), Some("closed"));
         Ok(())
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
-        self.ensure_loaded(None)?;
-        if let Some(sid) = self.sid_of(&ws) {
-            self.sockets.borrow_mut().remove(&sid);
-            let outputs = self.with_core(|c| c.closed(now_ms(), &sid)).unwrap_or_default();
-            self.apply(outputs).await;
-        }
-        Ok(())
+        self.closed(&ws).await
     }
 
     async fn alarm(&self) -> Result<Response> {
-        self.alarm_at.set(None);
-        self.ensure_loaded(None)?;
-        let outputs = self.with_core(|c| c.tick(now_ms())).unwrap_or_default();
-        let work = self.apply(outputs).await;
-        self.run(work).await;
+        let inner = &self.inner;
+        inner.alarm_at.set(None);
+        inner.ensure_loaded(None)?;
+        let outputs = inner.with_core(|c| c.tick(now_ms())).unwrap_or_default();
+        let work = inner.apply(outputs).await;
+        inner.run(work).await;
         Response::ok("")
+    }
+}
+
+impl MiaSession {
+    async fn closed(&self, ws: &WebSocket) -> Result<()> {
+        let inner = &self.inner;
+        inner.ensure_loaded(None)?;
+        if let Some(sid) = inner.sid_of(ws) {
+            inner.sockets.borrow_mut().remove(&sid);
+            // A WebSocket that closes during its upgrade leaves the polling connection alone.
+            let upgraded = inner.core.borrow().as_ref().is_some_and(|c| {
+                c.connections()
+                    .any(|conn| conn.sid == sid && conn.transport == Transport::Websocket)
+            });
+            if upgraded {
+                let outputs = inner.with_core(|c| c.closed(now_ms(), &sid)).unwrap_or_default();
+                inner.apply(outputs).await;
+            }
+        }
+        Ok(())
     }
 }

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use worker::{event, Context, Env, Headers, Request, Response, Result};
 
 use crate::config::Config;
-use crate::http::{self, Route};
+use crate::http::{self, EngineTarget, Route};
 use crate::log::{Level, Record};
 
 static STARTED_MS: OnceLock<u64> = OnceLock::new();
@@ -84,12 +84,13 @@ async fn route(mut req: Request, env: &Env, cfg: &Config) -> Result<Response> {
             let auth = req.headers().get("Authorization")?;
             json_reply(http::token(cfg, now, &body, auth.as_deref()), &cors)
         }
-        Route::SocketIo { session_id } => {
+        Route::SocketIo { session_id, target } => {
+            let websocket = matches!(target, EngineTarget::WebSocket | EngineTarget::Upgrade { .. });
             let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
-            if !upgrade.eq_ignore_ascii_case("websocket") {
+            if websocket && !upgrade.eq_ignore_ascii_case("websocket") {
                 return json_reply(http::engineio_bad_request(), &cors);
             }
-            durable::forward(env, &req, &session_id).await
+            durable::forward(env, &mut req, &session_id, &target).await
         }
         Route::Asset | Route::Preflight => json_reply(http::not_found(), &cors),
     }

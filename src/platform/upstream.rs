@@ -6,7 +6,7 @@ use futures::StreamExt;
 use std::time::Duration;
 use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
 
-use super::durable::{MiaSession, Work};
+use super::durable::{Inner, Work};
 use super::now_ms;
 use crate::conversation::{Failure, UpstreamEvent, UpstreamJob, UpstreamRequest};
 
@@ -31,7 +31,7 @@ pub(super) async fn moderate(http: &crate::openai::HttpRequest) -> Result<Vec<St
 }
 
 /// Runs `job` and returns the work the core asked for meanwhile.
-pub(super) async fn run(session: &MiaSession, job: UpstreamJob) -> Work {
+pub(super) async fn run(session: &Inner, job: UpstreamJob) -> Work {
     if job.delay_ms > 0 {
         delay(job.delay_ms).await;
     }
@@ -64,7 +64,7 @@ pub(super) async fn run(session: &MiaSession, job: UpstreamJob) -> Work {
     }
 }
 
-async fn stream(session: &MiaSession, job: &UpstreamJob, http: &crate::openai::HttpRequest, signal: &worker::AbortSignal) -> Work {
+async fn stream(session: &Inner, job: &UpstreamJob, http: &crate::openai::HttpRequest, signal: &worker::AbortSignal) -> Work {
     let fail = |f: Failure| UpstreamEvent::Failed(f);
     let started = now_ms();
     let first_byte_deadline = started + job.first_byte_timeout_ms;

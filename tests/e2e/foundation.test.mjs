@@ -65,10 +65,17 @@ describe("HTTP routes", () => {
     assert.deepEqual(await r.json(), { error: { code: "NOT_FOUND", message: "There is nothing at this address" } });
   });
 
-  test("long-polling gets Engine.IO's 400 body so the client fails fast", async () => {
-    const r = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling&t=abc`);
-    assert.equal(r.status, 400);
-    assert.deepEqual(await r.json(), { code: 3, message: "Bad request" });
+  test("Engine.IO errors: bad handshake method, unknown sid, unknown transport", async () => {
+    const post = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`, { method: "POST", body: "40" });
+    assert.equal(post.status, 400);
+    assert.deepEqual(await post.json(), { code: 2, message: "Bad handshake method" });
+    for (const sid of ["nosuchsession.abc", "garbage"]) {
+      const r = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`);
+      assert.equal(r.status, 400);
+      assert.deepEqual(await r.json(), { code: 1, message: "Session ID unknown" });
+    }
+    const t = await fetch(`${server.url}/socket.io/?EIO=4&transport=carrier-pigeon`);
+    assert.deepEqual(await t.json(), { code: 0, message: "Transport unknown" });
   });
 
   test("a malformed sessionId is refused before any upgrade", async () => {
