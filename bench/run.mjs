@@ -68,6 +68,8 @@ if (!url) {
       OPENAI_API_KEY: "sk-bench", OPENAI_BASE_URL: mockUrl, LOG_LEVEL: "warn",
       RATE_LIMIT_PER_MINUTE: 100000, MAX_SOCKETS_PER_SESSION: 10000,
     },
+    // --profile DIR: a CPU profile of wrangler's own Node process, to see its share.
+    nodeArgs: opt("profile", null) ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(opt("profile"))}`] : undefined,
   });
   url = server.url;
   if (args.includes("--direct")) url = (await userWorkerdUrl(server)) ?? url;
@@ -113,6 +115,10 @@ for (const sc of scenarios) {
   if (sc.idle) console.log(`  ${sc.name}: ${r.idleAlive}/${sc.idle} idle sessions still connected at the end`);
 }
 console.table(rows);
+if (server && opt("profile", null)) {
+  process.kill(-server.child.pid, "SIGINT"); // lets Node write the profile
+  await new Promise((r) => setTimeout(r, 3000));
+}
 await server?.stop();
 mock.kill();
 process.exit(0);

@@ -6,6 +6,6 @@ source "$(dirname "$0")/env.sh"
 cd "$MIA_ROOT"
 bash scripts/setup.sh
 echo "== classifier"; cargo bench -q --bench classify 2>/dev/null | grep -v '^$'
-bash scripts/build.sh >/dev/null
+bash scripts/build.sh >/dev/null 2>&1
 echo "== wasm: $(stat -c %s build/index_bg.wasm) bytes raw, $(gzip -9 -c build/index_bg.wasm | wc -c) bytes gzipped"
 echo "== server"; node bench/run.mjs "$@"

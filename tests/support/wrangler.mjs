@@ -40,7 +40,7 @@ function testConfig(dir) {
  * Starts wrangler dev. `vars` become --var flags; `persistDir` may be reused to
  * test a restart. Returns { url, port, logs, stop() }.
  */
-export async function startWrangler({ vars = {}, persistDir, port } = {}) {
+export async function startWrangler({ vars = {}, persistDir, port, nodeArgs } = {}) {
   port ??= await freePort();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "mia-e2e-"));
   persistDir ??= path.join(work, "state");
@@ -53,7 +53,11 @@ export async function startWrangler({ vars = {}, persistDir, port } = {}) {
   for (const [k, v] of Object.entries({ NODE_ENV: "development", LOG_LEVEL: "debug", ...vars })) {
     args.push("--var", `${k}:${v}`);
   }
-  const child = spawn(path.join(ROOT, "node_modules/.bin/wrangler"), args, {
+  // With nodeArgs (e.g. --cpu-prof), run wrangler's CLI under this Node directly.
+  const [cmd, argv] = nodeArgs
+    ? [process.execPath, ["--no-warnings", "--experimental-vm-modules", ...nodeArgs, path.join(ROOT, "node_modules/wrangler/wrangler-dist/cli.js"), ...args]]
+    : [path.join(ROOT, "node_modules/.bin/wrangler"), args];
+  const child = spawn(cmd, argv, {
     cwd: work,
     detached: true,
     env: {
