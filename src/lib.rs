@@ -5,6 +5,7 @@
 
 pub mod age;
 pub mod auth;
+pub mod base64;
 pub mod config;
 pub mod conversation;
 pub mod engineio;

@@ -18,6 +18,14 @@ pub enum Mode {
 }
 
 impl Mode {
+    pub const ALL: [Mode; 5] = [
+        Mode::Greeting,
+        Mode::MirrorLearning,
+        Mode::Educational,
+        Mode::Urgency,
+        Mode::Fundraising,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Greeting => "GREETING",
@@ -29,15 +37,7 @@ impl Mode {
     }
 
     pub fn parse(s: &str) -> Option<Mode> {
-        [
-            Mode::Greeting,
-            Mode::MirrorLearning,
-            Mode::Educational,
-            Mode::Urgency,
-            Mode::Fundraising,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == s)
+        Mode::ALL.into_iter().find(|m| m.as_str() == s)
     }
 }
 

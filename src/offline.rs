@@ -71,13 +71,7 @@ mod tests {
     #[test]
     fn tier_three_always_carries_resources() {
         let crisis = default_crisis_resources();
-        for mode in [
-            Mode::Greeting,
-            Mode::MirrorLearning,
-            Mode::Educational,
-            Mode::Urgency,
-            Mode::Fundraising,
-        ] {
+        for mode in Mode::ALL {
             for turn in 0..4 {
                 let r = reply(mode, 3, turn, &crisis, &[]);
                 assert!(mentions_resources(&r, &crisis), "{mode:?} {turn}");

@@ -53,13 +53,7 @@ mod tests {
 
     #[test]
     fn every_prompt_says_mia_is_an_ai_and_carries_context() {
-        for mode in [
-            Mode::Greeting,
-            Mode::MirrorLearning,
-            Mode::Educational,
-            Mode::Urgency,
-            Mode::Fundraising,
-        ] {
+        for mode in Mode::ALL {
             let p = system_prompt(mode, Some(9), 3, &default_crisis_resources(), &default_substance_resources());
             assert!(p.contains("You are Mia, an AI companion"), "{mode:?}");
             assert!(p.contains(mode.as_str()));
