@@ -186,8 +186,14 @@ pub fn health(cfg: &Config, now_ms: u64, started_ms: u64) -> Reply {
     )
 }
 
+/// Token requests are tiny; anything larger is refused unread.
+pub const MAX_TOKEN_BODY: usize = 16 * 1024;
+
 /// `POST /api/auth/token`.
 pub fn token(cfg: &Config, now_ms: u64, body: &[u8], authorization: Option<&str>) -> Reply {
+    if body.len() > MAX_TOKEN_BODY {
+        return error(413, "PAYLOAD_TOO_LARGE", "The request body is too large");
+    }
     let Some(secret) = &cfg.jwt_secret else {
         return error(503, "AUTH_UNAVAILABLE", "Token minting is off: the server has no valid JWT_SECRET");
     };
@@ -359,6 +365,7 @@ mod tests {
         assert_eq!(token(&c, 0, b"{nope", None).body["error"]["code"], "INVALID_JSON");
         assert_eq!(token(&c, 0, br#"{"userId":5}"#, None).body["error"]["code"], "INVALID_REQUEST");
         assert_eq!(token(&c, 0, b"[]", None).status, 400);
+        assert_eq!(token(&c, 0, &vec![b' '; MAX_TOKEN_BODY + 1], None).status, 413);
         assert_eq!(token(&cfg(&[]), 0, b"{}", None).status, 503);
         let no_key = cfg(&[("JWT_SECRET", SECRET)]);
         assert_eq!(token(&no_key, 0, br#"{"userId":"u1"}"#, Some("Bearer ")).status, 401);
