@@ -87,7 +87,6 @@ pub(super) async fn forward(env: &Env, req: &mut Request, session_id: &str, targ
 struct Poll {
     outbox: Vec<Frame>,
     waiter: Option<oneshot::Sender<()>>,
-    closing: bool,
 }
 
 impl Poll {
@@ -247,9 +246,8 @@ impl Inner {
                     }
                 }
                 Output::Close { sid, code, reason } => {
-                    if let Some(p) = self.polls.borrow_mut().get_mut(&sid) {
-                        p.outbox.push(engineio::Packet::Close.encode());
-                        p.closing = true;
+                    // A pending poll ends with a noop; the next one gets Engine.IO's 400.
+                    if let Some(mut p) = self.polls.borrow_mut().remove(&sid) {
                         p.wake();
                     }
                     let cached = self.sockets.borrow_mut().remove(&sid);
@@ -442,19 +440,13 @@ impl Inner {
         if let Some(rx) = ready {
             let _ = select(rx, delay(self.cfg.ping_interval_ms + self.cfg.ping_timeout_ms)).await;
         }
-        let (frames, closing) = {
-            let mut polls = self.polls.borrow_mut();
-            match polls.get_mut(sid) {
-                Some(p) => {
-                    p.waiter = None;
-                    (std::mem::take(&mut p.outbox), p.closing)
-                }
-                None => (Vec::new(), false),
+        let frames = match self.polls.borrow_mut().get_mut(sid) {
+            Some(p) => {
+                p.waiter = None;
+                std::mem::take(&mut p.outbox)
             }
+            None => Vec::new(),
         };
-        if closing {
-            self.polls.borrow_mut().remove(sid);
-        }
         let frames = if frames.is_empty() {
             vec![engineio::Packet::Noop.encode()]
         } else {

@@ -111,3 +111,83 @@ describe("polling only", () => {
     }
   });
 });
+
+describe("conformance switch over long-polling (the protocol test suite's polling cases)", () => {
+  let conf;
+  before(async () => { conf = await startWrangler({ vars: { SOCKETIO_CONFORMANCE: 1 } }); });
+  after(async () => { await conf?.stop(); });
+
+  const poll = (path, init) => fetch(`${conf.url}/socket.io/?EIO=4&transport=polling${path}`, init);
+  async function openSession() {
+    const body = await (await poll("")).text();
+    assert.equal(body[0], "0");
+    return JSON.parse(body.slice(1));
+  }
+
+  test("handshake fields and refusals", async () => {
+    const open = await openSession();
+    assert.deepEqual(Object.keys(open).sort(), ["maxPayload", "pingInterval", "pingTimeout", "sid", "upgrades"]);
+    assert.deepEqual([open.upgrades, open.pingInterval, open.pingTimeout, open.maxPayload], [["websocket"], 300, 200, 1000000]);
+    for (const q of ["/socket.io/?transport=polling", "/socket.io/?EIO=abc&transport=polling", "/socket.io/?EIO=4", "/socket.io/?EIO=4&transport=abc"]) {
+      assert.equal((await fetch(`${conf.url}${q}`)).status, 400, q);
+    }
+    for (const method of ["POST", "PUT"]) assert.equal((await poll("", { method })).status, 400, method);
+  });
+
+  test("pings over polling are answered by POSTed pongs", async () => {
+    const { sid } = await openSession();
+    for (let i = 0; i < 3; i++) {
+      const r = await poll(`&sid=${sid}`);
+      assert.equal(r.status, 200);
+      assert.equal(await r.text(), "2");
+      assert.equal((await poll(`&sid=${sid}`, { method: "POST", body: "3" })).status, 200);
+    }
+  });
+
+  test("a silent polling session is closed after the ping timeout", async () => {
+    const { sid } = await openSession();
+    await sleep(300 + 200 + 300);
+    assert.equal((await poll(`&sid=${sid}`)).status, 400);
+  });
+
+  test("a client close ends the pending poll with a noop, then the sid is gone", async () => {
+    const { sid } = await openSession();
+    const [pending] = await Promise.all([poll(`&sid=${sid}`), sleep(50).then(() => poll(`&sid=${sid}`, { method: "POST", body: "1" }))]);
+    assert.equal(pending.status, 200);
+    assert.equal(await pending.text(), "6");
+    assert.equal((await poll(`&sid=${sid}`)).status, 400);
+  });
+
+  test("upgrade: 2probe → 3probe, then 5; the old transport and a second WebSocket are refused", async () => {
+    const { sid } = await openSession();
+    const { default: WebSocket } = await import("ws");
+    const ws = new WebSocket(`${conf.url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket&sid=${sid}`);
+    await new Promise((r) => ws.once("open", r));
+    const probe = new Promise((r) => ws.once("message", (d) => r(d.toString())));
+    ws.send("2probe");
+    assert.equal(await probe, "3probe");
+    ws.send("5");
+    await sleep(200);
+    assert.equal((await poll(`&sid=${sid}`)).status, 400);
+    const second = new WebSocket(`${conf.url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket&sid=${sid}`);
+    second.on("error", () => {});
+    await new Promise((r) => second.once("close", r));
+    // The upgraded connection carries Socket.IO.
+    const connected = new Promise((r) => ws.on("message", (d) => { if (d.toString().startsWith("40")) r(); }));
+    ws.send("40");
+    await connected;
+    ws.close();
+  });
+
+  test("Socket.IO over polling: connect with auth, echo, ack with binary", async () => {
+    const { sid } = await openSession();
+    await poll(`&sid=${sid}`, { method: "POST", body: '40{"token":"123"}' });
+    const first = await (await poll(`&sid=${sid}`)).text();
+    const packets = first.split("\x1e");
+    assert.match(packets[0], /^40\{"sid":"[^"]+"\}$/);
+    assert.equal(packets[1], '42["auth",{"token":"123"}]');
+    await poll(`&sid=${sid}`, { method: "POST", body: '452-789["message-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]\x1ebAQID\x1ebBAUG' });
+    const back = (await (await poll(`&sid=${sid}`)).text()).split("\x1e").filter((p) => p !== "2");
+    assert.deepEqual(back, ['462-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]', "bAQID", "bBAUG"]);
+  });
+});
