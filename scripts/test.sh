@@ -10,8 +10,8 @@ echo "== cargo clippy"; cargo clippy --all-targets -- -D warnings
 echo "== cargo clippy (wasm32)"; cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 echo "== cargo test"; cargo test
 echo "== safety corpus (targets enforced)"
-cargo run -q --release --bin mia-classify -- --summary tests/corpus/labelled.jsonl
+cargo run -q --bin mia-classify -- --summary tests/corpus/labelled.jsonl
 echo "== unseen phrasings (figures only: written after the rules, never tuned on)"
-cargo run -q --release --bin mia-classify -- --summary tests/corpus/unseen.jsonl --min-tier3-recall 0 --min-tier2-recall 0 --max-tier1-fp 1 --min-age-accuracy 0 || true
+cargo run -q --bin mia-classify -- --summary tests/corpus/unseen.jsonl --min-tier3-recall 0 --min-tier2-recall 0 --max-tier1-fp 1 --min-age-accuracy 0 || true
 echo "== build the Worker"; bash scripts/build.sh
 echo "== end-to-end tests"; node --test --test-concurrency=1 tests/e2e/
