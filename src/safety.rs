@@ -305,35 +305,29 @@ pub fn classify(text: &str) -> Assessment {
     let norm = normalize::for_safety(text);
     let mut categories = Vec::new();
     let mut ids = Vec::new();
+    let mut flag = |category: Category, id: &'static str| {
+        if !categories.contains(&category) {
+            categories.push(category);
+        }
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    };
     for rule in rules() {
-        let Some(m) = rule
+        let matched = rule
             .pattern
             .find_iter(&norm)
-            .find(|m| !(rule.negatable && negated(&norm[..m.start()])))
-        else {
-            continue;
-        };
-        let _ = m;
-        if let Some(unless) = &rule.unless {
-            // An academic or harmless context excuses a mention, but not first-person use of a substance.
-            if unless.is_match(&norm)
-                && !(rule.category == Category::Substances && has_substance_use_marker().is_match(&norm) && !academic_only(&norm))
-            {
-                continue;
-            }
+            .any(|m| !(rule.negatable && negated(&norm[..m.start()])));
+        // An academic or harmless context excuses a mention, but not first-person use of a substance.
+        let excused = rule.unless.as_ref().is_some_and(|u| u.is_match(&norm)) && !first_person_use(rule.category, &norm);
+        if matched && !excused {
+            flag(rule.category, rule.id);
         }
-        if !categories.contains(&rule.category) {
-            categories.push(rule.category);
-        }
-        ids.push(rule.id);
     }
     for sentence in norm.split(['.', '!', '?', ';', '\n']) {
         for cue in cues() {
-            if cue.all.iter().all(|r| r.is_match(sentence)) && !cue.unless.is_match(sentence) && !ids.contains(&cue.id) {
-                if !categories.contains(&cue.category) {
-                    categories.push(cue.category);
-                }
-                ids.push(cue.id);
+            if cue.all.iter().all(|r| r.is_match(sentence)) && !cue.unless.is_match(sentence) {
+                flag(cue.category, cue.id);
             }
         }
     }
@@ -349,6 +343,11 @@ pub fn classify(text: &str) -> Assessment {
 fn negated(before: &str) -> bool {
     let tail_start = before.char_indices().rev().nth(40).map(|(i, _)| i).unwrap_or(0);
     negation().is_match(&before[tail_start..])
+}
+
+/// "I vape every day" stays tier 2 even in a message that also mentions a school topic.
+fn first_person_use(category: Category, norm: &str) -> bool {
+    category == Category::Substances && has_substance_use_marker().is_match(norm) && !academic_only(norm)
 }
 
 fn academic_only(norm: &str) -> bool {

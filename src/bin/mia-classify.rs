@@ -21,7 +21,7 @@ fn main() -> ExitCode {
             None => usage(),
         },
         Some("-h" | "--help") => {
-            println!("{USAGE}");
+            let _ = writeln!(io::stdout(), "{USAGE}");
             ExitCode::SUCCESS
         }
         Some(_) => usage(),
@@ -93,8 +93,11 @@ fn summary(file: &str, args: &[String]) -> ExitCode {
         return ExitCode::from(2);
     };
     let s = evaluation::score(&items);
+    // Printing stops quietly if the reader goes away (`| head`).
+    let mut out = io::stdout().lock();
     let [n1, n2, n3] = s.tier_counts;
-    println!(
+    let _ = writeln!(
+        out,
         "corpus: {file}: {} messages ({n3} tier 3, {n2} tier 2, {n1} tier 1, {} with an age label)",
         items.len(),
         s.age_count
@@ -112,15 +115,19 @@ fn summary(file: &str, args: &[String]) -> ExitCode {
         ("age accuracy", s.age_accuracy, age, s.age_accuracy >= age, ">="),
     ];
     for (name, value, limit, ok, op) in rows {
-        println!("{name:<30} {value:.4}  (target {op} {limit})  {}", if ok { "ok" } else { "MISSED" });
+        let _ = writeln!(
+            out,
+            "{name:<30} {value:.4}  (target {op} {limit})  {}",
+            if ok { "ok" } else { "MISSED" }
+        );
     }
-    println!("tier-2 classified exactly 2      {:.4}", s.tier2_exact);
+    let _ = writeln!(out, "tier-2 classified exactly 2      {:.4}", s.tier2_exact);
     if args.iter().any(|a| a == "--misses") || rows.iter().any(|r| !r.3) {
         for (want, got, text) in &s.misses {
-            println!("  miss: want {want}, got {got}: {text}");
+            let _ = writeln!(out, "  miss: want {want}, got {got}: {text}");
         }
     } else {
-        println!("{} misses (--misses lists them)", s.misses.len());
+        let _ = writeln!(out, "{} misses (--misses lists them)", s.misses.len());
     }
     if rows.iter().all(|r| r.3) {
         ExitCode::SUCCESS
