@@ -438,7 +438,8 @@ impl Inner {
             Start::Ready => None,
         };
         if let Some(rx) = ready {
-            let _ = select(rx, delay(self.cfg.ping_interval_ms + self.cfg.ping_timeout_ms)).await;
+            // Pings release a poll every pingInterval; this only guards against a lost wake-up.
+            let _ = select(rx, delay(2 * self.cfg.ping_interval_ms + self.cfg.ping_timeout_ms)).await;
         }
         let frames = match self.polls.borrow_mut().get_mut(sid) {
             Some(p) => {

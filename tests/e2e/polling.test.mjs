@@ -146,7 +146,7 @@ describe("conformance switch over long-polling (the protocol test suite's pollin
 
   test("a silent polling session is closed after the ping timeout", async () => {
     const { sid } = await openSession();
-    await sleep(300 + 200 + 300);
+    await sleep(300 + 200 + 1000);
     assert.equal((await poll(`&sid=${sid}`)).status, 400);
   });
 
