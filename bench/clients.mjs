@@ -5,7 +5,7 @@
 import { io } from "socket.io-client";
 
 const cfg = JSON.parse(process.argv[2]);
-const { url, sessions, messages, idle = 0, timeoutMs = 60_000 } = cfg;
+const { url, sessions, messages, idle = 0, timeoutMs = 60_000, staggerMs = 1000 } = cfg;
 const chunkDelays = [];
 const firstChunk = [];
 let errors = 0;
@@ -53,7 +53,11 @@ for (let i = 0; i < idle; i += 50) {
 }
 const active = (await Promise.all(Array.from({ length: sessions }, (_, i) => open(i)))).filter(Boolean);
 const started = now();
-await Promise.all(active.map(async (s) => { for (let m = 0; m < messages; m++) await exchange(s, m); }));
+// Sessions start at random offsets within staggerMs, as people do, not in lockstep.
+await Promise.all(active.map(async (s) => {
+  await new Promise((r) => setTimeout(r, Math.random() * staggerMs));
+  for (let m = 0; m < messages; m++) await exchange(s, m);
+}));
 const elapsed = (now() - started) / 1000;
 const idleAlive = idleSockets.filter((s) => s?.connected).length;
 for (const s of [...active, ...idleSockets]) s?.close();

@@ -1,4 +1,4 @@
-// npm run bench [-- --url URL] [--chunks K] [--chunk-delay-ms D] [--only NAME] [--direct]
+// npm run bench [-- --url URL] [--chunks K] [--chunk-delay-ms D] [--only NAME] [--direct] [--miniflare] [--profile DIR] [--stagger-ms MS]
 // Starts (or takes --url) a server and a mock OpenAI server, then runs the client
 // scenarios, each in its own process, and prints a table.
 import { spawn, execFileSync } from "node:child_process";
@@ -6,12 +6,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startWrangler, freePort, ROOT } from "../tests/support/wrangler.mjs";
+import { startMiniflare } from "./miniflare.mjs";
 
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : def; };
 const K = Number(opt("chunks", 20));
 const D = Number(opt("chunk-delay-ms", 10));
 const only = opt("only", null);
+const staggerMs = Number(opt("stagger-ms", 1000));
 
 const scenarios = [
   { name: "1 session x 200 messages", sessions: 1, messages: 200 },
@@ -62,12 +64,18 @@ const mock = child(process.execPath, [path.join(ROOT, "tests/support/mock-openai
 const mockUrl = await firstLine(mock);
 let server = null;
 let url = opt("url", null);
-if (!url) {
+const serverVars = {
+  OPENAI_API_KEY: "sk-bench", OPENAI_BASE_URL: mockUrl, LOG_LEVEL: "warn",
+  RATE_LIMIT_PER_MINUTE: 100000, MAX_SOCKETS_PER_SESSION: 10000,
+};
+let runtime = url ? "given" : "wrangler dev";
+if (!url && args.includes("--miniflare")) {
+  server = await startMiniflare(serverVars);
+  url = server.url;
+  runtime = "workerd via Miniflare";
+} else if (!url) {
   server = await startWrangler({
-    vars: {
-      OPENAI_API_KEY: "sk-bench", OPENAI_BASE_URL: mockUrl, LOG_LEVEL: "warn",
-      RATE_LIMIT_PER_MINUTE: 100000, MAX_SOCKETS_PER_SESSION: 10000,
-    },
+    vars: serverVars,
     // --profile DIR: a CPU profile of wrangler's own Node process, to see its share.
     nodeArgs: opt("profile", null) ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(opt("profile"))}`] : undefined,
   });
@@ -90,10 +98,10 @@ async function userWorkerdUrl(srv) {
 }
 
 console.log(`Mia benchmark — ${os.cpus().length} × ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
-console.log(`server ${url}${server ? " (wrangler dev, started here)" : ""}; mock model ${mockUrl}: ${K} chunks, ${D} ms apart\n`);
+console.log(`server ${url} (${runtime}); mock model ${mockUrl}: ${K} chunks, ${D} ms apart\n`);
 const rows = [];
 for (const sc of scenarios) {
-  const proc = child(process.execPath, [path.join(ROOT, "bench/clients.mjs"), JSON.stringify({ url, ...sc })]);
+  const proc = child(process.execPath, [path.join(ROOT, "bench/clients.mjs"), JSON.stringify({ url, staggerMs, ...sc })]);
   let peak = "n/a";
   const pids = server ? workerdPids() : [];
   const sampler = setInterval(() => { if (pids.length) peak = rssOf(pids); }, 500);
@@ -115,7 +123,7 @@ for (const sc of scenarios) {
   if (sc.idle) console.log(`  ${sc.name}: ${r.idleAlive}/${sc.idle} idle sessions still connected at the end`);
 }
 console.table(rows);
-if (server && opt("profile", null)) {
+if (server?.child && opt("profile", null)) {
   process.kill(-server.child.pid, "SIGINT"); // lets Node write the profile
   await new Promise((r) => setTimeout(r, 3000));
 }

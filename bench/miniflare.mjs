@@ -1,0 +1,24 @@
+// Runs the built Worker in workerd through Miniflare's API: the same runtime as
+// `wrangler dev`, without wrangler's dev proxy, inspector and request logging.
+import fs from "node:fs";
+import path from "node:path";
+import { Miniflare } from "miniflare";
+import { ROOT } from "../tests/support/wrangler.mjs";
+
+export async function startMiniflare(vars) {
+  const wrangler = fs.readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
+  const compatibilityDate = /^compatibility_date = "(.*)"$/m.exec(wrangler)[1];
+  const mf = new Miniflare({
+    modules: [
+      { type: "ESModule", path: path.join(ROOT, "build/index.js"), contents: fs.readFileSync(path.join(ROOT, "build/index.js"), "utf8") },
+      { type: "CompiledWasm", path: path.join(ROOT, "build/index_bg.wasm"), contents: fs.readFileSync(path.join(ROOT, "build/index_bg.wasm")) },
+    ],
+    compatibilityDate,
+    durableObjects: { MIA_SESSION: { className: "MiaSession", useSQLite: true } },
+    bindings: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, String(v)])),
+    host: "127.0.0.1",
+    port: 0,
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return { url, stop: () => mf.dispose() };
+}
