@@ -272,6 +272,17 @@ mod tests {
     }
 
     #[test]
+    fn env_example_lists_every_variable() {
+        let example = include_str!("../.env.example");
+        for name in VARIABLES {
+            assert!(
+                example.lines().any(|l| l.starts_with(&format!("{name}="))),
+                "{name} is missing from .env.example"
+            );
+        }
+    }
+
+    #[test]
     fn defaults_follow_the_contract() {
         let c = cfg(&[]);
         assert_eq!((c.ping_interval_ms, c.ping_timeout_ms, c.max_payload), (25_000, 20_000, 1_000_000));

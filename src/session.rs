@@ -157,20 +157,16 @@ impl Session {
         cfg.history_limit.max(HISTORY_SHOWN)
     }
 
-    pub fn session_id(&self) -> &str {
-        &self.meta.session_id
-    }
-
     pub fn meta(&self) -> &Meta {
         &self.meta
     }
 
-    pub fn history(&self) -> &[Message] {
-        &self.history
-    }
-
     pub fn connections(&self) -> impl Iterator<Item = &Conn> {
         self.conns.values()
+    }
+
+    pub fn connection(&self, sid: &str) -> Option<&Conn> {
+        self.conns.get(sid)
     }
 
     pub(crate) fn finish_outputs(&mut self) -> Vec<Output> {

@@ -258,6 +258,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_schema_records_its_version() {
+        let insert = SCHEMA.iter().find(|s| s.starts_with("INSERT INTO schema_version")).unwrap();
+        assert!(insert.contains(&format!("SELECT {SCHEMA_VERSION} ")), "{insert}");
+    }
+
+    #[test]
     fn bindings_match_placeholders() {
         let writes = [
             Write::Meta(Meta {

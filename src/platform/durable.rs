@@ -335,11 +335,17 @@ impl Inner {
         self.state.get_tags(ws).into_iter().next()
     }
 
-    fn known(&self, sid: &str) -> bool {
-        self.core
-            .borrow()
-            .as_ref()
-            .is_some_and(|c| c.connections().any(|conn| conn.sid == sid))
+    /// The core's state of a connection, if it has one.
+    fn connection(&self, sid: &str) -> Option<Conn> {
+        self.core.borrow().as_ref().and_then(|c| c.connection(sid).cloned())
+    }
+
+    /// Ends a misbehaving long-polling connection with Engine.IO's 400.
+    async fn refuse_polling(&self, sid: &str, origin: Option<&str>) -> Result<Response> {
+        let outputs = self.with_core(|c| c.closed(now_ms(), sid)).unwrap_or_default();
+        self.apply(outputs).await;
+        self.polls.borrow_mut().remove(sid);
+        self.engine_error(http::engineio_bad_request(), origin)
     }
 
     fn polling_reply(&self, status: u16, body: String, origin: Option<&str>) -> Result<Response> {
@@ -378,12 +384,7 @@ impl Inner {
 
     /// The WebSocket that will take over a long-polling connection.
     fn upgrade(&self, sid: &str, origin: Option<&str>) -> Result<Response> {
-        let conn = self
-            .core
-            .borrow()
-            .as_ref()
-            .and_then(|c| c.connections().find(|c| c.sid == sid).cloned());
-        let Some(conn) = conn.filter(|c| c.transport == Transport::Polling) else {
+        let Some(conn) = self.connection(sid).filter(|c| c.transport == Transport::Polling) else {
             return self.engine_error(http::engineio_unknown_sid(), origin);
         };
         let pair = WebSocketPair::new()?;
@@ -427,13 +428,8 @@ impl Inner {
         };
         let ready = match start {
             Start::Unknown => return self.engine_error(http::engineio_unknown_sid(), origin),
-            Start::Twice => {
-                // Two polls at once: Engine.IO closes the connection.
-                let outputs = self.with_core(|c| c.closed(now_ms(), sid)).unwrap_or_default();
-                self.apply(outputs).await;
-                self.polls.borrow_mut().remove(sid);
-                return self.engine_error(http::engineio_bad_request(), origin);
-            }
+            // Two polls at once: Engine.IO closes the connection.
+            Start::Twice => return self.refuse_polling(sid, origin).await,
             Start::Wait(rx) => Some(rx),
             Start::Ready => None,
         };
@@ -458,7 +454,7 @@ impl Inner {
 
     /// Packets posted by a long-polling client. The replies they start run on after "ok".
     async fn poll_post(self: &Rc<Self>, sid: &str, mut req: Request, origin: Option<&str>) -> Result<Response> {
-        if !self.polls.borrow().contains_key(sid) || !self.known(sid) {
+        if !self.polls.borrow().contains_key(sid) || self.connection(sid).is_none() {
             return self.engine_error(http::engineio_unknown_sid(), origin);
         }
         let body = req.bytes().await.unwrap_or_default();
@@ -471,10 +467,7 @@ impl Inner {
                         .with("sid", sid)
                         .with("error", e.to_string()),
                 );
-                let outputs = self.with_core(|c| c.closed(now_ms(), sid)).unwrap_or_default();
-                self.apply(outputs).await;
-                self.polls.borrow_mut().remove(sid);
-                return self.engine_error(http::engineio_bad_request(), origin);
+                return self.refuse_polling(sid, origin).await;
             }
         };
         let mut work = Work::default();
@@ -568,10 +561,7 @@ impl MiaSession {
         if let Some(sid) = inner.sid_of(ws) {
             inner.sockets.borrow_mut().remove(&sid);
             // A WebSocket that closes during its upgrade leaves the polling connection alone.
-            let upgraded = inner.core.borrow().as_ref().is_some_and(|c| {
-                c.connections()
-                    .any(|conn| conn.sid == sid && conn.transport == Transport::Websocket)
-            });
+            let upgraded = inner.connection(&sid).is_some_and(|conn| conn.transport == Transport::Websocket);
             if upgraded {
                 let outputs = inner.with_core(|c| c.closed(now_ms(), &sid)).unwrap_or_default();
                 inner.apply(outputs).await;
