@@ -10,6 +10,9 @@ use super::durable::{Inner, Work};
 use super::now_ms;
 use crate::conversation::{Failure, UpstreamEvent, UpstreamJob, UpstreamRequest};
 
+/// How long a finished reply's body may take to end before it is cancelled.
+const DRAIN_MS: u64 = 100;
+
 fn delay(ms: u64) -> Delay {
     Delay::from(Duration::from_millis(ms))
 }
@@ -100,30 +103,46 @@ async fn stream(session: &Inner, job: &UpstreamJob, http: &crate::openai::HttpRe
             return jobs;
         }
     };
-    let mut got_bytes = false;
+    // One timer per deadline for the whole stream: a timer per read costs more than the read.
+    let mut first_byte = Some(Box::pin(delay(first_byte_deadline.min(total_deadline).saturating_sub(now_ms()))));
+    let mut total = Box::pin(delay(total_deadline.saturating_sub(now_ms())));
     loop {
-        let deadline = if got_bytes {
-            total_deadline
-        } else {
-            first_byte_deadline.min(total_deadline)
+        let next = body.next();
+        let event = match &mut first_byte {
+            Some(first) => match select(next, select(first, &mut total)).await {
+                Either::Left((item, _)) => Ok(item),
+                Either::Right(_) => Err(Failure::FirstByteTimeout),
+            },
+            None => match select(next, &mut total).await {
+                Either::Left((item, _)) => Ok(item),
+                Either::Right(_) => Err(Failure::TotalTimeout),
+            },
         };
-        let wait = deadline.saturating_sub(now_ms());
-        let event = match select(body.next(), delay(wait)).await {
-            Either::Left((Some(Ok(bytes)), _)) => {
-                got_bytes = true;
+        let event = match event {
+            Ok(Some(Ok(bytes))) => {
+                first_byte = None;
                 UpstreamEvent::Bytes(bytes)
             }
-            Either::Left((Some(Err(e)), _)) => fail(Failure::Network(e.to_string())),
-            Either::Left((None, _)) => UpstreamEvent::End,
-            Either::Right(_) if got_bytes => fail(Failure::TotalTimeout),
-            Either::Right(_) => fail(Failure::FirstByteTimeout),
+            Ok(Some(Err(e))) => fail(Failure::Network(e.to_string())),
+            Ok(None) => UpstreamEvent::End,
+            Err(timeout) => fail(timeout),
         };
         let last = !matches!(event, UpstreamEvent::Bytes(_));
         jobs.extend(session.feed(job, event).await);
-        if last || !session.wants(job) {
+        if last {
+            return jobs;
+        }
+        if !session.wants(job) {
+            // Done with this body: read what is already on its way (after `[DONE]`, only
+            // the end) so the runtime can reuse the connection, rather than cancel it.
+            let _ = select(Box::pin(drain(&mut body)), delay(DRAIN_MS)).await;
             return jobs;
         }
     }
+}
+
+async fn drain(body: &mut worker::ByteStream) {
+    while let Some(Ok(_)) = body.next().await {}
 }
 
 fn build(http: &crate::openai::HttpRequest) -> worker::Result<Request> {

@@ -15,6 +15,7 @@ const vars = () => ({
   MIA_WORKFLOW_ID: "wf-test-1",
   UPSTREAM_RETRY_BASE_MS: 50,
   UPSTREAM_FIRST_BYTE_TIMEOUT_MS: 1000,
+  UPSTREAM_TIMEOUT_MS: 2500,
   MAX_MESSAGE_CHARS: 200,
   HISTORY_LIMIT: 4,
 });
@@ -193,6 +194,21 @@ describe("nothing is lost", () => {
     const { complete } = await converse(socket, "slow?");
     assert.equal(complete.message, "on time");
     assert.equal(mock.requests.length, 2);
+  });
+
+  test("a reply still streaming at UPSTREAM_TIMEOUT_MS is cut there, kept as interrupted", async () => {
+    const { socket, sessionId } = await fresh();
+    mock.script({ chunks: Array.from({ length: 10 }, (_, i) => `s${i} `), delayMs: 400 });
+    const started = Date.now();
+    const ack = await request(socket, "message", { message: "take your time" });
+    const complete = await waitFor(socket, "message_complete", (p) => p.messageId === ack.replyId);
+    const took = Date.now() - started;
+    assert.equal(complete.interrupted, true);
+    assert.ok(took >= 2400 && took < 3900, `cut after ${took} ms, not at the 2.5 s timeout nor at the stream's 4 s end`);
+    assert.match(complete.message, /^s0 s1 s2 (s\d )*$/);
+    const err = await waitFor(socket, "error", (e) => e.code === "UPSTREAM_INTERRUPTED");
+    assert.equal(err.retryable, true);
+    assert.equal((await history(sessionId)).at(-1).content, complete.message);
   });
 
   test("cancel stops the reply; what arrived is stored as interrupted", async () => {

@@ -80,6 +80,9 @@ export async function startMockOpenAI({ port = 0, defaults = {} } = {}) {
     await write("data: [DONE]\n\n");
     res.end();
   });
+  // TCP connections accepted so far (shows whether the server reuses them).
+  mock.connections = 0;
+  server.on("connection", () => { mock.connections++; });
   await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${server.address().port}/v1`;
   return Object.assign(mock, {
@@ -101,4 +104,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const [port, count, delayMs] = process.argv.slice(2).map(Number);
   const mock = await startMockOpenAI({ port: port || 0, defaults: { count: count || 20, delayMs: delayMs || 0, stamp: true } });
   console.log(mock.url);
+  // SIGTERM: report how many connections served the requests, then exit.
+  process.on("SIGTERM", () => {
+    process.stderr.write(`mock: ${mock.requests.length + mock.moderations.length} requests over ${mock.connections} connections\n`, () => process.exit(0));
+  });
 }
