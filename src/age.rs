@@ -116,6 +116,14 @@ fn ordinal(word: &str) -> Option<i32> {
 }
 
 /// The age a message states about its writer, if any (3–120).
+/// Compiles every pattern now rather than on the first message.
+pub fn prepare() {
+    patterns();
+    grades();
+    third_party_or_past();
+    detect_in("");
+}
+
 pub fn detect(text: &str) -> Option<u8> {
     let norm = normalize::basic(text);
     for sentence in norm.split(['.', '!', '?', ';', '\n']) {

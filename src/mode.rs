@@ -86,6 +86,13 @@ fn fundraising() -> &'static Regex {
 pub type Reason = &'static str;
 
 /// Updates the mode for one message, given the session's age and tier after it.
+/// Compiles the mode patterns now rather than on the first message.
+pub fn prepare() {
+    urgent();
+    not_urgent();
+    fundraising();
+}
+
 pub fn next(state: &mut ModeState, text: &str) -> Option<(Mode, Mode, Reason)> {
     let norm = normalize::basic(text);
     let previous = state.mode;

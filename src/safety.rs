@@ -301,6 +301,15 @@ fn has_substance_use_marker() -> &'static Regex {
 }
 
 /// Classifies one message. Rules are compiled once per process.
+/// Compiles every rule now rather than on the first message.
+pub fn prepare() {
+    rules();
+    cues();
+    negation();
+    has_substance_use_marker();
+    academic_only("");
+}
+
 pub fn classify(text: &str) -> Assessment {
     let norm = normalize::for_safety(text);
     let mut categories = Vec::new();

@@ -108,6 +108,14 @@ pub const CLOSE_TOO_BIG: u16 = 1009;
 /// WebSocket close code for a normal close (timeouts, client close).
 pub const CLOSE_NORMAL: u16 = 1000;
 
+/// Compiles the classifiers' rules (safety, age, mode) ahead of the first message: a
+/// one-off cost per isolate that otherwise lands mid-conversation.
+pub fn prepare_classifiers() {
+    crate::safety::prepare();
+    crate::age::prepare();
+    crate::mode::prepare();
+}
+
 pub struct Session {
     pub(crate) cfg: Config,
     pub(crate) meta: Meta,

@@ -485,6 +485,8 @@ impl Inner {
 
 impl DurableObject for MiaSession {
     fn new(state: State, env: Env) -> Self {
+        // At connect, before any reply is streaming in this isolate.
+        crate::session::prepare_classifiers();
         let sql = state.storage().sql();
         MiaSession {
             inner: Rc::new(Inner {
