@@ -53,6 +53,27 @@ function rssOf(pids) {
   return total ? `${(total / 1024).toFixed(0)} MiB` : "n/a";
 }
 
+/** CPU seconds (user + system) the processes have used so far. */
+function cpuOf(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch { /* gone */ }
+  }
+  return ticks / 100; // USER_HZ
+}
+
+/** The server's processes: wrangler's whole process group, or Miniflare's workerd. */
+function serverPids() {
+  if (!server) return [];
+  if (!server.child) return workerdPids();
+  return fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((pid) => {
+    try { return fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[2] === String(server.child.pid); } catch { return false; }
+  });
+}
+
 function workerdPids() {
   try {
     return execFileSync("pgrep", ["-f", "workerd serve"]).toString().trim().split("\n").filter(Boolean);
@@ -104,9 +125,12 @@ for (const sc of scenarios) {
   const proc = child(process.execPath, [path.join(ROOT, "bench/clients.mjs"), JSON.stringify({ url, staggerMs, ...sc })]);
   let peak = "n/a";
   const pids = server ? workerdPids() : [];
+  const cpuPids = serverPids();
+  const cpuBefore = cpuOf(cpuPids);
   const sampler = setInterval(() => { if (pids.length) peak = rssOf(pids); }, 500);
   const r = JSON.parse(await firstLine(proc));
   clearInterval(sampler);
+  const cpu = cpuOf(cpuPids) - cpuBefore;
   rows.push({
     scenario: sc.name,
     "chunk delay p50 ms": f(pct(r.chunkDelays, 0.5)),
@@ -118,6 +142,8 @@ for (const sc of scenarios) {
     "chunks/s": f(r.chunks / r.elapsed),
     errors: r.errors + (sc.idle ? sc.idle - r.idleAlive : 0),
     "server RSS": peak,
+    // What the server spends per message (its chunks included): the cost behind every figure above.
+    "server CPU ms/msg": cpuPids.length && r.completed ? f((1000 * cpu) / r.completed) : "n/a",
   });
   if (r.errors) console.log(`  ${sc.name}: errors ${JSON.stringify(r.errorKinds)}`);
   if (sc.idle) console.log(`  ${sc.name}: ${r.idleAlive}/${sc.idle} idle sessions still connected at the end`);
