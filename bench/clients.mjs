@@ -5,14 +5,15 @@
 import { io } from "socket.io-client";
 
 const cfg = JSON.parse(process.argv[2]);
-const { url, sessions, messages, idle = 0, timeoutMs = 60_000, staggerMs = 1000 } = cfg;
+const { url, sessions, messages, idle = 0, timeoutMs = 60_000, staggerMs = 1000, thinkMs = 0 } = cfg;
 const chunkDelays = [];
 const firstChunk = [];
 let errors = 0;
 let completed = 0;
 let chunks = 0;
 const errorKinds = {};
-const now = () => performance.timeOrigin + performance.now();
+// The same monotonic clock as the mock's stamps (see tests/support/mock-openai.mjs).
+const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 function open(i) {
   return new Promise((resolve) => {
@@ -56,7 +57,11 @@ const started = now();
 // Sessions start at random offsets within staggerMs, as people do, not in lockstep.
 await Promise.all(active.map(async (s) => {
   await new Promise((r) => setTimeout(r, Math.random() * staggerMs));
-  for (let m = 0; m < messages; m++) await exchange(s, m);
+  for (let m = 0; m < messages; m++) {
+    // Reading the reply and typing the next message: thinkMs on average, ±50%.
+    if (m > 0 && thinkMs > 0) await new Promise((r) => setTimeout(r, thinkMs * (0.5 + Math.random())));
+    await exchange(s, m);
+  }
 }));
 const elapsed = (now() - started) / 1000;
 const idleAlive = idleSockets.filter((s) => s?.connected).length;

@@ -72,7 +72,9 @@ export async function startMockOpenAI({ port = 0, defaults = {} } = {}) {
       if (b.delayMs) await sleep(b.delayMs);
       b.onChunk?.(i, Date.now());
       // { stamp: true }: each chunk carries the wall-clock time it was written, for benchmarks.
-      const content = b.stamp ? `[t=${(performance.timeOrigin + performance.now()).toFixed(3)}] ` : chunks[i];
+      // The monotonic clock is one clock for every process on the machine; performance.timeOrigin
+      // differs between processes by up to a quarter of a millisecond.
+      const content = b.stamp ? `[t=${(Number(process.hrtime.bigint()) / 1e6).toFixed(3)}] ` : chunks[i];
       await write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`);
     }
     if (b.noDone) { res.end(); return; }
