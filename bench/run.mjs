@@ -1,4 +1,4 @@
-// npm run bench [-- --url URL] [--chunks K] [--chunk-delay-ms D] [--only NAME] [--direct] [--miniflare] [--profile DIR] [--stagger-ms MS]
+// npm run bench [-- --url URL] [--chunks K] [--chunk-delay-ms D] [--only NAME] [--direct] [--miniflare] [--node-reference] [--profile DIR] [--stagger-ms MS] [--think-ms MS]
 // Starts (or takes --url) a server and a mock OpenAI server, then runs the client
 // scenarios, each in its own process, and prints a table.
 import { spawn, execFileSync } from "node:child_process";
@@ -14,6 +14,8 @@ const K = Number(opt("chunks", 20));
 const D = Number(opt("chunk-delay-ms", 10));
 const only = opt("only", null);
 const staggerMs = Number(opt("stagger-ms", 1000));
+// 0: each session sends its next message the moment a reply completes (a stress test).
+const thinkMs = Number(opt("think-ms", 0));
 
 const scenarios = [
   { name: "1 session x 200 messages", sessions: 1, messages: 200 },
@@ -65,9 +67,10 @@ function cpuOf(pids) {
   return ticks / 100; // USER_HZ
 }
 
-/** The server's processes: wrangler's whole process group, or Miniflare's workerd. */
+/** The server's processes: wrangler's whole process group, Miniflare's workerd, or the reference's Node. */
 function serverPids() {
   if (!server) return [];
+  if (server.pid) return [server.pid];
   if (!server.child) return workerdPids();
   return fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((pid) => {
     try { return fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[2] === String(server.child.pid); } catch { return false; }
@@ -90,7 +93,13 @@ const serverVars = {
   RATE_LIMIT_PER_MINUTE: 100000, MAX_SOCKETS_PER_SESSION: 10000,
 };
 let runtime = url ? "given" : "wrangler dev";
-if (!url && args.includes("--miniflare")) {
+if (!url && args.includes("--node-reference")) {
+  // The Express + Socket.IO + OpenAI SDK stand-in for the original, in its own process.
+  const proc = child(process.execPath, [path.join(ROOT, "bench/node-reference.mjs"), mockUrl]);
+  url = await firstLine(proc);
+  server = { pid: proc.pid, stop: async () => { proc.kill(); } };
+  runtime = "Node.js reference (Express + Socket.IO + OpenAI SDK)";
+} else if (!url && args.includes("--miniflare")) {
   server = await startMiniflare(serverVars);
   url = server.url;
   runtime = "workerd via Miniflare";
@@ -119,12 +128,12 @@ async function userWorkerdUrl(srv) {
 }
 
 console.log(`Mia benchmark — ${os.cpus().length} × ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
-console.log(`server ${url} (${runtime}); mock model ${mockUrl}: ${K} chunks, ${D} ms apart\n`);
+console.log(`server ${url} (${runtime}); mock model ${mockUrl}: ${K} chunks, ${D} ms apart; ${thinkMs ? `${thinkMs} ms (±50%) between a reply and the next message` : "next message as soon as a reply completes"}\n`);
 const rows = [];
 for (const sc of scenarios) {
-  const proc = child(process.execPath, [path.join(ROOT, "bench/clients.mjs"), JSON.stringify({ url, staggerMs, ...sc })]);
+  const proc = child(process.execPath, [path.join(ROOT, "bench/clients.mjs"), JSON.stringify({ url, staggerMs, thinkMs, ...sc })]);
   let peak = "n/a";
-  const pids = server ? workerdPids() : [];
+  const pids = server?.pid ? [server.pid] : server ? workerdPids() : [];
   const cpuPids = serverPids();
   const cpuBefore = cpuOf(cpuPids);
   const sampler = setInterval(() => { if (pids.length) peak = rssOf(pids); }, 500);
