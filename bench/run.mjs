@@ -1,4 +1,4 @@
-// npm run bench [-- --url URL] [--chunks K] [--chunk-delay-ms D] [--only NAME] [--direct] [--miniflare] [--node-reference] [--profile DIR] [--stagger-ms MS] [--think-ms MS]
+// npm run bench [-- --url URL] [--chunks K] [--chunk-delay-ms D] [--only NAME] [--direct] [--miniflare] [--node-reference] [--profile DIR] [--stagger-ms MS] [--think-ms MS] [--scenario SESSIONS,MESSAGES[,IDLE]] [--quiet-inspector]
 // Starts (or takes --url) a server and a mock OpenAI server, then runs the client
 // scenarios, each in its own process, and prints a table.
 import { spawn, execFileSync } from "node:child_process";
@@ -17,11 +17,14 @@ const staggerMs = Number(opt("stagger-ms", 1000));
 // 0: each session sends its next message the moment a reply completes (a stress test).
 const thinkMs = Number(opt("think-ms", 0));
 
-const scenarios = [
-  { name: "1 session x 200 messages", sessions: 1, messages: 200 },
-  { name: "100 sessions x 10 messages", sessions: 100, messages: 10 },
-  { name: "1000 idle + 50 active x 5", sessions: 50, messages: 5, idle: 1000 },
-].filter((s) => !only || s.name.includes(only));
+const custom = opt("scenario", null)?.split(",").map(Number);
+const scenarios = custom
+  ? [{ name: `${custom[2] ? `${custom[2]} idle + ` : ""}${custom[0]} sessions x ${custom[1]}`, sessions: custom[0], messages: custom[1], idle: custom[2] ?? 0 }]
+  : [
+    { name: "1 session x 200 messages", sessions: 1, messages: 200 },
+    { name: "100 sessions x 10 messages", sessions: 100, messages: 10 },
+    { name: "1000 idle + 50 active x 5", sessions: 50, messages: 5, idle: 1000 },
+  ].filter((s) => !only || s.name.includes(only));
 
 function child(cmd, argv, opts = {}) {
   return spawn(cmd, argv, { stdio: ["ignore", "pipe", "inherit"], ...opts });
@@ -111,6 +114,24 @@ if (!url && args.includes("--node-reference")) {
   });
   url = server.url;
   if (args.includes("--direct")) url = (await userWorkerdUrl(server)) ?? url;
+  if (args.includes("--quiet-inspector")) await quietInspector(server.inspectorPort);
+}
+
+/**
+ * wrangler 4.86 (the last for Node 20) enables the devtools Network domain whether or not
+ * DevTools is open, and its Node process logs every event to a file: one per upstream chunk.
+ * Later wranglers enable it only for an open DevTools (workers-sdk#14191). This attaches as
+ * DevTools and turns the domain off, to measure wrangler dev without that flood.
+ */
+async function quietInspector(port) {
+  const [target] = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
+  const { default: WebSocket } = await import("ws");
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+  let id = 0;
+  const disable = () => ws.send(JSON.stringify({ id: ++id, method: "Network.disable" }));
+  disable();
+  setInterval(disable, 5000).unref(); // the proxy enables it again when it reconnects
 }
 
 /** wrangler dev fronts the Worker with a proxy workerd; --direct finds the Worker's own socket. */

@@ -45,10 +45,11 @@ export async function startWrangler({ vars = {}, persistDir, port, nodeArgs } = 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "mia-e2e-"));
   persistDir ??= path.join(work, "state");
   const config = testConfig(work);
+  const inspectorPort = await freePort();
   const args = [
     "dev", "--config", config, "--ip", "127.0.0.1", "--port", String(port),
     "--persist-to", persistDir, "--show-interactive-dev-session=false",
-    "--inspector-port", String(await freePort()),
+    "--inspector-port", String(inspectorPort),
   ];
   for (const [k, v] of Object.entries({ NODE_ENV: "development", LOG_LEVEL: "debug", ...vars })) {
     args.push("--var", `${k}:${v}`);
@@ -76,7 +77,7 @@ export async function startWrangler({ vars = {}, persistDir, port, nodeArgs } = 
   child.stderr.on("data", onData);
   const url = `http://127.0.0.1:${port}`;
   const handle = {
-    url, port, logs, persistDir, child,
+    url, port, inspectorPort, logs, persistDir, child,
     async stop() {
       running.delete(handle);
       if (child.exitCode !== null || child.signalCode !== null) return;
