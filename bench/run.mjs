@@ -1,4 +1,4 @@
-// npm run bench [-- --url URL] [--chunks K] [--chunk-delay-ms D] [--only NAME] [--direct] [--miniflare] [--node-reference] [--profile DIR] [--stagger-ms MS] [--think-ms MS] [--scenario SESSIONS,MESSAGES[,IDLE]] [--quiet-inspector]
+// npm run bench [-- --url URL] [--chunks K] [--chunk-delay-ms D] [--only NAME] [--direct] [--miniflare] [--node-reference] [--profile DIR] [--stagger-ms MS] [--think-ms MS] [--scenario SESSIONS,MESSAGES[,IDLE]] [--quiet-inspector] [--mock-port P] [--server-pid PID]
 // Starts (or takes --url) a server and a mock OpenAI server, then runs the client
 // scenarios, each in its own process, and prints a table.
 import { spawn, execFileSync } from "node:child_process";
@@ -70,8 +70,9 @@ function cpuOf(pids) {
   return ticks / 100; // USER_HZ
 }
 
-/** The server's processes: wrangler's whole process group, Miniflare's workerd, or the reference's Node. */
+/** The server's processes: wrangler's whole process group, Miniflare's workerd, the reference's Node, or --server-pid. */
 function serverPids() {
+  if (opt("server-pid", null)) return [opt("server-pid")];
   if (!server) return [];
   if (server.pid) return [server.pid];
   if (!server.child) return workerdPids();
@@ -86,7 +87,8 @@ function workerdPids() {
   } catch { return []; }
 }
 
-const mockPort = await freePort();
+// --mock-port: a fixed port, for a server started beforehand (--url) with OPENAI_BASE_URL at the mock.
+const mockPort = Number(opt("mock-port", 0)) || await freePort();
 const mock = child(process.execPath, [path.join(ROOT, "tests/support/mock-openai.mjs"), String(mockPort), String(K), String(D)]);
 const mockUrl = await firstLine(mock);
 let server = null;
@@ -154,7 +156,7 @@ const rows = [];
 for (const sc of scenarios) {
   const proc = child(process.execPath, [path.join(ROOT, "bench/clients.mjs"), JSON.stringify({ url, staggerMs, thinkMs, ...sc })]);
   let peak = "n/a";
-  const pids = server?.pid ? [server.pid] : server ? workerdPids() : [];
+  const pids = opt("server-pid", null) ? [opt("server-pid")] : server?.pid ? [server.pid] : server ? workerdPids() : [];
   const cpuPids = serverPids();
   const cpuBefore = cpuOf(cpuPids);
   const sampler = setInterval(() => { if (pids.length) peak = rssOf(pids); }, 500);
