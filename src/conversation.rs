@@ -216,6 +216,7 @@ impl Session {
         self.history.push(user_message.clone());
 
         // 2. Safety.
+        let state_before = (self.meta.age, self.meta.mode, self.meta.tier, self.meta.fundraising_left);
         let assessment = safety::classify(text);
         self.meta.tier = self.meta.tier.max(assessment.tier);
         if assessment.tier >= 2 {
@@ -261,8 +262,11 @@ impl Session {
         }
         self.meta.mode = state.mode;
         self.meta.fundraising_left = state.fundraising_left;
-        self.meta.updated_at = now;
-        self.push(Output::Store(Write::Meta(self.meta.clone())));
+        // The session's row changes only with its state; the message row already says when.
+        if (self.meta.age, self.meta.mode, self.meta.tier, self.meta.fundraising_left) != state_before {
+            self.meta.updated_at = now;
+            self.push(Output::Store(Write::Meta(self.meta.clone())));
+        }
 
         let job = Job {
             user_message: user_message.id.clone(),

@@ -96,6 +96,7 @@ pub struct Meta {
     pub tier: u8,
     pub fundraising_left: u8,
     pub created_at: u64,
+    /// When owner, age, mode or tier last changed (each message row carries its own time).
     pub updated_at: u64,
 }
 

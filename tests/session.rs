@@ -268,6 +268,36 @@ fn a_reply_streams_completes_and_is_stored() {
 }
 
 #[test]
+fn the_session_row_is_written_when_its_state_changes_not_for_every_message() {
+    let mut h = Harness::new(&[]);
+    let sid = h.connected();
+    let metas = |h: &Harness| {
+        h.writes
+            .iter()
+            .filter_map(|w| if let Write::Meta(m) = w { Some(m.clone()) } else { None })
+            .collect::<Vec<_>>()
+    };
+    let say = |h: &mut Harness, ack: u64, text: &str| {
+        h.emit(&sid, ack, "message", json!({ "message": text }));
+        let job = h.last_job();
+        h.sse(&job, &["ok"], true);
+    };
+    say(&mut h, 1, "hello");
+    let after_first = metas(&h).len();
+    say(&mut h, 2, "how was your day");
+    say(&mut h, 3, "mine was fine");
+    assert_eq!(metas(&h).len(), after_first, "plain messages change nothing in the session row");
+    assert_eq!(h.stored_messages().len(), 6, "every message and reply is still stored");
+
+    h.now += 5_000;
+    say(&mut h, 4, "I'm 12 years old");
+    let written = metas(&h);
+    assert_eq!(written.len(), after_first + 1, "a new age is written");
+    assert_eq!(written.last().unwrap().age, Some(12));
+    assert_eq!(written.last().unwrap().updated_at, h.now);
+}
+
+#[test]
 fn retries_429_then_succeeds() {
     let mut h = Harness::new(&[("UPSTREAM_RETRY_BASE_MS", "100")]);
     let sid = h.connected();
