@@ -13,9 +13,11 @@ const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 
 const K = Number(opt("chunks", 20));
 const D = Number(opt("chunk-delay-ms", 10));
 const only = opt("only", null);
-const staggerMs = Number(opt("stagger-ms", 1000));
 // 0: each session sends its next message the moment a reply completes (a stress test).
 const thinkMs = Number(opt("think-ms", 0));
+// Sessions start at random offsets within this window. With think time, one think-time
+// cycle: all first messages inside one second would be a burst the steady state never has.
+const staggerMs = Number(opt("stagger-ms", Math.max(1000, thinkMs)));
 
 const custom = opt("scenario", null)?.split(",").map(Number);
 const scenarios = custom

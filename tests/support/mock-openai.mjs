@@ -15,8 +15,9 @@ import http from "node:http";
  *  { splitBytes: true }                    write the SSE bytes one at a time
  * POST /v1/moderations flags the categories `mock.moderate(input)` returns (none by default).
  */
-export async function startMockOpenAI({ port = 0, defaults = {} } = {}) {
+export async function startMockOpenAI({ port = 0, defaults = {}, record = true } = {}) {
   const queue = [];
+  let served = 0;
   const requests = [];
   const moderations = [];
   const mock = {};
@@ -27,7 +28,8 @@ export async function startMockOpenAI({ port = 0, defaults = {} } = {}) {
     try { parsed = JSON.parse(body); } catch { /* recorded as null */ }
     if (req.url.endsWith("/moderations")) {
       // Flags what mock.moderate(input) returns (category names); nothing by default.
-      moderations.push({ body: parsed, at: Date.now() });
+      if (record) moderations.push({ body: parsed, at: Date.now() });
+      served++;
       let flagged;
       try {
         flagged = (await mock.moderate?.(parsed?.input)) ?? [];
@@ -41,7 +43,8 @@ export async function startMockOpenAI({ port = 0, defaults = {} } = {}) {
       res.end(JSON.stringify({ id: "modr-mock", model: "omni-moderation-latest", results: [{ flagged: flagged.length > 0, categories }] }));
       return;
     }
-    requests.push({ method: req.method, url: req.url, headers: req.headers, body: parsed, at: Date.now() });
+    if (record) requests.push({ method: req.method, url: req.url, headers: req.headers, body: parsed, at: Date.now() });
+    served++;
     const b = queue.shift() ?? { ...defaults };
     if (b.firstByteDelayMs) await sleep(b.firstByteDelayMs);
     if (b.status && b.status !== 200) {
@@ -92,6 +95,8 @@ export async function startMockOpenAI({ port = 0, defaults = {} } = {}) {
     requests,
     moderations,
     moderate: null,
+    /** Requests answered so far, moderation included. */
+    served: () => served,
     script(...behaviours) { queue.push(...behaviours); },
     clear() { queue.length = 0; requests.length = 0; moderations.length = 0; mock.moderate = null; },
     close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
@@ -104,10 +109,11 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // streams CHUNKS time-stamped chunks DELAY_MS apart for every request.
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [port, count, delayMs] = process.argv.slice(2).map(Number);
-  const mock = await startMockOpenAI({ port: port || 0, defaults: { count: count || 20, delayMs: delayMs || 0, stamp: true } });
+  // Nothing recorded: a growing log would make the mock's own garbage collector part of the figures.
+  const mock = await startMockOpenAI({ port: port || 0, defaults: { count: count || 20, delayMs: delayMs || 0, stamp: true }, record: false });
   console.log(mock.url);
   // SIGTERM: report how many connections served the requests, then exit.
   process.on("SIGTERM", () => {
-    process.stderr.write(`mock: ${mock.requests.length + mock.moderations.length} requests over ${mock.connections} connections\n`, () => process.exit(0));
+    process.stderr.write(`mock: ${mock.served()} requests over ${mock.connections} connections\n`, () => process.exit(0));
   });
 }
