@@ -158,8 +158,9 @@ const rows = [];
 for (const sc of scenarios) {
   const proc = child(process.execPath, [path.join(ROOT, "bench/clients.mjs"), JSON.stringify({ url, staggerMs, thinkMs, ...sc })]);
   let peak = "n/a";
-  const pids = opt("server-pid", null) ? [opt("server-pid")] : server?.pid ? [server.pid] : server ? workerdPids() : [];
+  // Memory: the runtime's processes (under wrangler, its workerds, not its Node); CPU: all of them.
   const cpuPids = serverPids();
+  const pids = server?.child ? workerdPids() : cpuPids;
   const cpuBefore = cpuOf(cpuPids);
   const sampler = setInterval(() => { if (pids.length) peak = rssOf(pids); }, 500);
   const r = JSON.parse(await firstLine(proc));

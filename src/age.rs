@@ -115,7 +115,6 @@ fn ordinal(word: &str) -> Option<i32> {
     word.trim_end_matches(|c: char| c.is_alphabetic()).parse().ok()
 }
 
-/// The age a message states about its writer, if any (3–120).
 /// Compiles every pattern now rather than on the first message.
 pub fn prepare() {
     patterns();
@@ -124,6 +123,7 @@ pub fn prepare() {
     detect_in("");
 }
 
+/// The age a message states about its writer, if any (3–120).
 pub fn detect(text: &str) -> Option<u8> {
     let norm = normalize::basic(text);
     for sentence in norm.split(['.', '!', '?', ';', '\n']) {

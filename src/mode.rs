@@ -85,7 +85,6 @@ fn fundraising() -> &'static Regex {
 /// The reason a mode was chosen, as sent in `mode_changed`.
 pub type Reason = &'static str;
 
-/// Updates the mode for one message, given the session's age and tier after it.
 /// Compiles the mode patterns now rather than on the first message.
 pub fn prepare() {
     urgent();
@@ -93,6 +92,7 @@ pub fn prepare() {
     fundraising();
 }
 
+/// Updates the mode for one message, given the session's age and tier after it.
 pub fn next(state: &mut ModeState, text: &str) -> Option<(Mode, Mode, Reason)> {
     let norm = normalize::basic(text);
     let previous = state.mode;

@@ -300,7 +300,6 @@ fn has_substance_use_marker() -> &'static Regex {
     })
 }
 
-/// Classifies one message. Rules are compiled once per process.
 /// Compiles every rule now rather than on the first message.
 pub fn prepare() {
     rules();
@@ -310,6 +309,7 @@ pub fn prepare() {
     academic_only("");
 }
 
+/// Classifies one message. Rules are compiled once per process.
 pub fn classify(text: &str) -> Assessment {
     let norm = normalize::for_safety(text);
     let mut categories = Vec::new();

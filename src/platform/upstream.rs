@@ -104,12 +104,13 @@ async fn stream(session: &Inner, job: &UpstreamJob, http: &crate::openai::HttpRe
         }
     };
     // One timer per deadline for the whole stream: a timer per read costs more than the read.
+    // Until the first bytes, the nearer deadline counts as the first-byte one.
     let mut first_byte = Some(Box::pin(delay(first_byte_deadline.min(total_deadline).saturating_sub(now_ms()))));
     let mut total = Box::pin(delay(total_deadline.saturating_sub(now_ms())));
     loop {
         let next = body.next();
         let event = match &mut first_byte {
-            Some(first) => match select(next, select(first, &mut total)).await {
+            Some(first) => match select(next, first).await {
                 Either::Left((item, _)) => Ok(item),
                 Either::Right(_) => Err(Failure::FirstByteTimeout),
             },
