@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startWrangler } from "../support/wrangler.mjs";
 import { startMockOpenAI, sleep } from "../support/mock-openai.mjs";
-import { closeAll, connect, converse, join, request, uniqueSession, waitFor } from "../support/client.mjs";
+import { closeAll, connect, converse, join, joinedSession, request, waitFor } from "../support/client.mjs";
 
 let mock;
 let server;
@@ -28,10 +28,7 @@ after(async () => { closeAll(); await server?.stop(); await mock?.close(); });
 
 async function fresh() {
   mock.clear();
-  const sessionId = uniqueSession("conv");
-  const socket = await connect(server.url, { sessionId });
-  await join(socket);
-  return { sessionId, socket };
+  return joinedSession(server.url, "conv");
 }
 
 async function history(sessionId) {

@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startWrangler } from "../support/wrangler.mjs";
 import { startMockOpenAI, sleep } from "../support/mock-openai.mjs";
-import { closeAll, connect, join, request, uniqueSession, waitFor } from "../support/client.mjs";
+import { closeAll, connect, join, joinedSession, request, waitFor } from "../support/client.mjs";
 
 let mock;
 let server;
@@ -20,10 +20,7 @@ after(async () => { closeAll(); await server?.stop(); await mock?.close(); });
 
 async function fresh() {
   mock.clear();
-  const sessionId = uniqueSession("safety");
-  const socket = await connect(server.url, { sessionId });
-  await join(socket);
-  return { sessionId, socket };
+  return joinedSession(server.url, "safety");
 }
 
 /** Sends a message; resolves with the events up to its message_complete. */

@@ -68,6 +68,14 @@ export async function converse(socket, message, { timeoutMs = 20_000 } = {}) {
   return { ack, chunks, complete, events };
 }
 
+/** A new session, joined over one socket: { sessionId, socket }. */
+export async function joinedSession(url, prefix) {
+  const sessionId = uniqueSession(prefix);
+  const socket = await connect(url, { sessionId });
+  await join(socket);
+  return { sessionId, socket };
+}
+
 export function uniqueSession(prefix = "test") {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 }
