@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 use crate::{age, mode, safety};
 
@@ -28,6 +29,8 @@ pub struct Verdict {
     pub rules: Vec<&'static str>,
     pub age: Option<u8>,
     pub mode: &'static str,
+    /// The learned model's probability per category.
+    pub scores: BTreeMap<&'static str, f64>,
 }
 
 /// Classifies a message as the first message of a new session.
@@ -46,6 +49,11 @@ pub fn verdict(text: &str) -> Verdict {
         rules: a.rules,
         age: detected,
         mode: state.mode.as_str(),
+        scores: safety::model::CATEGORIES
+            .iter()
+            .zip(a.scores)
+            .map(|(c, p)| (c.as_str(), (f64::from(p) * 1000.0).round() / 1000.0))
+            .collect(),
     }
 }
 

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
             Some(file) => summary(file, &args[2..]),
             None => usage(),
         },
+        Some("--features") => features_stdin(),
         Some("-h" | "--help") => {
             let _ = writeln!(io::stdout(), "{USAGE}");
             ExitCode::SUCCESS
@@ -41,18 +42,42 @@ fn classify_stdin() -> ExitCode {
         if line.trim().is_empty() {
             continue;
         }
-        let text = match serde_json::from_str::<serde_json::Value>(&line) {
-            Ok(v) => match v.get("text").and_then(|t| t.as_str()) {
-                Some(t) => t.to_string(),
-                None => line.clone(),
-            },
-            Err(_) => line.clone(),
-        };
+        let text = text_of(&line);
         if writeln!(out, "{}", evaluation::verdict_line(&text, true)).is_err() {
             return ExitCode::from(1);
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The learned model's input features of each line, for `training/train.py`.
+fn features_stdin() -> ExitCode {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    for line in io::stdin().lock().lines() {
+        let Ok(line) = line else { return ExitCode::from(1) };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let text = text_of(&line);
+        let (f, matched) = mia_server::safety::features(&text);
+        let rules: Vec<(&str, &str)> = matched.iter().map(|(c, id)| (c.as_str(), *id)).collect();
+        let json = serde_json::json!({ "pieces": f.pieces, "hashes": f.hashes, "rules": rules });
+        if writeln!(out, "{json}").is_err() {
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// The `text` of a JSON line, or the line itself.
+fn text_of(line: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(v) => match v.get("text").and_then(|t| t.as_str()) {
+            Some(t) => t.to_string(),
+            None => line.to_string(),
+        },
+        Err(_) => line.to_string(),
+    }
 }
 
 fn threshold(args: &[String], name: &str, default: f64) -> Result<f64, String> {

@@ -1,140 +1,14 @@
-//! Safety tiers (CONTRACT §6): rules over normalised text, each with an id and a
-//! category. Tier 3: suicide, self-harm, abuse or danger. Tier 2: substances.
-//! Tier 1: everything else, figures of speech and school topics included.
+//! The high-precision path: hand-written rules over normalised text, each with an id
+//! and a category. They catch the well-known phrasings at once; the learned model
+//! ([`super::model`]) catches what they miss.
 //!
 //! Rules read the output of [`crate::normalize::for_safety`], where runs of three
 //! letters are cut to one: doubled letters in patterns are written `l+`.
 
 use regex::Regex;
-use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
-use crate::normalize;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    Suicide,
-    SelfHarm,
-    Abuse,
-    Danger,
-    Substances,
-}
-
-impl Category {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Suicide => "suicide",
-            Category::SelfHarm => "self_harm",
-            Category::Abuse => "abuse",
-            Category::Danger => "danger",
-            Category::Substances => "substances",
-        }
-    }
-
-    fn tier(self) -> u8 {
-        match self {
-            Category::Substances => 2,
-            _ => 3,
-        }
-    }
-}
-
-/// A help line or service shown with an alert and in crisis replies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Resource {
-    pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub phone: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub text: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub url: Option<String>,
-}
-
-fn resource(name: &str, phone: Option<&str>, text: Option<&str>, url: &str) -> Resource {
-    Resource {
-        name: name.into(),
-        phone: phone.map(Into::into),
-        text: text.map(Into::into),
-        url: Some(url.into()),
-    }
-}
-
-/// US crisis resources (CONTRACT §6).
-pub fn default_crisis_resources() -> Vec<Resource> {
-    vec![
-        resource(
-            "988 Suicide & Crisis Lifeline",
-            Some("988"),
-            Some("Call or text 988"),
-            "https://988lifeline.org",
-        ),
-        resource(
-            "Crisis Text Line",
-            None,
-            Some("Text HOME to 741741"),
-            "https://www.crisistextline.org",
-        ),
-        resource(
-            "Emergency services",
-            Some("911"),
-            Some("Call 911 if you are in immediate danger"),
-            "https://www.911.gov",
-        ),
-    ]
-}
-
-/// US substance-use help (CONTRACT §6).
-pub fn default_substance_resources() -> Vec<Resource> {
-    vec![resource(
-        "SAMHSA National Helpline",
-        Some("1-800-662-4357"),
-        Some("Free, confidential, 24/7"),
-        "https://www.samhsa.gov/find-help/national-helpline",
-    )]
-}
-
-/// Resources as a few plain lines, for replies.
-pub fn resources_text(resources: &[Resource]) -> String {
-    resources
-        .iter()
-        .map(|r| {
-            let mut line = format!("• {}", r.name);
-            match (&r.phone, &r.text) {
-                (Some(p), Some(t)) if !t.contains(p.as_str()) => line.push_str(&format!(": {p} ({t})")),
-                (_, Some(t)) => line.push_str(&format!(": {t}")),
-                (Some(p), None) => line.push_str(&format!(": {p}")),
-                (None, None) => {}
-            }
-            line
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Whether a reply already names every resource: its phone number, else the number in
-/// its text ("Text HOME to 741741" → 741741), else its name.
-pub fn mentions_resources(reply: &str, resources: &[Resource]) -> bool {
-    let reply = reply.to_lowercase();
-    resources.iter().all(|r| {
-        let number = r.text.as_deref().and_then(|t| {
-            t.split(|c: char| !c.is_ascii_digit())
-                .filter(|d| d.len() >= 3)
-                .max_by_key(|d| d.len())
-        });
-        let key = r.phone.as_deref().or(number).unwrap_or(&r.name).to_lowercase();
-        reply.contains(&key)
-    })
-}
-
-/// The verdict for one message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Assessment {
-    pub tier: u8,
-    pub categories: Vec<Category>,
-    pub rules: Vec<&'static str>,
-}
+use super::Category;
 
 struct Rule {
     id: &'static str,
@@ -309,44 +183,28 @@ pub fn prepare() {
     academic_only("");
 }
 
-/// Classifies one message. Rules are compiled once per process.
-pub fn classify(text: &str) -> Assessment {
-    let norm = normalize::for_safety(text);
-    let mut categories = Vec::new();
-    let mut ids = Vec::new();
-    let mut flag = |category: Category, id: &'static str| {
-        if !categories.contains(&category) {
-            categories.push(category);
-        }
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    };
+/// The rules and cues that match a normalised message, as `(category, rule id)` pairs.
+pub fn matches(norm: &str) -> Vec<(Category, &'static str)> {
+    let mut found = Vec::new();
     for rule in rules() {
         let matched = rule
             .pattern
-            .find_iter(&norm)
+            .find_iter(norm)
             .any(|m| !(rule.negatable && negated(&norm[..m.start()])));
         // An academic or harmless context excuses a mention, but not first-person use of a substance.
-        let excused = rule.unless.as_ref().is_some_and(|u| u.is_match(&norm)) && !first_person_use(rule.category, &norm);
+        let excused = rule.unless.as_ref().is_some_and(|u| u.is_match(norm)) && !first_person_use(rule.category, norm);
         if matched && !excused {
-            flag(rule.category, rule.id);
+            found.push((rule.category, rule.id));
         }
     }
     for sentence in norm.split(['.', '!', '?', ';', '\n']) {
         for cue in cues() {
             if cue.all.iter().all(|r| r.is_match(sentence)) && !cue.unless.is_match(sentence) {
-                flag(cue.category, cue.id);
+                found.push((cue.category, cue.id));
             }
         }
     }
-    categories.sort();
-    let tier = categories.iter().map(|c| c.tier()).max().unwrap_or(1);
-    Assessment {
-        tier,
-        categories,
-        rules: ids,
-    }
+    found
 }
 
 fn negated(before: &str) -> bool {
@@ -370,8 +228,9 @@ fn academic_only(norm: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The tier the rules alone give.
     fn tier(t: &str) -> u8 {
-        classify(t).tier
+        matches(&crate::normalize::for_safety(t)).iter().map(|(c, _)| c.tier()).max().unwrap_or(1)
     }
 
     #[test]
@@ -401,22 +260,5 @@ mod tests {
         }
         assert_eq!(tier("I smoked weed with my cousin"), 2);
         assert_eq!(tier("I would never hurt myself"), 1);
-    }
-
-    #[test]
-    fn assessment_names_rules_and_categories() {
-        let a = classify("i wanna kill myself and i've been drinking");
-        assert_eq!(a.tier, 3);
-        assert_eq!(a.categories, vec![Category::Suicide, Category::Substances]);
-        assert!(a.rules.contains(&"suicide.kill_self"));
-    }
-
-    #[test]
-    fn resources_are_checked_in_replies() {
-        let r = default_crisis_resources();
-        assert!(!mentions_resources("You matter.", &r));
-        assert!(!mentions_resources("Call or text 988.", &r));
-        assert!(mentions_resources("Call or text 988, text home to 741741, or call 911.", &r));
-        assert!(mentions_resources(&resources_text(&r), &r));
     }
 }

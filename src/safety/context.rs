@@ -1,0 +1,128 @@
+//! Conversation context: danger that builds over several messages raises the tier even
+//! when no single message reaches it ("nothing gets better" one day, "thanks for
+//! everything, bye" a few messages later).
+//!
+//! For each danger category (tier 3) the model's probability of each recent user
+//! message is read relative to that category's threshold, capped at 1, and summed
+//! with a decay per message back: `evidence = Σₖ DECAY^k · min(pₖ / threshold, 1)` over
+//! the last [`WINDOW`] messages, the current one at k = 0. The category is raised when
+//! the evidence reaches [`RAISE_AT`] and the current message itself reaches [`FLOOR`]
+//! (the message that tips it leans the same way). Calibrated on
+//! `training/sessions/` by `training/calibrate_context.py`; the session tier that
+//! results is never lowered.
+
+use std::collections::VecDeque;
+
+use super::model::{self, Scores, CATEGORIES};
+use super::Category;
+
+/// How many user messages the context reads, the current one included.
+pub const WINDOW: usize = 6;
+/// Weight of a message one step further back.
+pub const DECAY: f32 = 0.8;
+/// Evidence that raises a category.
+pub const RAISE_AT: f32 = 1.0;
+/// What the current message must reach on its own, relative to the threshold.
+pub const FLOOR: f32 = 0.3;
+
+/// The recent user messages' scores of one conversation, newest last.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Context {
+    recent: VecDeque<Scores>,
+}
+
+impl Context {
+    /// Adds the current message's scores; the danger categories the window now raises.
+    pub fn observe(&mut self, scores: Scores) -> Vec<Category> {
+        if self.recent.len() == WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(scores);
+        self.raised(model::get().thresholds())
+    }
+
+    fn raised(&self, thresholds: &[f32]) -> Vec<Category> {
+        let Some(current) = self.recent.back() else { return Vec::new() };
+        CATEGORIES
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.tier() == 3)
+            .filter(|&(i, _)| {
+                let rel = |s: &Scores| (s[i] / thresholds[i]).min(1.0);
+                let evidence: f32 = self
+                    .recent
+                    .iter()
+                    .rev()
+                    .enumerate()
+                    .map(|(k, s)| DECAY.powi(k as i32) * rel(s))
+                    .sum();
+                rel(current) >= FLOOR && evidence >= RAISE_AT
+            })
+            .map(|(_, c)| *c)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TH: [f32; 5] = [0.5; 5];
+
+    fn ctx(history: &[f32]) -> Context {
+        Context {
+            recent: history.iter().map(|&p| [p, 0.0, 0.0, 0.0, 0.0]).collect(),
+        }
+    }
+
+    #[test]
+    fn one_leaning_message_alone_raises_nothing() {
+        assert!(ctx(&[0.3]).raised(&TH).is_empty());
+    }
+
+    #[test]
+    fn leaning_messages_in_a_row_raise_suicide() {
+        // 0.6 + 0.8·0.6 = 1.08 ≥ 1.0, with the current one at 0.6 ≥ 0.3.
+        assert_eq!(ctx(&[0.3, 0.3]).raised(&TH), vec![Category::Suicide]);
+    }
+
+    #[test]
+    fn the_tipping_message_must_lean_too() {
+        // Earlier messages at the threshold, the current one neutral: no raise from it.
+        assert!(ctx(&[0.5, 0.5, 0.05]).raised(&TH).is_empty());
+    }
+
+    #[test]
+    fn old_messages_fade_and_leave_the_window() {
+        // The strong message is WINDOW messages back: it has left the window.
+        let mut h = vec![0.5];
+        h.extend([0.0; WINDOW - 1]);
+        h.push(0.2);
+        let mut c = Context::default();
+        for p in h {
+            c.recent.push_back([p, 0.0, 0.0, 0.0, 0.0]);
+            if c.recent.len() > WINDOW {
+                c.recent.pop_front();
+            }
+        }
+        assert_eq!(c.recent.len(), WINDOW);
+        assert!(c.raised(&TH).is_empty());
+    }
+
+    #[test]
+    fn substances_are_never_raised_by_context() {
+        let c = Context {
+            recent: vec![[0.0, 0.0, 0.0, 0.0, 0.4]; 4].into(),
+        };
+        assert!(c.raised(&TH).is_empty());
+    }
+
+    #[test]
+    fn observe_keeps_at_most_the_window() {
+        let mut c = Context::default();
+        for _ in 0..WINDOW + 3 {
+            c.observe([0.0; 5]);
+        }
+        assert_eq!(c.recent.len(), WINDOW);
+    }
+}

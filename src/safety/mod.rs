@@ -1,0 +1,148 @@
+//! Safety tiers (CONTRACT §6). Tier 3: suicide, self-harm, abuse or danger. Tier 2:
+//! substances. Tier 1: everything else, figures of speech and school topics included.
+//!
+//! Two local paths read every message: hand-written [`rules`] (high precision, each
+//! with an id) and a learned [`model`] (generalises to phrasing no rule lists). A
+//! message is flagged when either flags it; [`context`] raises the tier when danger
+//! builds over a conversation. Second opinions (moderation, the judge) run elsewhere.
+
+pub mod context;
+pub mod features;
+pub mod model;
+mod resources;
+pub mod rules;
+
+use serde::Serialize;
+
+pub use resources::{default_crisis_resources, default_substance_resources, mentions_resources, resources_text, Resource};
+
+use crate::normalize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Suicide,
+    SelfHarm,
+    Abuse,
+    Danger,
+    Substances,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Suicide => "suicide",
+            Category::SelfHarm => "self_harm",
+            Category::Abuse => "abuse",
+            Category::Danger => "danger",
+            Category::Substances => "substances",
+        }
+    }
+
+    pub fn tier(self) -> u8 {
+        match self {
+            Category::Substances => 2,
+            _ => 3,
+        }
+    }
+
+    /// The id a model flag is reported under, beside the rule ids.
+    fn model_id(self) -> &'static str {
+        match self {
+            Category::Suicide => "model.suicide",
+            Category::SelfHarm => "model.self_harm",
+            Category::Abuse => "model.abuse",
+            Category::Danger => "model.danger",
+            Category::Substances => "model.substances",
+        }
+    }
+}
+
+/// The verdict for one message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assessment {
+    pub tier: u8,
+    pub categories: Vec<Category>,
+    /// Rule ids, and `model.<category>` for what the learned model flagged.
+    pub rules: Vec<&'static str>,
+    /// The model's probability per category ([`model::CATEGORIES`] order).
+    #[serde(skip)]
+    pub scores: model::Scores,
+}
+
+impl Assessment {
+    fn new(scores: model::Scores) -> Assessment {
+        Assessment {
+            tier: 1,
+            categories: Vec::new(),
+            rules: Vec::new(),
+            scores,
+        }
+    }
+
+    /// Adds a finding; the tier follows the highest category.
+    pub fn flag(&mut self, category: Category, id: &'static str) {
+        if !self.categories.contains(&category) {
+            self.categories.push(category);
+            self.categories.sort();
+        }
+        if !self.rules.contains(&id) {
+            self.rules.push(id);
+        }
+        self.tier = self.tier.max(category.tier());
+    }
+}
+
+/// Compiles the rules and loads the model now rather than on the first message.
+pub fn prepare() {
+    rules::prepare();
+    model::get();
+}
+
+/// What the model reads of a message: its normalised text and the rules that matched.
+pub fn features(text: &str) -> (features::Features, Vec<(Category, &'static str)>) {
+    let norm = normalize::for_safety(text);
+    let matched = rules::matches(&norm);
+    let ids: Vec<&str> = matched.iter().map(|(_, id)| *id).collect();
+    (model::get().features(&norm, &ids), matched)
+}
+
+/// Classifies one message on its own: rules and model.
+pub fn classify(text: &str) -> Assessment {
+    let m = model::get();
+    let (features, matched) = features(text);
+    let scores = m.scores(&features);
+    let mut a = Assessment::new(scores);
+    for (category, id) in matched {
+        if m.confirms(&scores, category) {
+            a.flag(category, id);
+        }
+    }
+    for category in m.flagged(&scores) {
+        a.flag(category, category.model_id());
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assessment_names_rules_and_categories() {
+        let a = classify("i wanna kill myself and i've been drinking");
+        assert_eq!(a.tier, 3);
+        assert_eq!(a.categories, vec![Category::Suicide, Category::Substances]);
+        assert!(a.rules.contains(&"suicide.kill_self"));
+    }
+
+    #[test]
+    fn flags_raise_the_tier_and_never_repeat() {
+        let mut a = Assessment::new([0.0; 5]);
+        a.flag(Category::Substances, "x");
+        assert_eq!(a.tier, 2);
+        a.flag(Category::Abuse, "y");
+        a.flag(Category::Abuse, "y");
+        assert_eq!((a.tier, a.categories.len(), a.rules.len()), (3, 2, 2));
+    }
+}

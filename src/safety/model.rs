@@ -1,0 +1,228 @@
+//! The learned classifier: a static word-piece embedding distilled from
+//! all-MiniLM-L6-v2, mean-pooled, through a small MLP, plus a linear model over hashed
+//! n-grams; one sigmoid per category. Pure Rust, the weights embedded in the binary
+//! (`src/safety/model/`, built by `training/run.sh`), the same code natively and in wasm.
+
+use std::sync::OnceLock;
+
+use super::features::{self, Features, Vocab};
+use super::Category;
+
+/// The categories the model scores, in the order of its outputs.
+pub const CATEGORIES: [Category; 5] = [
+    Category::Suicide,
+    Category::SelfHarm,
+    Category::Abuse,
+    Category::Danger,
+    Category::Substances,
+];
+
+/// One probability per category, in [`CATEGORIES`] order.
+pub type Scores = [f32; 5];
+
+const VOCAB: &str = include_str!("model/vocab.txt");
+const EMBEDDINGS: &[u8] = include_bytes!("model/embeddings.bin");
+const HEAD: &[u8] = include_bytes!("model/head.bin");
+
+pub struct Model {
+    vocab: Vocab,
+    dim: usize,
+    /// Per row: its scale, then `dim` signed bytes.
+    rows: &'static [u8],
+    head: Head,
+}
+
+struct Head {
+    hidden: usize,
+    buckets: u32,
+    ngram_scale: Vec<f32>,
+    table: &'static [u8],
+    w1: Vec<f32>,
+    b1: Vec<f32>,
+    w2: Vec<f32>,
+    b2: Vec<f32>,
+    threshold: Vec<f32>,
+    /// A rule's flag stands unless the model's probability is below this.
+    veto: Vec<f32>,
+}
+
+/// Reads little-endian values off a byte slice; a short file is a build error.
+struct Reader {
+    bytes: &'static [u8],
+    at: usize,
+}
+
+impl Reader {
+    fn take(&mut self, n: usize) -> &'static [u8] {
+        let s = &self.bytes[self.at..self.at + n];
+        self.at += n;
+        s
+    }
+    fn u32(&mut self) -> u32 {
+        u32::from_le_bytes(self.take(4).try_into().expect("4 bytes"))
+    }
+    fn f32s(&mut self, n: usize) -> Vec<f32> {
+        self.take(4 * n)
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .collect()
+    }
+}
+
+const N: usize = CATEGORIES.len();
+
+impl Model {
+    fn load() -> Model {
+        let mut e = Reader { bytes: EMBEDDINGS, at: 0 };
+        let (count, dim) = (e.u32() as usize, e.u32() as usize);
+        let rows = e.take(count * (4 + dim));
+        let vocab = Vocab::parse(VOCAB);
+        assert_eq!(vocab.len(), count, "vocab.txt and embeddings.bin disagree");
+
+        let mut h = Reader { bytes: HEAD, at: 0 };
+        assert_eq!(h.take(4), b"MIAH", "head.bin: bad magic");
+        assert_eq!(h.u32(), 1, "head.bin: unknown version");
+        assert_eq!(h.u32() as usize, N, "head.bin: category count");
+        assert_eq!(h.u32() as usize, dim, "head.bin: embedding size");
+        let hidden = h.u32() as usize;
+        let buckets = h.u32();
+        let ngram_scale = h.f32s(N);
+        let table = h.take(buckets as usize * N);
+        let head = Head {
+            hidden,
+            buckets,
+            ngram_scale,
+            table,
+            w1: h.f32s(hidden * dim),
+            b1: h.f32s(hidden),
+            w2: h.f32s(N * hidden),
+            b2: h.f32s(N),
+            threshold: h.f32s(N),
+            veto: h.f32s(N),
+        };
+        assert_eq!(h.at, HEAD.len(), "head.bin: trailing bytes");
+        Model { vocab, dim, rows, head }
+    }
+
+    /// The mean of the pieces' embedding rows (zero when there are none).
+    pub fn embed(&self, pieces: &[u32]) -> Vec<f32> {
+        let mut sum = vec![0f32; self.dim];
+        let stride = 4 + self.dim;
+        for &p in pieces {
+            let row = &self.rows[p as usize * stride..(p as usize + 1) * stride];
+            let scale = f32::from_le_bytes(row[..4].try_into().expect("4 bytes"));
+            for (s, &q) in sum.iter_mut().zip(&row[4..]) {
+                *s += scale * f32::from(q as i8);
+            }
+        }
+        if !pieces.is_empty() {
+            let n = pieces.len() as f32;
+            sum.iter_mut().for_each(|v| *v /= n);
+        }
+        sum
+    }
+
+    /// The model's probability for each category.
+    pub fn scores(&self, f: &Features) -> Scores {
+        let h = &self.head;
+        let emb = self.embed(&f.pieces);
+        let mut logits = [0f32; N];
+        logits.copy_from_slice(&h.b2);
+        let mut hidden = vec![0f32; h.hidden];
+        for (j, out) in hidden.iter_mut().enumerate() {
+            let w = &h.w1[j * self.dim..(j + 1) * self.dim];
+            let z = h.b1[j] + w.iter().zip(&emb).map(|(a, b)| a * b).sum::<f32>();
+            *out = z.max(0.0);
+        }
+        for (c, logit) in logits.iter_mut().enumerate() {
+            let w = &h.w2[c * h.hidden..(c + 1) * h.hidden];
+            *logit += w.iter().zip(&hidden).map(|(a, b)| a * b).sum::<f32>();
+        }
+        if !f.hashes.is_empty() {
+            let mut sparse = [0i32; N];
+            let mut buckets: Vec<u32> = f.hashes.iter().map(|x| x % h.buckets).collect();
+            buckets.sort_unstable();
+            buckets.dedup();
+            for b in &buckets {
+                let row = &h.table[*b as usize * N..(*b as usize + 1) * N];
+                for (s, &q) in sparse.iter_mut().zip(row) {
+                    *s += i32::from(q as i8);
+                }
+            }
+            let norm = (buckets.len() as f32).sqrt();
+            for c in 0..N {
+                logits[c] += h.ngram_scale[c] * sparse[c] as f32 / norm;
+            }
+        }
+        logits.map(|z| 1.0 / (1.0 + (-z).exp()))
+    }
+
+    /// The categories whose probability reaches their threshold.
+    pub fn flagged(&self, scores: &Scores) -> Vec<Category> {
+        CATEGORIES
+            .iter()
+            .zip(scores)
+            .zip(&self.head.threshold)
+            .filter(|((_, p), t)| **p >= **t)
+            .map(|((c, _), _)| *c)
+            .collect()
+    }
+
+    /// Per category, the probability at which it is flagged.
+    pub fn thresholds(&self) -> &[f32] {
+        &self.head.threshold
+    }
+
+    /// Whether a rule's flag for this category stands: the model vetoes only what it
+    /// is confident is harmless (a figure of speech the rule took literally).
+    pub fn confirms(&self, scores: &Scores, category: Category) -> bool {
+        let i = CATEGORIES.iter().position(|c| *c == category).expect("a model category");
+        scores[i] >= self.head.veto[i]
+    }
+
+    pub fn features(&self, norm: &str, rules: &[&str]) -> Features {
+        features::extract(norm, &self.vocab, rules)
+    }
+}
+
+/// The shipped model, loaded once per process.
+pub fn get() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(Model::load)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::for_safety;
+
+    #[test]
+    fn shipped_weights_load_and_agree_in_size() {
+        let m = get();
+        assert!(m.vocab.len() > 20_000);
+        assert_eq!(m.head.table.len(), m.head.buckets as usize * N);
+    }
+
+    #[test]
+    fn empty_and_unknown_text_score_low() {
+        let m = get();
+        for text in ["", "zzqxv"] {
+            let s = m.scores(&m.features(&for_safety(text), &[]));
+            assert!(m.flagged(&s).is_empty(), "{text}: {s:?}");
+        }
+    }
+
+    #[test]
+    fn embedding_is_the_mean_of_the_rows() {
+        let m = get();
+        let pieces = m.features("hello there friend", &[]).pieces;
+        assert_eq!(pieces.len(), 3);
+        let each: Vec<Vec<f32>> = pieces.iter().map(|p| m.embed(&[*p])).collect();
+        let mean = m.embed(&pieces);
+        for (i, v) in mean.iter().enumerate() {
+            let want = each.iter().map(|e| e[i]).sum::<f32>() / 3.0;
+            assert!((v - want).abs() < 1e-5);
+        }
+        assert!(m.embed(&[]).iter().all(|v| *v == 0.0));
+    }
+}
