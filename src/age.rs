@@ -624,4 +624,276 @@ mod tests {
             assert_eq!(detect(t), None, "{t}");
         }
     }
+
+    fn ages(cases: &[(&str, u8)]) {
+        for (t, want) in cases {
+            assert_eq!(detect(t), Some(*want), "{t}");
+        }
+    }
+
+    fn none(cases: &[&str]) {
+        for t in cases {
+            assert_eq!(detect(t), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn spellings_of_i_am_and_of_numbers() {
+        ages(&[
+            ("i m 9", 9),
+            ("Iam 12", 12),
+            ("i'am 12", 12),
+            ("im12", 12),
+            ("I'm12years old", 12),
+            ("I ' m 12", 12),
+            ("I\u{2018}m 9", 9),
+            ("I\u{00B4}m 9", 9),
+            ("I'm \u{FF11}\u{FF12}", 12),
+            ("I'm\u{00A0}12", 12),
+            ("im twenty three", 23),
+            ("I'm sixty-five and retired", 65),
+            ("Hi,I'm 11,I need help", 11),
+            ("I'm 12.I like games", 12),
+            ("I'm 12 \u{1F60A}", 12),
+        ]);
+    }
+
+    #[test]
+    fn years_old_and_its_short_forms() {
+        ages(&[
+            ("im 12yrs", 12),
+            ("I'm 12-years-old", 12),
+            ("Im 12 year's old", 12),
+            ("I am 14 years of age", 14),
+            ("14y/o", 14),
+            ("I'm 12 y. o. and bored", 12),
+            ("13 y/o girl here", 13),
+            ("as a 15 year old girl i feel like nobody gets me", 15),
+            ("just a 14 year old trying to figure things out", 14),
+            ("a 45 year old dad", 45),
+            ("11yo f", 11),
+        ]);
+        none(&[
+            "my 6 year old sister",
+            "a 14 year old boy was in the news",
+            "a 10 year old game",
+            "this game is for 13 year olds",
+            "12 year old whisky",
+            "2 years ago",
+        ]);
+    }
+
+    #[test]
+    fn the_age_keyword() {
+        ages(&[
+            ("age=14", 14),
+            ("Age - 14", 14),
+            ("name: jo, age: 12", 12),
+            ("my age is of 13", 13),
+            ("I'm aged 14", 14),
+        ]);
+        none(&[
+            "at age 5 I learned to swim",
+            "my mom's age is 40",
+            "Age of Empires 2",
+            "kids aged 8 to 12",
+            "age 5 to 10",
+        ]);
+    }
+
+    #[test]
+    fn gender_tags() {
+        ages(&[
+            ("13F", 13),
+            ("m15", 15),
+            ("16/f", 16),
+            ("(17m)", 17),
+            ("me (14f) and my mom keep fighting", 14),
+            ("34 (f)", 34),
+            ("m/34/uk", 34),
+            ("TL;DR 14M can't sleep", 14),
+            ("ok so i'm 16m and my gf broke up with me", 16),
+        ]);
+        none(&[
+            "my cousin (12m) is annoying",
+            "my bf (17m) ignores me",
+            "5m away",
+            "I ran 100m",
+            "it costs 10m",
+        ]);
+    }
+
+    #[test]
+    fn coming_and_approximate_ages() {
+        ages(&[
+            ("nearly 16", 15),
+            ("I'll be 12 next month", 11),
+            ("ill be 12 next month", 11),
+            ("I'll be 14 in 2 weeks", 13),
+            ("about to turn 15", 14),
+            ("gonna be 11 soon", 10),
+            ("I turn 16 next week", 15),
+            ("im 14 soon", 13),
+            ("I'm turning 13 today", 13),
+            ("13 and a half", 13),
+            ("im 13 1/2", 13),
+            ("I'm 10\u{00BD}", 10),
+            ("I'm 10.5 years old", 10),
+            ("12 going on 13", 12),
+            ("I'm 12 (almost 13)", 12),
+            ("i'm 13 turning 14 next month", 13),
+            ("my 12th birthday is tomorrow", 11),
+            ("today is my 13th birthday", 13),
+        ]);
+        none(&[
+            "my brother is almost 14",
+            "he's turning 16 next week",
+            "my brother's 8th birthday is tomorrow",
+            "i'm gonna be 5 minutes late",
+        ]);
+    }
+
+    #[test]
+    fn school_grades_and_years() {
+        ages(&[
+            ("5th grader", 10),
+            ("I'm in kindergarten", 5),
+            ("I'm in pre-k", 4),
+            ("I'm in 9th grade", 14),
+            ("im in grade five", 10),
+            ("I'm in gr. 8", 13),
+            ("I'm a grade 7 student", 12),
+            ("I'm a sophomore", 15),
+            ("junior in high school", 16),
+            ("I'm a high school senior", 17),
+            ("I'm a freshman in college", 18),
+            ("year 7", 11),
+            ("I'm in Y6", 10),
+            ("year 10 student here", 14),
+        ]);
+        none(&[
+            "my little brother is in 2nd grade",
+            "when I was in 5th grade",
+            "back in middle school",
+            "last year in 5th grade",
+            "I'm helping my brother with his 3rd grade math",
+            "I got grade 9 in my exam",
+            "I'm a senior citizen",
+            "in the year 2010",
+        ]);
+    }
+
+    #[test]
+    fn adults_and_decades() {
+        ages(&[
+            ("im in my 40s", 45),
+            ("in my early twenties", 22),
+            ("I'm in my late thirties", 38),
+            ("a mom in my thirties", 35),
+            ("early 20s here", 22),
+            ("I'm in my late teens", 18),
+            ("retired at 67 and now 70", 70),
+        ]);
+        none(&[
+            "a dad in his 40s",
+            "my parents are in their 50s",
+            "back in my 20s",
+            "in the 90s",
+            "the 80s were cool",
+        ]);
+    }
+
+    #[test]
+    fn second_language_phrasing() {
+        ages(&[
+            ("I have 12 years", 12),
+            ("i have 12 years old", 12),
+            ("i am 10 year", 10),
+            ("I am having 11 years", 11),
+            ("I am 9 age", 9),
+            ("I 12 years", 12),
+            ("me 10 years old", 10),
+            ("I completed 13 years last month", 13),
+            ("hello i am a girl of 12 years", 12),
+            ("myself 14 years old from india", 14),
+        ]);
+        none(&["I have 12 years of school left", "I have 2 years left", "my sister has 12 years"]);
+    }
+
+    #[test]
+    fn other_languages() {
+        ages(&[
+            ("J'ai 12 ans", 12),
+            ("j'ai 13 ans !", 13),
+            ("Tengo 11 a\u{00F1}os", 11),
+            ("ich bin 14 Jahre alt", 14),
+            ("tenho 10 anos", 10),
+            ("ho 15 anni", 15),
+            ("ik ben 12 jaar", 12),
+            ("mam 13 lat", 13),
+            ("\u{043C}\u{043D}\u{0435} 12 \u{043B}\u{0435}\u{0442}", 12),
+        ]);
+        none(&["mi hermano tiene 8 a\u{00F1}os", "j'avais 8 ans", "il y a 2 ans", "j'ai 3 chats"]);
+    }
+
+    #[test]
+    fn the_writer_among_other_people() {
+        ages(&[
+            ("my sister is 15 and I'm 12", 12),
+            ("my sister is 14 but im only 11", 11),
+            ("My brother is 8. I am 11.", 11),
+            ("Im 13 years old, my brother is 8 and my mom is 40", 13),
+            ("me and my best friend are both 12", 12),
+            ("hi i'm Sam, 13, from texas", 13),
+        ]);
+        none(&[
+            "my mom is 40",
+            "she's 9 years old",
+            "my daughter, 9, keeps crying",
+            "you're 12?",
+            "my 8yo son",
+        ]);
+    }
+
+    #[test]
+    fn the_past_and_hypotheticals() {
+        none(&[
+            "since i was 7",
+            "when i'm 18 i'll move out",
+            "once I'm 21",
+            "I can't wait till I'm 13",
+            "I feel like I'm 80",
+            "stop treating me like I'm 5",
+            "people think i'm 16",
+            "I'm not 12 anymore",
+            "I'm not a 5 year old",
+            "at 6 I broke my arm",
+        ]);
+    }
+
+    #[test]
+    fn numbers_that_are_not_ages() {
+        none(&[
+            "at 9:30",
+            "9pm",
+            "I'm 5 feet tall",
+            "I'm 5'4",
+            "I'm 36 weeks pregnant",
+            "I'm 3 levels behind",
+            "I'm 12 kills away from the badge",
+            "I'm 4 years older than my brother",
+            "I'm 10 years into my career",
+            "I'm 2 for 2",
+            "I'm 12-0 this season",
+            "i'm 13/15 on the quiz",
+            "I'm a size 12",
+            "I'm 50/50 on it",
+            "I'm ten minutes away",
+            "I'm one of those people",
+            "2 + 2 = 4",
+            "12 x 12 = 144",
+            "11:11 make a wish",
+            "iPhone 12",
+        ]);
+    }
 }
