@@ -1,168 +1,252 @@
-//! Self-declared age (CONTRACT §7): "I'm 9", "I am nine", "9yo", "my age is 9",
-//! "I just turned 13", "almost 14", "turning 10 tomorrow", school grades. Numbers
-//! about other people, the past, time, scores or levels are not ages.
+//! Self-declared age (CONTRACT §7): "I'm 9", "I am nine", "9yo", "my age is 9", "13F",
+//! "I just turned 13", "almost 14", "turning 10 tomorrow", school grades and years,
+//! "in my 40s", second-language phrasing ("I have 12 years") and a few other languages.
+//! Numbers about other people, the past, hypotheticals, time, scores, measures or
+//! levels are not ages.
+//!
+//! How it works: the text is normalised for this purpose (number words and ordinals
+//! become digits, digits and letters are split apart, every spelling of "I'm" becomes
+//! `i'm`), cut into sentences, and each sentence is tried against families of patterns
+//! in priority order. A match only counts when what follows the number may follow an age
+//! (end, punctuation, "and", "here", "years old"… — a whitelist, so an unknown unit word
+//! such as "3 levels" is never an age), and when the clause before it is neither
+//! hypothetical or past ("when I'm 18", "back in") nor, for patterns without "I", about
+//! someone else ("my brother is almost 14").
 
 use regex::{Captures, Regex};
 use std::sync::OnceLock;
 
 use crate::normalize;
 
-const NUM: &str = r"(\d{1,3}|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[ -](?:one|two|three|four|five|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)";
-/// What may follow a number that is an age (end, punctuation, or ordinary words).
-const AFTER: &str = r"(?:$|[\s,.!?;)]|\s*(?:years?|yrs?|yo\b|y/o|y\.o))";
-/// What, after the number, shows it is not an age.
-const NOT_AGE_AFTER: &str = r"^\s*(?:%|percent|minutes?|mins?|hours?|hrs?|seconds?|secs?|days?|weeks?|months?|o'?clock|am\b|pm\b|:\d|out of|/\s*\d|of (?:\d|ten)|points?|pts|feet|foot|ft|inches|in\b|cm|kg|lbs?|pounds?|miles?|km|dollars|bucks|times|th\b|st\b|nd\b|rd\b|x\b|-\d|\.\d|[''\x22]\s*\d|steps?|blocks?|stars?|kids|children|people|friends|followers)";
+/// The stated number.
+const NUM: &str = r"(?P<n>\d{1,3})";
+/// A fraction after the number: "13 and a half", "13 1/2", "9 n 3/4".
+const FRAC: &str = r"(?:\s*(?:and an? half|and a quarter|and 3 quarters|and 1/2|and 3/4|n 3/4|n an? half|1/2|3/4|1/4))?";
+/// "years (old)" and its short forms, also in German and Dutch.
+const YRS: &str = r"(?P<yrs>year's|years?|yrs?|y/o|yo|y o|jahre|jaar)";
+/// Greetings and fillers that may open a sentence before a bare statement ("hi, 13f here").
+const START: &str = r"^(?:(?:hi+|hey+|hello|ok|okay|so|well|um+|uh+|lol|btw|also|and|tldr|update|edit|mia)[,:!]?\s+)*";
+/// High-school and college years, in order from 0.
+const LEVEL: &str = "freshman|freshmen|fresher|sophomore|junior|senior";
+const DECADE: &str = r"(?P<d>teens|[1-9]0'?s|twenties|thirties|forties|fourties|fifties|sixties|seventies|eighties|nineties)";
+/// People a number may belong to instead of the writer.
+const REL: &str = "brother|bro|sister|sis|sibling|twin|friend|bff|bestie|bf|gf|boyfriend|girlfriend|cousin|mom|mum|mother|mommy|mama|dad|father|daddy|papa|parent|son|daughter|kid|child|children|baby|dog|cat|pet|puppy|kitten|grandma|grandpa|grandmother|grandfather|granny|nan|nana|aunt|auntie|uncle|niece|nephew|teacher|neighbou?r|classmate|crush|partner|husband|wife|stepmom|stepdad|stepbrother|stepsister";
 
-struct Pattern {
+/// How a match becomes an age.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// The number plus an offset ("almost 14" → 13).
+    Stated(i32),
+    /// The next birthday: one less, unless it is today ("turning 10 tomorrow" → 9).
+    Coming,
+    /// "13F", "(17m)", "m/34".
+    Tag,
+    /// "a 12 year old …", "9yo": without "I" before it, a person must follow.
+    YearsOld,
+    /// "my 13th birthday is tomorrow".
+    Birthday,
+    /// US grade N → N + 5.
+    Grade,
+    /// England and Wales year N → N + 4.
+    UkYear,
+    /// Freshman … senior, starting at this age (high school 14, college 18).
+    Level(i32),
+    /// "in my early twenties".
+    Decade,
+    Fixed(i32),
+}
+
+/// What must follow the match.
+#[derive(Clone, Copy)]
+enum After {
+    /// Something that may follow an age (see `OK`), optionally after "years old";
+    /// "soon" / "next month" makes it the coming age.
+    Age,
+    /// As `Age`, or when the birthday comes ("in may", "next week").
+    Coming,
+    /// A bare number opening the sentence: "12 here", "14 and stressed".
+    Bare,
+    /// Not a measure: "15m away".
+    Tag,
+    /// Not past or about a subject: "5th grade was fun", "grade 9 math".
+    Grade,
+    /// Only the `OK` list.
+    Ok,
+    /// A person or the end: "late 30s mom here", not "late 90s music".
+    Person,
+    Any,
+}
+
+struct Rule {
     re: Regex,
-    /// Added to the stated number: "almost 14" → 13.
-    offset: i32,
+    kind: Kind,
+    after: After,
 }
 
-fn patterns() -> &'static [Pattern] {
-    static P: OnceLock<Vec<Pattern>> = OnceLock::new();
-    P.get_or_init(|| {
-        let p = |s: &str, offset| Pattern {
-            re: crate::normalize::regex(&s.replace("{N}", NUM).replace("{AFTER}", AFTER)).unwrap_or_else(|e| panic!("{s}: {e}")),
-            offset,
-        };
-        vec![
-            p(r"\b(?:i'?m|i am|iam) (?:almost|nearly|about to (?:be|turn)) {N}{AFTER}", -1),
-            p(r"(?:^|\b(?:and|but|im|i'?m|i am|tho|though)\s)(?:almost|nearly) {N}{AFTER}", -1),
-            p(r"\b(?:i'?m |i am |im )?turning {N} (?:tomorrow|next|soon|this|on|in)\b", -1),
-            p(r"\bi (?:just |recently )?turned {N}{AFTER}", 0),
-            p(r"\b(?:i'?m|i am|iam) (?:only |just |now |actually |really )?{N}{AFTER}", 0),
-            p(r"\b(?:my age is|my age'?s|age is|age:|age) {N}\b", 0),
-            p(
-                r"(?:^|\bi'?m |\bi am |\bim |\band |,\s*){N} ?(?:years? old|yrs? old|yo\b|y/o|y\.o\.?)",
-                0,
-            ),
-            p(r"^{N}\s*(?:$|[!.]|years|yrs|yo\b)", 0),
-        ]
-    })
+fn compile(pattern: &str) -> Regex {
+    let p = pattern
+        .replace("{N}", NUM)
+        .replace("{FRAC}", FRAC)
+        .replace("{YRS}", YRS)
+        .replace("{START}", START)
+        .replace("{LEVEL}", LEVEL)
+        .replace("{DECADE}", DECADE)
+        .replace("{REL}", REL);
+    normalize::regex(&p).unwrap_or_else(|e| panic!("{pattern}: {e}"))
 }
 
-fn grades() -> &'static [(Regex, u8)] {
-    static G: OnceLock<Vec<(Regex, u8)>> = OnceLock::new();
-    G.get_or_init(|| {
-        vec![
-            (crate::normalize::regex(r"\b(?:in|a|an) (?:the )?(1st|2nd|3rd|\d{1,2}th|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth) grade(?:r)?\b|\b(1st|2nd|3rd|\d{1,2}th|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth) grader\b|\bin grade (\d{1,2})\b").unwrap(), 0),
-            (crate::normalize::regex(r"\b(?:in|a) (?:the )?year (\d{1,2})\b").unwrap(), 1),
-            (crate::normalize::regex(r"\b(?:in|at) (?:kindergarten|kinder)\b").unwrap(), 2),
-            (crate::normalize::regex(r"\b(?:in|at|go to|started) (?:middle school|junior high)\b|\bmiddle schooler\b").unwrap(), 3),
-            (crate::normalize::regex(r"\b(?:i'?m|i am|im) a freshman\b|\bfreshman (?:in|at) high school\b|\bfreshman year\b|^freshman\b").unwrap(), 4),
-            (crate::normalize::regex(r"\b(?:i'?m|i am|im) a sophomore\b|\bsophomore (?:in|at) high school\b").unwrap(), 5),
-            (crate::normalize::regex(r"\bjunior (?:in|at) high school\b|\b(?:i'?m|i am|im) a junior in high\b").unwrap(), 6),
-            (crate::normalize::regex(r"\bsenior (?:in|at) high school\b|\b(?:i'?m|i am|im) a senior in high\b").unwrap(), 7),
-        ]
-    })
-}
-
-/// Earlier in the sentence: someone else, or the past.
-fn third_party_or_past() -> &'static Regex {
-    static R: OnceLock<Regex> = OnceLock::new();
+/// The families, most explicit first: the first accepted match in a sentence wins.
+fn rules() -> &'static [Rule] {
+    static R: OnceLock<Vec<Rule>> = OnceLock::new();
     R.get_or_init(|| {
-        crate::normalize::regex(r"\b(?:my|his|her|their|our|your) (?:\w+ )?(?:brother|sister|sis|bro|friend|cousin|mom|mum|dad|son|daughter|kid|baby|dog|cat|pet|grandma|grandpa|teacher|neighbou?r|boyfriend|girlfriend|classmate|bff)\w*(?: is| was|'s| turned| turns)?\s*$|\b(?:he|she|they|it|who|which)(?:'s| is| was| are| were| turned| turns)?\s*$|\b(?:i was|when i was|back when|used to be|was in|when i turned)\b[^.!?]{0,30}$|\b(?:level|lvl|page|chapter|room|bus|number|no\.|#|score|grade of|got a|got an|rated|rate it|version|season|episode|ep|day|week|in|for|about|over|under|than|like|size|gen|generation|team|top|class of)\s*$").unwrap()
+        use After as A;
+        use Kind as K;
+        let r = |p: &str, kind, after| Rule { re: compile(p), kind, after };
+        vec![
+            // "I'm 9", "im only 12", "I am aged 14", "I am having 11 years".
+            r(r"\bi'm\s*(?:(?:only|just|now|actually|really|literally|like|also|currently|officially|still|already|exactly|about|around|basically|technically|aged?|of|having|both|probably|legit|lowkey)\s+)*{N}{FRAC}", K::Stated(0), A::Age),
+            // "a 45 year old dad", "as a 15 year old girl", "9yo", "13 y/o girl here".
+            r(r"(?:{START}|\b(?P<intro>i'm|i|me|myself|my self|as|being|just|only|here|this)\b[\s,]*)(?:(?:just|only|a|an|also|another|literally|really|now|like|currently|proud)\s+)*{N}{FRAC}\s*-?\s*{YRS}\b", K::YearsOld, A::Any),
+            // "age: 14", "my age is of 13", "name: jo, age: 12".
+            r(r"(?:{START}|[,:;(]\s*|\bmy\s+|\bi'm\s+)(?:age|aged)\s*(?:is\s*)?(?:of\s*)?[:=-]?\s*{N}{FRAC}", K::Stated(0), A::Age),
+            // "I am a girl of 12 years", "I am boy 13 years".
+            r(r"\bi'm\s+(?:an?\s+)?(?:girl|boy|guy|kid|child|teen|teenager|man|woman|student|male|female)\s+(?:of\s+|aged?\s+)?{N}{FRAC}", K::Stated(0), A::Age),
+            // "I have 12 years", "I completed 13 years".
+            r(r"\bi\s+(?:have|has|completed|complete|finished|got)\s+{N}{FRAC}\s*-?\s*{YRS}\b", K::Stated(0), A::Age),
+            // "me, 14, …", "hi i'm Sam, 13, from texas".
+            r(r"{START}me\s*[,:]?\s+{N}{FRAC}|\bi'm\s+[a-z]+,\s*(?P<n2>\d{1,3})", K::Stated(0), A::Age),
+            // "me (14f)", "(17m)", "[15M]", "34 (f)", "13F", "m15", "16/f", "F/34".
+            r(r"(?:^|\b(?:i|me|my|myself)\s*|[,:]\s*)[(\[]\s*(?:(?P<n>\d{2})\s*/?\s*[mf]|[mf]\s*/?\s*(?P<n2>\d{2}))\s*[)\]]", K::Tag, A::Any),
+            r(r"{START}(?:(?P<n>\d{2})\s*(?:\(\s*[mf]\s*\)|/?\s*[mf]\b)|[mf]\s*/?\s*(?P<n2>\d{2})\b)", K::Tag, A::Tag),
+            // French, Spanish, Portuguese, Italian, Polish, Russian; German, Dutch.
+            r(r"(?:\bj\s*'?\s*ai|\btengo|\btenho|\bho|\bmam|(?:^|\s)мне)\s+{N}\s+(?:ans|años|anos|anni|lat|лет|года?)", K::Stated(0), A::Age),
+            r(r"\b(?:ich bin|ik ben)\s+{N}", K::Stated(0), A::Age),
+            // "retired at 67 and now 70".
+            r(r"\b(?:and|but)\s+now\s+{N}{FRAC}", K::Stated(0), A::Age),
+            // "me and my best friend are both 12".
+            r(r"\b(?:we're|we are|me and [a-z' ]{1,30}? are)\s+both\s+{N}{FRAC}", K::Stated(0), A::Age),
+            // "I've been 13 for a week".
+            r(r"\bi've been\s+{N}{FRAC}", K::Stated(0), A::Age),
+            // "I just turned 13", "just turned 9 yesterday".
+            r(r"(?:{START}|\bi\s+)(?:just\s+|recently\s+|finally\s+|officially\s+)?turned\s+{N}{FRAC}", K::Stated(0), A::Age),
+            // "my 12th birthday is tomorrow", "today is my 13th birthday".
+            r(r"\bmy\s+{N}(?:st|nd|rd|th)\s+(?:birthday|bday|b-day)\b", K::Birthday, A::Any),
+            // "almost 14", "I'm nearly 16".
+            r(r"(?:{START}|\bi'm\s+(?:only\s+|just\s+)?|\b(?:and|but|tho|though|so)\s+|\()(?:almost|nearly)\s+{N}{FRAC}", K::Stated(-1), A::Age),
+            // "I'll be 12 next month", "I'm turning 14 in may", "soon to be 15".
+            r(r"\b(?:i'll be|i'll turn|i'm gonna be|i'm gonna turn|i'm about to (?:be|turn)|i'm soon|i'm turning)\s+{N}{FRAC}", K::Coming, A::Coming),
+            r(r"(?:{START}|\b(?:and|but|so)\s+)(?:about to (?:be|turn)|soon to be|gonna be|gonna turn)\s+{N}{FRAC}", K::Coming, A::Coming),
+            r(r"(?:\bi\s+turn|\bturning)\s+{N}{FRAC}\s+(?P<when>tomorrow|today|next|soon|this|on|in|later|at midnight)\b", K::Coming, A::Any),
+            // "in my 40s", "in my early twenties", "early 20s here".
+            r(r"\bin\s+my\s+(?:(?P<q>early|mid|late)[\s-]*)?{DECADE}\b", K::Decade, A::Any),
+            r(r"(?:{START}|\bi'm\s+(?:in\s+)?(?:the\s+)?)(?P<q>early|mid|late)[\s-]*{DECADE}\b", K::Decade, A::Person),
+            // College, then high school: "freshman in college", "junior in high school".
+            r(r"\b(?P<lvl>{LEVEL})\s+(?:year\s+)?(?:in|at|of)\s+(?:the\s+)?(?:college|uni|university)\b|\b(?:college|uni|university)\s+(?P<lvl2>{LEVEL})\b", K::Level(18), A::Grade),
+            r(r"\b(?P<lvl>{LEVEL})\s+(?:year\s+)?(?:in|at|of)\s+(?:the\s+)?(?:high school|highschool|hs|high)\b|\b(?:high school|highschool|hs)\s+(?P<lvl2>{LEVEL})\b", K::Level(14), A::Grade),
+            r(r"\bi'm\s+(?:a|in my)\s+(?P<lvl>{LEVEL})(?:\s+year)?", K::Level(14), A::Ok),
+            // "in 3rd grade", "a 5th grader", "in grade 6", "a grade 7 student".
+            r(r"(?:{START}|\b(?:in|a|an|i'm|started|am)\s+)(?:the\s+)?(?P<n>\d{1,2})(?:st|nd|rd|th)\s*-?\s*grade(?:rs?)?\b", K::Grade, A::Grade),
+            r(r"\bin\s+(?:the\s+)?grade\s+(?P<n>\d{1,2})\b|\ban?\s+grade\s+(?P<n2>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b", K::Grade, A::Grade),
+            // "I'm in year 9", "Y6", "a year 8 student".
+            r(r"\bin\s+(?:year|yr|y)\s*(?P<n>\d{1,2})\b|{START}(?:year|yr)\s*(?P<n2>\d{1,2})(?:\s+(?:student|pupil|here))*\s*$|\ban?\s+(?:year|yr)\s*(?P<n3>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b", K::UkYear, A::Grade),
+            r(r"\b(?:in|at|attend|go to)\s+(?:kindergarten|kinder|kindy)\b|\ba\s+kindergarte?ner\b", K::Fixed(5), A::Grade),
+            r(r"\b(?:in|at|go to)\s+(?:pre-?k|pre-?school|preschool|nursery|pre-?kindergarten)\b", K::Fixed(4), A::Grade),
+            r(r"\b(?:in|at|go to|started|start|attend|attending)\s+(?:middle school|junior high|jr high|intermediate school)\b|\bmiddle schooler\b", K::Fixed(12), A::Grade),
+            // A bare number opening the sentence: "12", "12 here", "13 and a half".
+            r(r"{START}{N}{FRAC}", K::Stated(0), A::Bare),
+        ]
     })
 }
 
-fn number(word: &str) -> Option<i32> {
-    if let Ok(n) = word.parse::<i32>() {
-        return Some(n);
-    }
-    const UNITS: [&str; 20] = [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-    ];
-    const TENS: [&str; 8] = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
-    if let Some(i) = UNITS.iter().position(|u| *u == word) {
-        return Some(i as i32);
-    }
-    let mut parts = word.split([' ', '-']);
-    let tens = TENS.iter().position(|t| Some(*t) == parts.next())? as i32;
-    let unit = match parts.next() {
-        Some(u) => UNITS.iter().position(|x| *x == u)? as i32,
-        None => 0,
-    };
-    Some(20 + tens * 10 + unit)
+/// Small checks on the text around a match.
+struct Checks {
+    /// What may follow an age.
+    ok: Regex,
+    bare_ok: Regex,
+    years_word: Regex,
+    old_word: Regex,
+    of_age: Regex,
+    soon: Regex,
+    when: Regex,
+    today: Regex,
+    tag_bad: Regex,
+    grade_bad: Regex,
+    person_next: Regex,
+    third_verb: Regex,
+    bday_now_before: Regex,
+    bday_now_after: Regex,
+    bday_soon_after: Regex,
+    /// A clause ends here.
+    clause_break: Regex,
+    /// Before the match in its clause: the past, a hypothetical, a comparison.
+    hypothetical: Regex,
+    /// Someone other than the writer, and the writer.
+    other: Regex,
+    me: Regex,
+    self_start: Regex,
+    /// Words of the rules that need no digit (school, decades).
+    worded: Regex,
 }
 
-fn ordinal(word: &str) -> Option<i32> {
-    const ORD: [&str; 12] = [
-        "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth",
-    ];
-    if let Some(i) = ORD.iter().position(|o| *o == word) {
-        return Some(i as i32 + 1);
-    }
-    word.trim_end_matches(|c: char| c.is_alphabetic()).parse().ok()
+fn checks() -> &'static Checks {
+    static C: OnceLock<Checks> = OnceLock::new();
+    C.get_or_init(|| Checks {
+        ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this year|last (?:week|month|year)|today|yesterday|for (?:a|an|about|like)|right)\b)"),
+        bare_ok: compile(r"^(?:\s*$|\s*[,!~)]+\s*(?:[a-z]|$)|\s*[^\x00-\x7f]|\s+(?:here|going on|turning|btw|lol|now|too)\b|\s+(?:and|&|n)\s+[a-z])"),
+        years_word: compile(r"^\s*-?\s*(?:{YRS}|age)\b"),
+        old_word: compile(r"^\s*-?\s*(?:olds?|alt|oud)\b"),
+        of_age: compile(r"^\s+(?:of age|young)\b"),
+        soon: compile(r"^\s+(?:soon|next (?:week|month|year|birthday)|in (?:a|\d+) (?:days?|weeks?|months?)|tomorrow)\b"),
+        when: compile(r"^\s+(?:in|on|next|this|tomorrow|soon|later|at|by|after|before|when)\b"),
+        today: compile(r"^\s+today\b"),
+        tag_bad: compile(r"^\s*(?:away|tall|long|high|wide|deep|run|race|sprint|swim|dash|of|to|left|per|each|ago|minutes?|mins?|dollars?|people|views|followers|subs|users|downloads|km|miles)\b"),
+        grade_bad: compile(r"^\s*(?:was|were|of|math|maths|homework|work|teacher|level|reading|science|english|class)\b"),
+        person_next: compile(r"^(?:\s*$|\s*[,.!?;:)~(]|\s*[^\x00-\x7f]|\s+(?:here|and|but|so|i|i'm|from|with|who|in|living|lol|btw|girl|boy|guy|man|woman|kid|child|dad|father|mom|mum|mother|parent|son|daughter|student|teen|teenager|person|lady|gal|dude|male|female|human|trans|gay|lesbian|bi|autistic|single|introvert|gamer|nerd|[mf]|[a-z]+ing)\b)"),
+        third_verb: compile(r"^(?:\s+[a-z']+){0,2}?\s+(?:was|is|were|has|had|got|gets|did|does|died|went|said|came|lives|lived)\b"),
+        bday_now_before: compile(r"\b(?:it's|it is|its|today is|today's|todays)\s*$"),
+        bday_now_after: compile(r"^\s*(?:(?:is|was|'s)\s+)?(?:today|yesterday|last)\b|^\s*was\b"),
+        bday_soon_after: compile(r"^\s*(?:(?:is|'s)\s+)?(?:tomorrow|next|soon|coming|in|on|this)\b"),
+        clause_break: compile(r",|\b(?:and|but|so|because|cause|cuz|bc|though|tho|or)\b|\s-\s"),
+        hypothetical: compile(r"\b(?:when|whenever|once|until|till|til|since|before|after|if|unless|wish|wished|was|were|used to|back|last (?:year|summer|term|semester|week|month)|pretend\w*|imagine)\b|\b(?:like|than|as if|wait|think|thinks|thought|assume|assumes|assumed)\s*$"),
+        other: compile(r"\b(?:my|his|her|their|our|your|the|a|an|this|that)\s+(?:[a-z'-]+\s+){0,2}?(?:{REL})(?:s|'s)?\b|\b(?:he|she|they|he's|she's|they're|hes|shes|theyre|you're|youre|you are)\b"),
+        me: compile(r"\b(?:i|i'm|me|i've|i'll|myself|we're)\b"),
+        self_start: compile(r"^(?:i'm|i|me|my|myself|i'll|i've|we're|we|in my)\b"),
+        worded: compile(r"grade|kinder|kindy|pre-?k|pre-?school|nursery|middle school|high|intermediate|fresh|sophomore|junior|senior|teens|ties\b"),
+    })
 }
 
 /// Compiles every pattern now rather than on the first message.
 pub fn prepare() {
-    patterns();
-    grades();
-    third_party_or_past();
-    detect_in("");
+    rules();
+    checks();
+    rewrites();
+    detect("");
 }
 
 /// The age a message states about its writer, if any (3–120).
 pub fn detect(text: &str) -> Option<u8> {
-    let norm = normalize::basic(text);
-    for sentence in norm.split(['.', '!', '?', ';', '\n']) {
-        if let Some(age) = detect_in(sentence.trim()) {
-            return Some(age);
-        }
-    }
-    None
+    let text = prepare_text(text);
+    let age = sentences(&text).find_map(detect_in);
+    age
 }
 
 fn detect_in(s: &str) -> Option<u8> {
-    static NOT_AFTER: OnceLock<Regex> = OnceLock::new();
-    let not_after = NOT_AFTER.get_or_init(|| crate::normalize::regex(NOT_AGE_AFTER).unwrap());
-    for p in patterns() {
-        for caps in p.re.captures_iter(s) {
-            let whole = caps.get(0)?;
-            let n = caps.get(1)?;
-            if third_party_or_past().is_match(&s[..whole.start()]) {
-                continue;
-            }
-            let after = &s[n.end()..];
-            let says_years = after.trim_start().starts_with("year")
-                || after.trim_start().starts_with("yr")
-                || after.trim_start().starts_with("yo")
-                || after.trim_start().starts_with("y/o");
-            if !says_years && not_after.is_match(after) {
-                continue;
-            }
-            if let Some(age) = number(n.as_str()).map(|v| v + p.offset).filter(|a| (3..=120).contains(a)) {
-                return Some(age as u8);
-            }
-        }
+    let c = checks();
+    // Most sentences state no number and name no school year: skip the rules.
+    if !s.bytes().any(|b| b.is_ascii_digit()) && !c.worded.is_match(s) {
+        return None;
     }
-    for (re, kind) in grades() {
-        if let Some(caps) = re.captures(s) {
-            if third_party_or_past().is_match(&s[..caps.get(0)?.start()]) {
+    for rule in rules() {
+        for caps in rule.re.captures_iter(s) {
+            let Some(m) = caps.get(0) else { continue };
+            let (prefix, rest) = (&s[..m.start()], &s[m.end()..]);
+            if c.hypothetical.is_match(clause(prefix)) {
                 continue;
             }
-            if let Some(age) = grade_age(*kind, &caps) {
+            if !c.self_start.is_match(m.as_str()) && about_someone_else(prefix) {
+                continue;
+            }
+            if let Some(age) = age_of(rule, &caps, prefix, rest) {
                 return Some(age);
             }
         }
@@ -170,19 +254,301 @@ fn detect_in(s: &str) -> Option<u8> {
     None
 }
 
-fn grade_age(kind: u8, caps: &Captures) -> Option<u8> {
-    let grade = || (1..=3).find_map(|i| caps.get(i)).and_then(|m| ordinal(m.as_str()));
-    let age = match kind {
-        0 => grade()? + 5,
-        1 => grade()? + 4,
-        2 => 5,
-        3 => 12,
-        4 => 14,
-        5 => 15,
-        6 => 16,
-        _ => 17,
+/// The part of `prefix` in the same clause as what follows it.
+fn clause(prefix: &str) -> &str {
+    checks()
+        .clause_break
+        .find_iter(prefix)
+        .last()
+        .map_or(prefix, |m| &prefix[m.end()..])
+}
+
+/// The last person named before the match is someone else, not the writer.
+fn about_someone_else(prefix: &str) -> bool {
+    let c = checks();
+    let last = |re: &Regex| re.find_iter(prefix).last().map(|m| m.end());
+    match (last(&c.other), last(&c.me)) {
+        (Some(other), Some(me)) => other > me,
+        (other, _) => other.is_some(),
+    }
+}
+
+fn age_of(rule: &Rule, caps: &Captures, prefix: &str, rest: &str) -> Option<u8> {
+    let c = checks();
+    let n = || {
+        ["n", "n2", "n3"]
+            .iter()
+            .find_map(|g| caps.name(g))
+            .and_then(|m| m.as_str().parse::<i32>().ok())
     };
-    (4..=19).contains(&age).then_some(age as u8)
+    let adjust = match rule.after {
+        After::Age => after_age(rest)?,
+        After::Coming => after_coming(rest)?,
+        After::Bare => c.bare_ok.is_match(rest).then_some(0)?,
+        After::Tag => (!c.tag_bad.is_match(rest)).then_some(0)?,
+        After::Grade => (!c.grade_bad.is_match(rest)).then_some(0)?,
+        After::Ok => c.ok.is_match(rest).then_some(0)?,
+        After::Person => (c.person_next.is_match(rest) && !c.third_verb.is_match(rest)).then_some(0)?,
+        After::Any => 0,
+    };
+    let (age, range) = match rule.kind {
+        Kind::Stated(offset) => (n()? + offset + adjust, 3..=120),
+        Kind::Coming => {
+            let today = caps.name("when").is_some_and(|w| w.as_str() == "today");
+            (n()? - 1 + adjust + i32::from(today), 3..=120)
+        }
+        Kind::Tag => (n()?, 10..=99),
+        Kind::YearsOld => (n()? + years_old(caps, rest)?, 3..=120),
+        Kind::Birthday => (n()? + birthday(prefix, rest)?, 3..=120),
+        Kind::Grade => (n()? + 5, 5..=17),
+        Kind::UkYear => (n()? + 4, 5..=17),
+        Kind::Level(base) => {
+            let lvl = ["lvl", "lvl2"].iter().find_map(|g| caps.name(g))?.as_str();
+            let step = match lvl {
+                "sophomore" => 1,
+                "junior" => 2,
+                "senior" => 3,
+                _ => 0,
+            };
+            (base + step, 14..=21)
+        }
+        Kind::Decade => (decade(caps)?, 13..=98),
+        Kind::Fixed(age) => (age, 4..=12),
+    };
+    range.contains(&age).then_some(age as u8)
+}
+
+/// After a number stated as an age: `Some(adjustment)` when the words that follow allow it.
+fn after_age(rest: &str) -> Option<i32> {
+    let c = checks();
+    let mut r = rest;
+    if let Some(m) = c.years_word.find(r) {
+        r = &r[m.end()..];
+    }
+    if c.old_word.is_match(r) || c.of_age.is_match(r) {
+        return Some(0);
+    }
+    if c.soon.is_match(r) {
+        return Some(-1);
+    }
+    c.ok.is_match(r).then_some(0)
+}
+
+/// After "I'll be N": an age, or when the birthday comes; +1 when it is today.
+fn after_coming(rest: &str) -> Option<i32> {
+    let c = checks();
+    let mut r = rest;
+    if let Some(m) = c.years_word.find(r) {
+        r = &r[m.end()..];
+    }
+    if let Some(m) = c.old_word.find(r) {
+        r = &r[m.end()..];
+    }
+    if c.today.is_match(r) {
+        return Some(1);
+    }
+    (c.ok.is_match(r) || c.when.is_match(r)).then_some(0)
+}
+
+/// "… years old": a strong "I" before it is enough; otherwise a person must follow and
+/// not be the subject of a verb ("a 14 year old boy was in the news").
+fn years_old(caps: &Captures, rest: &str) -> Option<i32> {
+    let c = checks();
+    let strong = caps
+        .name("intro")
+        .is_some_and(|m| matches!(m.as_str(), "i'm" | "i" | "me" | "myself" | "my self" | "as" | "being"));
+    let yrs = caps.name("yrs")?.as_str();
+    let old = c.old_word.find(rest);
+    let plural = old.is_some_and(|m| m.as_str().ends_with("olds"));
+    let has_old = old.is_some() || matches!(yrs, "yo" | "y/o" | "y o");
+    let rest = old.map_or(rest, |m| &rest[m.end()..]);
+    if strong {
+        return if has_old { Some(0) } else { after_age(rest) };
+    }
+    if plural {
+        return None;
+    }
+    if !has_old {
+        return after_age(rest);
+    }
+    (c.person_next.is_match(rest) && !c.third_verb.is_match(rest)).then_some(0)
+}
+
+/// "my 13th birthday": today or past → 13, coming → 12, otherwise not said.
+fn birthday(prefix: &str, rest: &str) -> Option<i32> {
+    let c = checks();
+    if c.bday_now_before.is_match(prefix) || c.bday_now_after.is_match(rest) {
+        Some(0)
+    } else if c.bday_soon_after.is_match(rest) {
+        Some(-1)
+    } else {
+        None
+    }
+}
+
+fn decade(caps: &Captures) -> Option<i32> {
+    let d = caps.name("d")?.as_str();
+    let q = caps.name("q").map(|m| m.as_str());
+    if d == "teens" {
+        return Some(match q {
+            Some("early") => 13,
+            Some("late") => 18,
+            _ => 15,
+        });
+    }
+    let tens = match d.as_bytes()[0] {
+        b @ b'1'..=b'9' => i32::from(b - b'0') * 10,
+        _ => {
+            const WORDS: [&str; 8] = ["twen", "thir", "for", "fif", "six", "seven", "eigh", "nine"];
+            (WORDS.iter().position(|w| d.starts_with(w))? as i32 + 2) * 10
+        }
+    };
+    Some(
+        tens + match q {
+            Some("early") => 2,
+            Some("late") => 8,
+            _ => 5,
+        },
+    )
+}
+
+/// Sentences: cut at `.!?;…`, but not inside a number ("10.5").
+fn sentences(s: &str) -> impl Iterator<Item = &str> {
+    let b = s.as_bytes();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, ch) in s.char_indices() {
+        let cut = match ch {
+            '!' | '?' | ';' | '\n' | '\u{2026}' => true,
+            '.' => !(i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit)),
+            _ => false,
+        };
+        if cut {
+            parts.push(&s[start..i]);
+            start = i + ch.len_utf8();
+        }
+    }
+    parts.push(&s[start..]);
+    parts.into_iter().map(str::trim).filter(|p| !p.is_empty())
+}
+
+const UNITS: [&str; 20] = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+];
+const TENS: [&str; 9] = [
+    "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "fourty",
+];
+const ORDINALS: [&str; 12] = [
+    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth",
+];
+
+struct Rewrites {
+    fixed: Vec<(Regex, &'static str)>,
+    numbers: Regex,
+    ordinals: Regex,
+}
+
+fn rewrites() -> &'static Rewrites {
+    static R: OnceLock<Rewrites> = OnceLock::new();
+    R.get_or_init(|| Rewrites {
+        fixed: vec![
+            (compile(r"\btl\s*;\s*dr\b"), "tldr"),
+            (compile(r"\by\s*\.\s*o\b\.?"), "yo"),
+            (compile(r"\bgr\.?\s*(\d)"), "grade $1"),
+            (compile(r"(\d)\.5\b"), "$1 and a half"),
+            (compile(r"\b(?:i\s*'\s*m|i'am|iam|im|i am|i m)\b"), "i'm"),
+            (compile(r"\b(?:i'll|ill|i will|i ll)\s+(be|turn)\b"), "i'll $1"),
+            (compile(r"\b(?:i've|ive|i have)\s+been\b"), "i've been"),
+            (compile(r"\bgoing to\s+(be|turn)\b"), "gonna $1"),
+        ],
+        numbers: compile(&format!(
+            r"\b(?:(?P<t>{})(?:[\s-]+(?P<u>{}))?|(?P<s>{}))\b",
+            TENS.join("|"),
+            UNITS[1..10].join("|"),
+            UNITS.join("|")
+        )),
+        ordinals: compile(&format!(r"\b(?:{})\b", ORDINALS.join("|"))),
+    })
+}
+
+/// The text as the rules read it: `normalize::basic`, full-width digits and fractions,
+/// digits split from letters ("im12" → "im 12", "13f" → "13 f"), number words and ordinals
+/// as digits, and one spelling for "I'm", "I'll be" and "I've been".
+fn prepare_text(text: &str) -> String {
+    let basic = normalize::basic(text);
+    let mut s = String::with_capacity(basic.len() + 8);
+    let mut chars = Vec::with_capacity(basic.len());
+    for ch in basic.chars() {
+        match ch {
+            '\u{FF10}'..='\u{FF19}' => chars.extend(char::from_digit(ch as u32 - 0xFF10, 10)),
+            '\u{00BD}' => chars.extend(" and a half".chars()),
+            '\u{00BC}' => chars.extend(" 1/4".chars()),
+            '\u{00BE}' => chars.extend(" 3/4".chars()),
+            _ => chars.push(ch),
+        }
+    }
+    let mut prev: Option<char> = None;
+    for (i, &ch) in chars.iter().enumerate() {
+        if let Some(p) = prev {
+            let split = (p.is_ascii_alphabetic() && ch.is_ascii_digit())
+                || (p.is_ascii_digit() && ch.is_ascii_alphabetic() && {
+                    let word: String = chars[i..].iter().take_while(|c| c.is_ascii_alphabetic()).collect();
+                    !matches!(word.as_str(), "st" | "nd" | "rd" | "th" | "s")
+                });
+            if split {
+                s.push(' ');
+            }
+        }
+        s.push(ch);
+        prev = Some(ch);
+    }
+    let r = rewrites();
+    for (re, with) in &r.fixed {
+        if let std::borrow::Cow::Owned(o) = re.replace_all(&s, *with) {
+            s = o;
+        }
+    }
+    let s = r.numbers.replace_all(&s, |c: &Captures| {
+        let unit = |w: &str| UNITS.iter().position(|u| *u == w).unwrap_or(0);
+        match c.name("t") {
+            Some(t) => {
+                let tens = TENS.iter().position(|x| *x == t.as_str()).map_or(0, |i| if i == 8 { 2 } else { i });
+                (20 + tens * 10 + c.name("u").map_or(0, |u| unit(u.as_str()))).to_string()
+            }
+            None => unit(&c[0]).to_string(),
+        }
+    });
+    r.ordinals
+        .replace_all(&s, |c: &Captures| {
+            let n = ORDINALS.iter().position(|o| *o == &c[0]).unwrap_or(0) + 1;
+            let suffix = match n {
+                1 => "st",
+                2 => "nd",
+                3 => "rd",
+                _ => "th",
+            };
+            format!("{n}{suffix}")
+        })
+        .into_owned()
 }
 
 /// Age band for prompts and modes.
@@ -257,5 +623,277 @@ mod tests {
         ] {
             assert_eq!(detect(t), None, "{t}");
         }
+    }
+
+    fn ages(cases: &[(&str, u8)]) {
+        for (t, want) in cases {
+            assert_eq!(detect(t), Some(*want), "{t}");
+        }
+    }
+
+    fn none(cases: &[&str]) {
+        for t in cases {
+            assert_eq!(detect(t), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn spellings_of_i_am_and_of_numbers() {
+        ages(&[
+            ("i m 9", 9),
+            ("Iam 12", 12),
+            ("i'am 12", 12),
+            ("im12", 12),
+            ("I'm12years old", 12),
+            ("I ' m 12", 12),
+            ("I\u{2018}m 9", 9),
+            ("I\u{00B4}m 9", 9),
+            ("I'm \u{FF11}\u{FF12}", 12),
+            ("I'm\u{00A0}12", 12),
+            ("im twenty three", 23),
+            ("I'm sixty-five and retired", 65),
+            ("Hi,I'm 11,I need help", 11),
+            ("I'm 12.I like games", 12),
+            ("I'm 12 \u{1F60A}", 12),
+        ]);
+    }
+
+    #[test]
+    fn years_old_and_its_short_forms() {
+        ages(&[
+            ("im 12yrs", 12),
+            ("I'm 12-years-old", 12),
+            ("Im 12 year's old", 12),
+            ("I am 14 years of age", 14),
+            ("14y/o", 14),
+            ("I'm 12 y. o. and bored", 12),
+            ("13 y/o girl here", 13),
+            ("as a 15 year old girl i feel like nobody gets me", 15),
+            ("just a 14 year old trying to figure things out", 14),
+            ("a 45 year old dad", 45),
+            ("11yo f", 11),
+        ]);
+        none(&[
+            "my 6 year old sister",
+            "a 14 year old boy was in the news",
+            "a 10 year old game",
+            "this game is for 13 year olds",
+            "12 year old whisky",
+            "2 years ago",
+        ]);
+    }
+
+    #[test]
+    fn the_age_keyword() {
+        ages(&[
+            ("age=14", 14),
+            ("Age - 14", 14),
+            ("name: jo, age: 12", 12),
+            ("my age is of 13", 13),
+            ("I'm aged 14", 14),
+        ]);
+        none(&[
+            "at age 5 I learned to swim",
+            "my mom's age is 40",
+            "Age of Empires 2",
+            "kids aged 8 to 12",
+            "age 5 to 10",
+        ]);
+    }
+
+    #[test]
+    fn gender_tags() {
+        ages(&[
+            ("13F", 13),
+            ("m15", 15),
+            ("16/f", 16),
+            ("(17m)", 17),
+            ("me (14f) and my mom keep fighting", 14),
+            ("34 (f)", 34),
+            ("m/34/uk", 34),
+            ("TL;DR 14M can't sleep", 14),
+            ("ok so i'm 16m and my gf broke up with me", 16),
+        ]);
+        none(&[
+            "my cousin (12m) is annoying",
+            "my bf (17m) ignores me",
+            "5m away",
+            "I ran 100m",
+            "it costs 10m",
+        ]);
+    }
+
+    #[test]
+    fn coming_and_approximate_ages() {
+        ages(&[
+            ("nearly 16", 15),
+            ("I'll be 12 next month", 11),
+            ("ill be 12 next month", 11),
+            ("I'll be 14 in 2 weeks", 13),
+            ("about to turn 15", 14),
+            ("gonna be 11 soon", 10),
+            ("I turn 16 next week", 15),
+            ("im 14 soon", 13),
+            ("I'm turning 13 today", 13),
+            ("13 and a half", 13),
+            ("im 13 1/2", 13),
+            ("I'm 10\u{00BD}", 10),
+            ("I'm 10.5 years old", 10),
+            ("12 going on 13", 12),
+            ("I'm 12 (almost 13)", 12),
+            ("i'm 13 turning 14 next month", 13),
+            ("my 12th birthday is tomorrow", 11),
+            ("today is my 13th birthday", 13),
+        ]);
+        none(&[
+            "my brother is almost 14",
+            "he's turning 16 next week",
+            "my brother's 8th birthday is tomorrow",
+            "i'm gonna be 5 minutes late",
+        ]);
+    }
+
+    #[test]
+    fn school_grades_and_years() {
+        ages(&[
+            ("5th grader", 10),
+            ("I'm in kindergarten", 5),
+            ("I'm in pre-k", 4),
+            ("I'm in 9th grade", 14),
+            ("im in grade five", 10),
+            ("I'm in gr. 8", 13),
+            ("I'm a grade 7 student", 12),
+            ("I'm a sophomore", 15),
+            ("junior in high school", 16),
+            ("I'm a high school senior", 17),
+            ("I'm a freshman in college", 18),
+            ("year 7", 11),
+            ("I'm in Y6", 10),
+            ("year 10 student here", 14),
+        ]);
+        none(&[
+            "my little brother is in 2nd grade",
+            "when I was in 5th grade",
+            "back in middle school",
+            "last year in 5th grade",
+            "I'm helping my brother with his 3rd grade math",
+            "I got grade 9 in my exam",
+            "I'm a senior citizen",
+            "in the year 2010",
+        ]);
+    }
+
+    #[test]
+    fn adults_and_decades() {
+        ages(&[
+            ("im in my 40s", 45),
+            ("in my early twenties", 22),
+            ("I'm in my late thirties", 38),
+            ("a mom in my thirties", 35),
+            ("early 20s here", 22),
+            ("I'm in my late teens", 18),
+            ("retired at 67 and now 70", 70),
+        ]);
+        none(&[
+            "a dad in his 40s",
+            "my parents are in their 50s",
+            "back in my 20s",
+            "in the 90s",
+            "the 80s were cool",
+        ]);
+    }
+
+    #[test]
+    fn second_language_phrasing() {
+        ages(&[
+            ("I have 12 years", 12),
+            ("i have 12 years old", 12),
+            ("i am 10 year", 10),
+            ("I am having 11 years", 11),
+            ("I am 9 age", 9),
+            ("I 12 years", 12),
+            ("me 10 years old", 10),
+            ("I completed 13 years last month", 13),
+            ("hello i am a girl of 12 years", 12),
+            ("myself 14 years old from india", 14),
+        ]);
+        none(&["I have 12 years of school left", "I have 2 years left", "my sister has 12 years"]);
+    }
+
+    #[test]
+    fn other_languages() {
+        ages(&[
+            ("J'ai 12 ans", 12),
+            ("j'ai 13 ans !", 13),
+            ("Tengo 11 a\u{00F1}os", 11),
+            ("ich bin 14 Jahre alt", 14),
+            ("tenho 10 anos", 10),
+            ("ho 15 anni", 15),
+            ("ik ben 12 jaar", 12),
+            ("mam 13 lat", 13),
+            ("\u{043C}\u{043D}\u{0435} 12 \u{043B}\u{0435}\u{0442}", 12),
+        ]);
+        none(&["mi hermano tiene 8 a\u{00F1}os", "j'avais 8 ans", "il y a 2 ans", "j'ai 3 chats"]);
+    }
+
+    #[test]
+    fn the_writer_among_other_people() {
+        ages(&[
+            ("my sister is 15 and I'm 12", 12),
+            ("my sister is 14 but im only 11", 11),
+            ("My brother is 8. I am 11.", 11),
+            ("Im 13 years old, my brother is 8 and my mom is 40", 13),
+            ("me and my best friend are both 12", 12),
+            ("hi i'm Sam, 13, from texas", 13),
+        ]);
+        none(&[
+            "my mom is 40",
+            "she's 9 years old",
+            "my daughter, 9, keeps crying",
+            "you're 12?",
+            "my 8yo son",
+        ]);
+    }
+
+    #[test]
+    fn the_past_and_hypotheticals() {
+        none(&[
+            "since i was 7",
+            "when i'm 18 i'll move out",
+            "once I'm 21",
+            "I can't wait till I'm 13",
+            "I feel like I'm 80",
+            "stop treating me like I'm 5",
+            "people think i'm 16",
+            "I'm not 12 anymore",
+            "I'm not a 5 year old",
+            "at 6 I broke my arm",
+        ]);
+    }
+
+    #[test]
+    fn numbers_that_are_not_ages() {
+        none(&[
+            "at 9:30",
+            "9pm",
+            "I'm 5 feet tall",
+            "I'm 5'4",
+            "I'm 36 weeks pregnant",
+            "I'm 3 levels behind",
+            "I'm 12 kills away from the badge",
+            "I'm 4 years older than my brother",
+            "I'm 10 years into my career",
+            "I'm 2 for 2",
+            "I'm 12-0 this season",
+            "i'm 13/15 on the quiz",
+            "I'm a size 12",
+            "I'm 50/50 on it",
+            "I'm ten minutes away",
+            "I'm one of those people",
+            "2 + 2 = 4",
+            "12 x 12 = 144",
+            "11:11 make a wish",
+            "iPhone 12",
+        ]);
     }
 }

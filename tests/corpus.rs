@@ -1,5 +1,7 @@
 //! The labelled corpus in `tests/corpus/labelled.jsonl` must meet the safety targets:
 //! tier-3 recall ≥ 0.98, tier-2 recall ≥ 0.95, tier-1 false positives ≤ 0.03.
+//! The age corpus in `tests/corpus/age.jsonl` (about 40% lines that state no age of the
+//! writer) must reach age accuracy ≥ 0.97.
 
 use mia_server::evaluation::{parse, score};
 
@@ -18,6 +20,18 @@ fn labelled_corpus_meets_the_targets() {
         misses.join("\n")
     );
     assert!(s.age_accuracy >= 0.9, "age accuracy {:.4}\n{}", s.age_accuracy, misses.join("\n"));
+}
+
+#[test]
+fn age_corpus_meets_the_target() {
+    let items = parse(include_str!("corpus/age.jsonl")).expect("age corpus parses");
+    assert!(items.len() >= 350, "the age corpus has {} messages", items.len());
+    let nulls = items.iter().filter(|i| i.age == Some(None)).count();
+    assert!(nulls * 10 >= items.len() * 3, "only {nulls} of {} lines state no age", items.len());
+    let s = score(&items);
+    assert_eq!(s.age_count, items.len(), "every line has an age label");
+    let misses: Vec<String> = s.misses.iter().map(|(w, g, t)| format!("want {w}, got {g}: {t}")).collect();
+    assert!(s.age_accuracy >= 0.97, "age accuracy {:.4}\n{}", s.age_accuracy, misses.join("\n"));
 }
 
 #[test]
