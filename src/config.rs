@@ -11,6 +11,10 @@ pub struct Config {
     pub openai_api_key: Option<String>,
     pub openai_base_url: String,
     pub openai_model: String,
+    /// The safety judge's chat model; `None` (empty `SAFETY_MODEL`) turns the judge off.
+    pub safety_model: Option<String>,
+    /// How long the safety judge may take before its verdict is given up.
+    pub judge_timeout_ms: u64,
     pub workflow_id: Option<String>,
     pub jwt_secret: Option<String>,
     pub auth_api_key: Option<String>,
@@ -44,6 +48,8 @@ pub const VARIABLES: &[&str] = &[
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
     "OPENAI_MODEL",
+    "SAFETY_MODEL",
+    "SAFETY_JUDGE_TIMEOUT_MS",
     "MIA_WORKFLOW_ID",
     "JWT_SECRET",
     "AUTH_API_KEY",
@@ -115,6 +121,7 @@ impl Config {
         let retry_base_ms = num("UPSTREAM_RETRY_BASE_MS", 500, 0, 60_000);
         let token_ttl_secs = num("TOKEN_TTL_SECONDS", 7 * 24 * 3600, 60, 366 * 24 * 3600);
         let offline_chunk_delay_ms = num("OFFLINE_CHUNK_DELAY_MS", 30, 0, 10_000);
+        let judge_timeout_ms = num("SAFETY_JUDGE_TIMEOUT_MS", 8_000, 100, 120_000);
 
         let production = get("NODE_ENV").as_deref() == Some("production");
         let log_level = match get("LOG_LEVEL") {
@@ -176,6 +183,8 @@ impl Config {
                 .trim_end_matches('/')
                 .to_string(),
             openai_model: get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o".into()),
+            safety_model: get("SAFETY_MODEL"),
+            judge_timeout_ms,
             workflow_id: get("MIA_WORKFLOW_ID"),
             jwt_secret,
             auth_api_key: get("AUTH_API_KEY"),
@@ -227,6 +236,14 @@ impl Config {
                 "configured"
             } else {
                 "offline companion"
+            }),
+        );
+        checks.insert(
+            "safetyJudge".into(),
+            Value::from(match (&self.openai_api_key, &self.safety_model) {
+                (Some(_), Some(_)) => "on",
+                (None, Some(_)) => "off: SAFETY_MODEL needs OPENAI_API_KEY",
+                (_, None) => "off",
             }),
         );
         checks.insert(
@@ -326,6 +343,28 @@ mod tests {
         let c = cfg(&[("SOCKETIO_CONFORMANCE", "1")]);
         assert!(c.conformance);
         assert_eq!((c.ping_interval_ms, c.ping_timeout_ms, c.connect_timeout_ms), (300, 200, 1000));
+    }
+
+    #[test]
+    fn the_safety_judge_needs_a_model_and_a_key() {
+        let off = cfg(&[("OPENAI_API_KEY", "sk-secret-value")]);
+        assert_eq!(off.safety_model, None);
+        assert_eq!(off.judge_timeout_ms, 8_000);
+        assert_eq!(off.health_checks().1["safetyJudge"], "off");
+        let on = cfg(&[
+            ("OPENAI_API_KEY", "sk-secret-value"),
+            ("SAFETY_MODEL", " gpt-4o-mini "),
+            ("SAFETY_JUDGE_TIMEOUT_MS", "2500"),
+        ]);
+        assert_eq!(on.safety_model.as_deref(), Some("gpt-4o-mini"));
+        assert_eq!(on.judge_timeout_ms, 2_500);
+        let (_, checks) = on.health_checks();
+        assert_eq!(checks["safetyJudge"], "on");
+        assert!(!serde_json::to_string(&checks).unwrap().contains("sk-secret-value"));
+        let keyless = cfg(&[("SAFETY_MODEL", "gpt-4o-mini"), ("SAFETY_JUDGE_TIMEOUT_MS", "0")]);
+        assert!(keyless.health_checks().1["safetyJudge"].as_str().unwrap().starts_with("off"));
+        assert_eq!(keyless.judge_timeout_ms, 8_000);
+        assert!(keyless.health_checks().1["SAFETY_JUDGE_TIMEOUT_MS"].is_string());
     }
 
     #[test]

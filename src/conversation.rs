@@ -1,6 +1,8 @@
 //! The message pipeline (CONTRACT §5): validate, rate-limit, store, classify, pick
 //! the mode, then stream a reply from the model (or the offline companion) with
 //! retries, timeouts, cancellation, a queue, and crisis resources guaranteed at tier 3.
+//! Beside the reply, second opinions (the moderation endpoint, the safety judge) may
+//! raise a message's tier after the rules (CONTRACT §6).
 
 use serde_json::{json, Value};
 
@@ -9,15 +11,93 @@ use crate::ids;
 use crate::log::{Level, Record};
 use crate::mode::{self, Mode, ModeState};
 use crate::offline;
-use crate::openai::{self, ChatMessage, HttpRequest, StreamItem};
+use crate::openai::{self, ChatMessage, HttpRequest, JudgeVerdict, StreamItem};
 use crate::prompts;
 use crate::safety::{self, Resource};
-use crate::session::{ClientError, Output, Session};
+use crate::session::{ClientError, Output, Session, OPINION_TIERS_KEPT};
 use crate::sse;
 use crate::store::{Message, Role, SafetyEvent, Write};
 
 /// Retries after the first attempt, for failures before the first chunk.
 pub const MAX_RETRIES: u32 = 2;
+
+/// How long the moderation endpoint may take before its answer is given up.
+pub const MODERATION_TIMEOUT_MS: u64 = 10_000;
+
+/// Earlier messages (user and assistant) the safety judge sees with the one it judges.
+pub const JUDGE_CONTEXT_MESSAGES: usize = 6;
+
+/// Who gives a second opinion on a user message, beside the reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opinion {
+    /// The moderation endpoint: `self-harm/intent` or `self-harm/instructions` → tier 3.
+    Moderation,
+    /// The safety judge: `SAFETY_MODEL` with the rubric in `prompts/safety-judge.md`.
+    Judge,
+}
+
+impl Opinion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Opinion::Moderation => "moderation",
+            Opinion::Judge => "judge",
+        }
+    }
+}
+
+/// A second opinion to ask for; its answer comes back through [`Session::second_opinion`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpinionRequest {
+    pub message_id: String,
+    pub opinion: Opinion,
+    pub request: HttpRequest,
+    /// The shell gives up after this long and reports [`OpinionResult::Timeout`].
+    pub timeout_ms: u64,
+}
+
+/// What the shell got for a second opinion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpinionResult {
+    Answer { status: u16, body: String },
+    Failed(String),
+    Timeout,
+}
+
+/// A second opinion's verdict, whoever gave it.
+struct Verdict {
+    tier: u8,
+    categories: Vec<String>,
+    /// What the stored safety event names as its rules.
+    rules: Vec<String>,
+    /// The `mode_changed` reason when it takes the session to URGENCY.
+    why: String,
+}
+
+impl Verdict {
+    fn moderation(flagged: Vec<String>) -> Verdict {
+        let intent = flagged.iter().any(|c| c == "self-harm/intent" || c == "self-harm/instructions");
+        Verdict {
+            tier: if intent { 3 } else { 1 },
+            categories: if intent { vec!["self_harm".into()] } else { Vec::new() },
+            rules: flagged,
+            why: "moderation: self-harm intent".into(),
+        }
+    }
+
+    fn judge(v: JudgeVerdict) -> Verdict {
+        let why = if v.categories.is_empty() {
+            format!("safety judge: tier {}", v.tier)
+        } else {
+            format!("safety judge: {}", v.categories.join(", "))
+        };
+        Verdict {
+            tier: v.tier,
+            categories: v.categories,
+            rules: vec!["judge".into()],
+            why,
+        }
+    }
+}
 
 /// A reply waiting its turn.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,11 +136,8 @@ pub enum UpstreamCommand {
     Abort {
         reply_id: String,
     },
-    /// Ask the moderation endpoint about a user message, beside the reply.
-    Moderate {
-        message_id: String,
-        request: HttpRequest,
-    },
+    /// Ask for a second opinion about a user message, beside the reply.
+    SecondOpinion(OpinionRequest),
 }
 
 /// What the shell saw of an upstream attempt.
@@ -220,28 +297,13 @@ impl Session {
         let assessment = safety::classify(text);
         self.meta.tier = self.meta.tier.max(assessment.tier);
         if assessment.tier >= 2 {
-            let resources = if assessment.tier >= 3 {
-                &self.cfg.crisis_resources
-            } else {
-                &self.cfg.substance_resources
-            };
-            let categories: Vec<&str> = assessment.categories.iter().map(|c| c.as_str()).collect();
-            let alert = json!({
-                "sessionId": self.meta.session_id,
-                "tier": assessment.tier,
-                "categories": categories,
-                "resources": resources,
-                "messageId": user_message.id,
-            });
-            self.emit_all("safety_alert", alert);
-            self.push(Output::Store(Write::SafetyEvent(SafetyEvent {
-                message_id: user_message.id.clone(),
-                tier: assessment.tier,
-                categories: categories.iter().map(|c| c.to_string()).collect(),
-                rules: assessment.rules.iter().map(|r| r.to_string()).collect(),
-                source: "rules",
-                ts: now,
-            })));
+            self.alert(
+                &user_message.id,
+                assessment.tier,
+                assessment.categories.iter().map(|c| c.as_str().to_string()).collect(),
+                assessment.rules.iter().map(|r| r.to_string()).collect(),
+                "rules",
+            );
         }
 
         // 3. Age, 4. mode.
@@ -273,13 +335,7 @@ impl Session {
             reply_id: ids::message_id(),
             tier: assessment.tier,
         };
-        if let Some(key) = &self.cfg.openai_api_key {
-            let request = openai::moderation_request(&self.cfg.openai_base_url, key, text);
-            self.push(Output::Upstream(UpstreamCommand::Moderate {
-                message_id: user_message.id.clone(),
-                request,
-            }));
-        }
+        self.ask_second_opinions(&user_message.id, text, assessment.tier);
         let queued = self.reply.is_some();
         self.log(
             Record::new(Level::Info, "message_received")
@@ -397,73 +453,156 @@ impl Session {
         self.push(Output::Upstream(UpstreamCommand::Start(job)));
     }
 
-    /// The moderation endpoint's answer for a user message: `self-harm/intent` or
-    /// `self-harm/instructions` raise it to tier 3 (never lower anything).
-    pub fn moderation(&mut self, now: u64, message_id: &str, result: Result<Vec<String>, String>) -> Vec<Output> {
+    /// `safety_alert` for a message at tier ≥ 2, and its stored safety event (never the text).
+    fn alert(&mut self, message_id: &str, tier: u8, categories: Vec<String>, rules: Vec<String>, source: &'static str) {
+        let resources = if tier >= 3 {
+            &self.cfg.crisis_resources
+        } else {
+            &self.cfg.substance_resources
+        };
+        let payload = json!({
+            "sessionId": self.meta.session_id,
+            "tier": tier,
+            "categories": categories,
+            "resources": resources,
+            "messageId": message_id,
+        });
+        self.emit_all("safety_alert", payload);
+        self.push(Output::Store(Write::SafetyEvent(SafetyEvent {
+            message_id: message_id.to_string(),
+            tier,
+            categories,
+            rules,
+            source,
+            ts: self.now,
+        })));
+    }
+
+    /// With an OpenAI key: the moderation endpoint, and the safety judge when `SAFETY_MODEL`
+    /// is set, asked about a user message whose rules tier is `tier`.
+    fn ask_second_opinions(&mut self, message_id: &str, text: &str, tier: u8) {
+        let Some(key) = &self.cfg.openai_api_key else { return };
+        let mut asks = vec![OpinionRequest {
+            message_id: message_id.to_string(),
+            opinion: Opinion::Moderation,
+            request: openai::moderation_request(&self.cfg.openai_base_url, key, text),
+            timeout_ms: MODERATION_TIMEOUT_MS,
+        }];
+        if let Some(model) = &self.cfg.safety_model {
+            asks.push(OpinionRequest {
+                message_id: message_id.to_string(),
+                opinion: Opinion::Judge,
+                request: openai::judge_request(
+                    &self.cfg.openai_base_url,
+                    key,
+                    model,
+                    prompts::SAFETY_JUDGE,
+                    &self.judge_context(message_id),
+                    text,
+                ),
+                timeout_ms: self.cfg.judge_timeout_ms,
+            });
+        }
+        if self.opinion_tiers.len() >= OPINION_TIERS_KEPT {
+            self.opinion_tiers.pop_front();
+        }
+        self.opinion_tiers.push_back((message_id.to_string(), tier));
+        for ask in asks {
+            self.push(Output::Upstream(UpstreamCommand::SecondOpinion(ask)));
+        }
+    }
+
+    /// The last [`JUDGE_CONTEXT_MESSAGES`] messages before `message_id`, oldest first.
+    fn judge_context(&self, message_id: &str) -> Vec<ChatMessage> {
+        let before: Vec<&Message> = self.history.iter().take_while(|m| m.id != message_id).collect();
+        before[before.len().saturating_sub(JUDGE_CONTEXT_MESSAGES)..]
+            .iter()
+            .map(|m| ChatMessage {
+                role: m.role.as_str(),
+                content: m.content.clone(),
+            })
+            .collect()
+    }
+
+    /// A second opinion on a user message. It may raise the message's tier (and so the
+    /// session's), never lower anything; a failure, a timeout or a malformed answer is
+    /// logged (codes and sizes only) and changes nothing.
+    pub fn second_opinion(&mut self, now: u64, message_id: &str, opinion: Opinion, result: OpinionResult) -> Vec<Output> {
         self.now = now;
-        let categories = match result {
-            Ok(c) => c,
-            Err(e) => {
-                self.log(
-                    Record::new(Level::Warn, "moderation_failed")
-                        .with("messageId", message_id)
-                        .with("error", e),
-                );
+        let body_bytes = match &result {
+            OpinionResult::Answer { body, .. } => Some(body.len()),
+            _ => None,
+        };
+        let verdict = match result {
+            OpinionResult::Answer { status: 200..=299, body } => match opinion {
+                Opinion::Moderation => openai::parse_moderation(&body).map(Verdict::moderation),
+                Opinion::Judge => openai::parse_judge(&body).map(Verdict::judge),
+            },
+            OpinionResult::Answer { status, .. } => Err(format!("status {status}")),
+            OpinionResult::Failed(e) => Err(format!("network: {}", e.chars().take(120).collect::<String>())),
+            OpinionResult::Timeout => Err("timeout".into()),
+        };
+        let verdict = match verdict {
+            Ok(v) => v,
+            Err(error) => {
+                let msg = match opinion {
+                    Opinion::Moderation => "moderation_failed",
+                    Opinion::Judge => "judge_failed",
+                };
+                let mut record = Record::new(Level::Warn, msg).with("messageId", message_id).with("error", error);
+                if let Some(bytes) = body_bytes {
+                    record = record.with("bodyBytes", bytes);
+                }
+                self.log(record);
                 return self.finish_outputs();
             }
         };
-        let raise = categories.iter().any(|c| c == "self-harm/intent" || c == "self-harm/instructions");
+        let raised = self.raise(message_id, opinion.as_str(), &verdict);
         self.log(
-            Record::new(Level::Info, "moderation")
+            Record::new(Level::Info, "second_opinion")
+                .with("source", opinion.as_str())
                 .with("messageId", message_id)
-                .with("flagged", categories.join(","))
-                .with("raises", raise),
+                .with("tier", verdict.tier)
+                .with("categories", verdict.categories.join(","))
+                .with("rules", verdict.rules.join(","))
+                .with("raised", raised),
         );
-        let rules_tier = self
-            .history
-            .iter()
-            .find(|m| m.id == message_id)
-            .map(|m| safety::classify(&m.content).tier);
-        if !raise || rules_tier.is_none_or(|t| t >= 3) {
-            return self.finish_outputs();
+        self.finish_outputs()
+    }
+
+    /// The one place a second opinion raises a tier: only above what the message already
+    /// has; `safety_alert` and a stored event; URGENCY at tier 3; and the reply to the
+    /// message, streaming or waiting, carries the crisis resources when it completes.
+    fn raise(&mut self, message_id: &str, source: &'static str, verdict: &Verdict) -> bool {
+        let Some((_, known)) = self.opinion_tiers.iter_mut().find(|(id, _)| id == message_id) else {
+            return false;
+        };
+        if verdict.tier <= *known {
+            return false;
         }
-        // The reply to this message, streaming or waiting, must now carry the crisis resources.
+        *known = verdict.tier;
         if let Some(r) = self.reply.as_mut().filter(|r| r.for_message == message_id) {
-            r.message_tier = 3;
+            r.message_tier = r.message_tier.max(verdict.tier);
         }
         if let Some(j) = self.queue.iter_mut().find(|j| j.user_message == message_id) {
-            j.tier = 3;
+            j.tier = j.tier.max(verdict.tier);
         }
-        self.meta.tier = 3;
-        self.emit_all(
-            "safety_alert",
-            json!({
-                "sessionId": self.meta.session_id,
-                "tier": 3,
-                "categories": ["self_harm"],
-                "resources": self.cfg.crisis_resources,
-                "messageId": message_id,
-            }),
-        );
-        self.push(Output::Store(Write::SafetyEvent(SafetyEvent {
-            message_id: message_id.to_string(),
-            tier: 3,
-            categories: vec!["self_harm".into()],
-            rules: categories,
-            source: "moderation",
-            ts: now,
-        })));
-        if self.meta.mode != Mode::Urgency {
+        let before = (self.meta.tier, self.meta.mode);
+        self.meta.tier = self.meta.tier.max(verdict.tier);
+        self.alert(message_id, verdict.tier, verdict.categories.clone(), verdict.rules.clone(), source);
+        if verdict.tier >= 3 && self.meta.mode != Mode::Urgency {
             let previous = self.meta.mode;
             self.meta.mode = Mode::Urgency;
             self.emit_all(
                 "mode_changed",
-                json!({ "sessionId": self.meta.session_id, "mode": "URGENCY", "previousMode": previous.as_str(), "reason": "moderation: self-harm intent" }),
+                json!({ "sessionId": self.meta.session_id, "mode": Mode::Urgency.as_str(), "previousMode": previous.as_str(), "reason": verdict.why }),
             );
         }
-        self.meta.updated_at = now;
-        self.push(Output::Store(Write::Meta(self.meta.clone())));
-        self.finish_outputs()
+        if (self.meta.tier, self.meta.mode) != before {
+            self.meta.updated_at = self.now;
+            self.push(Output::Store(Write::Meta(self.meta.clone())));
+        }
+        true
     }
 
     /// Whether events for this attempt are still wanted (the shell stops reading otherwise).

@@ -6,6 +6,9 @@ use crate::safety::{resources_text, Resource};
 
 const BASE: &str = include_str!("../prompts/base.md");
 
+/// The safety judge's rubric: its system prompt (CONTRACT §6).
+pub const SAFETY_JUDGE: &str = include_str!("../prompts/safety-judge.md");
+
 fn mode_text(mode: Mode) -> &'static str {
     match mode {
         Mode::Greeting => include_str!("../prompts/greeting.md"),
@@ -70,5 +73,22 @@ mod tests {
         );
         assert!(p.contains("1-800-662-4357"));
         assert!(p.contains("a teenager"));
+    }
+
+    #[test]
+    fn the_judge_rubric_names_every_tier_and_category_and_the_answer_shape() {
+        for needle in [
+            "Tier 3",
+            "Tier 2",
+            "Tier 1",
+            "C-SSRS",
+            "JSON",
+            r#"{"tier": 1, "categories": [], "reason": "short"}"#,
+        ] {
+            assert!(SAFETY_JUDGE.contains(needle), "{needle}");
+        }
+        for category in crate::openai::JUDGE_CATEGORIES {
+            assert!(SAFETY_JUDGE.contains(&format!("`{category}`")), "{category}");
+        }
     }
 }

@@ -124,6 +124,9 @@ pub struct Session {
     decoders: HashMap<String, Decoder>,
     pub(crate) reply: Option<Reply>,
     pub(crate) queue: VecDeque<Job>,
+    /// Recent user messages whose second opinions may still arrive, with the tier each
+    /// has so far (the rules', or a raise's): a second opinion counts only above it.
+    pub(crate) opinion_tiers: VecDeque<(String, u8)>,
     pub(crate) bucket: TokenBucket,
     pub(crate) now: u64,
     out: Vec<Output>,
@@ -131,6 +134,10 @@ pub struct Session {
 
 /// How many stored messages a session keeps in memory and shows on join.
 pub const HISTORY_SHOWN: usize = 50;
+
+/// How many recent messages' tiers are kept for their second opinions (far more than can
+/// be answered within the opinions' timeouts under the rate limit).
+pub const OPINION_TIERS_KEPT: usize = 32;
 
 impl Session {
     /// Rebuilds a session from storage (`meta` is `None` for a new one) and live connections.
@@ -154,6 +161,7 @@ impl Session {
             decoders: HashMap::new(),
             reply: None,
             queue: VecDeque::new(),
+            opinion_tiers: VecDeque::new(),
             bucket,
             now,
             out: Vec::new(),

@@ -2,8 +2,11 @@
 //! and outputs out: no Worker, no network, a scripted upstream.
 
 use mia_server::config::Config;
-use mia_server::conversation::{Failure, UpstreamCommand, UpstreamEvent, UpstreamJob, UpstreamRequest};
+use mia_server::conversation::{
+    Failure, Opinion, OpinionRequest, OpinionResult, UpstreamCommand, UpstreamEvent, UpstreamJob, UpstreamRequest,
+};
 use mia_server::engineio::{Frame, Transport};
+use mia_server::log::{Level, Record};
 use mia_server::session::{Output, Session};
 use mia_server::store::{Role, Write};
 use serde_json::{json, Value};
@@ -17,7 +20,8 @@ struct Harness {
     writes: Vec<Write>,
     jobs: Vec<UpstreamJob>,
     aborts: Vec<String>,
-    moderations: Vec<String>,
+    opinions: Vec<OpinionRequest>,
+    logs: Vec<Record>,
     alarm: Option<u64>,
 }
 
@@ -38,7 +42,8 @@ impl Harness {
             writes: Vec::new(),
             jobs: Vec::new(),
             aborts: Vec::new(),
-            moderations: Vec::new(),
+            opinions: Vec::new(),
+            logs: Vec::new(),
             alarm: None,
         }
     }
@@ -53,8 +58,9 @@ impl Harness {
                 Output::Upstream(UpstreamCommand::Start(j)) => self.jobs.push(j),
                 Output::Upstream(UpstreamCommand::Abort { reply_id }) => self.aborts.push(reply_id),
                 Output::Alarm(at) => self.alarm = Some(at),
-                Output::Upstream(UpstreamCommand::Moderate { message_id, .. }) => self.moderations.push(message_id),
-                Output::SaveConn(_) | Output::Log(_) => {}
+                Output::Upstream(UpstreamCommand::SecondOpinion(o)) => self.opinions.push(o),
+                Output::Log(record) => self.logs.push(record),
+                Output::SaveConn(_) => {}
             }
         }
     }
@@ -140,6 +146,38 @@ impl Harness {
         if done {
             self.upstream(job, UpstreamEvent::Bytes(b"data: [DONE]\n\n".to_vec()));
         }
+    }
+
+    /// Answers the second opinion `opinion` asked about `message_id`.
+    fn opinion(&mut self, message_id: &str, opinion: Opinion, result: OpinionResult) {
+        let out = self.session.second_opinion(self.now, message_id, opinion, result);
+        self.take(out);
+    }
+
+    /// A 200 answer of the safety judge whose content is `content`.
+    fn judge_says(&mut self, message_id: &str, content: &str) {
+        let body = json!({ "choices": [{ "index": 0, "message": { "role": "assistant", "content": content }, "finish_reason": "stop" }] });
+        self.opinion(
+            message_id,
+            Opinion::Judge,
+            OpinionResult::Answer {
+                status: 200,
+                body: body.to_string(),
+            },
+        );
+    }
+
+    /// Sends `text` as a message (ack id `ack`) and returns its message id.
+    fn say(&mut self, sid: &str, ack: u64, text: &str) -> String {
+        self.emit(sid, ack, "message", json!({ "message": text }));
+        self.ack(sid, ack)["messageId"].as_str().expect("accepted").to_string()
+    }
+
+    fn safety_events(&self) -> Vec<&mia_server::store::SafetyEvent> {
+        self.writes
+            .iter()
+            .filter_map(|w| if let Write::SafetyEvent(e) = w { Some(e) } else { None })
+            .collect()
     }
 
     fn last_job(&mut self) -> UpstreamJob {
@@ -522,19 +560,34 @@ fn ownership_is_decided_by_the_first_join() {
     assert!(matches!(&h.sent.last().unwrap().1, Frame::Text(t) if t.contains("AUTH_EXPIRED")));
 }
 
+fn moderation_answer(flagged: &[&str]) -> OpinionResult {
+    let categories: serde_json::Map<String, Value> = ["self-harm", "self-harm/intent", "self-harm/instructions", "violence"]
+        .iter()
+        .map(|c| (c.to_string(), json!(flagged.contains(c))))
+        .collect();
+    OpinionResult::Answer {
+        status: 200,
+        body: json!({ "results": [{ "flagged": !flagged.is_empty(), "categories": categories }] }).to_string(),
+    }
+}
+
 #[test]
 fn moderation_raises_to_tier_three_but_never_lowers() {
     let mut h = Harness::new(&[]);
     let sid = h.connected();
-    h.emit(&sid, 1, "message", json!({"message": "tonight is the night"}));
-    let message_id = h.ack(&sid, 1)["messageId"].as_str().unwrap().to_string();
-    assert_eq!(h.moderations, vec![message_id.clone()]);
+    let message_id = h.say(&sid, 1, "tonight is the night");
+    // Without SAFETY_MODEL only moderation is asked, with its own timeout.
+    assert_eq!(h.opinions.len(), 1);
+    assert_eq!(h.opinions[0].message_id, message_id);
+    assert_eq!(h.opinions[0].opinion, Opinion::Moderation);
+    assert_eq!(h.opinions[0].timeout_ms, 10_000);
     let job = h.last_job();
     h.sse(&job, &["Okay."], false);
-    let out = h
-        .session
-        .moderation(h.now, &message_id, Ok(vec!["self-harm".into(), "self-harm/intent".into()]));
-    h.take(out);
+    h.opinion(
+        &message_id,
+        Opinion::Moderation,
+        moderation_answer(&["self-harm", "self-harm/intent"]),
+    );
     h.upstream(&job, UpstreamEvent::Bytes(b"data: [DONE]\n\n".to_vec()));
     let events = h.events(&sid);
     assert_eq!(
@@ -543,22 +596,275 @@ fn moderation_raises_to_tier_three_but_never_lowers() {
     );
     assert_eq!(events[1].1["tier"], 3);
     assert!(events[4].1["message"].as_str().unwrap().contains("988"));
-    assert!(h
-        .writes
-        .iter()
-        .any(|w| matches!(w, Write::SafetyEvent(e) if e.source == "moderation")));
+    assert!(h.safety_events().iter().any(|e| e.source == "moderation"));
 
     // Flags without intent, and failures, change nothing.
     let mut h = Harness::new(&[]);
     let sid = h.connected();
-    h.emit(&sid, 1, "message", json!({"message": "hello"}));
-    let id = h.ack(&sid, 1)["messageId"].as_str().unwrap().to_string();
-    for result in [Ok(vec!["violence".to_string()]), Err("timeout".to_string())] {
-        let out = h.session.moderation(h.now, &id, result);
-        h.take(out);
+    let id = h.say(&sid, 1, "hello");
+    for result in [moderation_answer(&["violence"]), OpinionResult::Timeout] {
+        h.opinion(&id, Opinion::Moderation, result);
     }
     assert!(h.events(&sid).is_empty());
     assert_eq!(h.session.meta().tier, 1);
+}
+
+const JUDGE: &[(&str, &str)] = &[("SAFETY_MODEL", "judge-model"), ("SAFETY_JUDGE_TIMEOUT_MS", "2500")];
+
+fn judge_requests(h: &Harness) -> Vec<&OpinionRequest> {
+    h.opinions.iter().filter(|o| o.opinion == Opinion::Judge).collect()
+}
+
+#[test]
+fn the_judge_is_asked_beside_the_reply_with_the_recent_conversation() {
+    let mut h = Harness::new(JUDGE);
+    let sid = h.connected();
+    for (i, text) in ["one", "two", "three", "four"].iter().enumerate() {
+        h.say(&sid, i as u64, text);
+        let job = h.last_job();
+        h.sse(&job, &[&format!("reply {text}")], true);
+    }
+    let id = h.say(&sid, 9, "five");
+    // The reply starts at once: the judge runs beside it, it is not waited for.
+    assert!(!h.jobs.is_empty());
+    let asked = judge_requests(&h);
+    assert_eq!(asked.len(), 5, "one judgement per message");
+    let ask = asked[4];
+    assert_eq!((ask.message_id.as_str(), ask.timeout_ms), (id.as_str(), 2500));
+    assert_eq!(ask.request.url, "https://api.openai.com/v1/chat/completions");
+    let body: Value = serde_json::from_str(&ask.request.body).unwrap();
+    assert_eq!(body["model"], "judge-model");
+    assert_eq!(body["stream"], false);
+    assert_eq!(body["temperature"], 0);
+    assert_eq!(body["response_format"]["type"], "json_object");
+    assert_eq!(body["messages"][0]["content"], mia_server::prompts::SAFETY_JUDGE);
+    let user = body["messages"][1]["content"].as_str().unwrap();
+    let input: Value = serde_json::from_str(&user[user.find('{').unwrap()..]).unwrap();
+    assert_eq!(input["message"], "five");
+    let context: Vec<(String, String)> = input["context"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap().into(), m["content"].as_str().unwrap().into()))
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("user", "two"),
+        ("assistant", "reply two"),
+        ("user", "three"),
+        ("assistant", "reply three"),
+        ("user", "four"),
+        ("assistant", "reply four"),
+    ]
+    .iter()
+    .map(|(r, c)| (r.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(context, expected, "the last six messages before it, oldest first, itself excluded");
+    // The first message had no context.
+    let first: Value = serde_json::from_str(&asked[0].request.body).unwrap();
+    let user = first["messages"][1]["content"].as_str().unwrap();
+    let input: Value = serde_json::from_str(&user[user.find('{').unwrap()..]).unwrap();
+    assert_eq!(input["context"], json!([]));
+
+    // No judge without a model, and no second opinion at all without a key.
+    let mut off = Harness::new(&[("SAFETY_MODEL", "")]);
+    let sid = off.connected();
+    off.say(&sid, 1, "hello");
+    assert!(judge_requests(&off).is_empty());
+    let mut offline = Harness::new(&[("OPENAI_API_KEY", ""), ("SAFETY_MODEL", "judge-model")]);
+    let sid = offline.connected();
+    offline.say(&sid, 1, "hello");
+    assert!(offline.opinions.is_empty());
+}
+
+#[test]
+fn a_judge_raise_after_the_reply_started_alerts_switches_to_urgency_and_adds_the_resources() {
+    let mut h = Harness::new(JUDGE);
+    let sid = h.connected();
+    let id = h.say(&sid, 1, "can we talk about something");
+    let job = h.last_job();
+    h.sse(&job, &["Of course."], false);
+    assert_eq!(names(&h.events(&sid)), vec!["message_chunk"], "the rules saw nothing");
+    // Fenced JSON is read as well.
+    h.judge_says(
+        &id,
+        "```json\n{\"tier\": 3, \"categories\": [\"suicide\"], \"reason\": \"farewell\"}\n```",
+    );
+    h.upstream(&job, UpstreamEvent::Bytes(b"data: [DONE]\n\n".to_vec()));
+    let events = h.events(&sid);
+    assert_eq!(
+        names(&events),
+        vec!["message_chunk", "safety_alert", "mode_changed", "message_chunk", "message_complete"]
+    );
+    let alert = &events[1].1;
+    assert_eq!(alert["tier"], 3);
+    assert_eq!(alert["categories"], json!(["suicide"]));
+    assert_eq!(alert["messageId"], id.as_str());
+    assert!(alert["resources"].as_array().unwrap().iter().any(|r| r["phone"] == "988"));
+    assert_eq!(events[2].1["mode"], "URGENCY");
+    assert_eq!(events[2].1["previousMode"], "GREETING");
+    assert!(events[2].1["reason"].as_str().unwrap().contains("judge"));
+    let complete = &events[4].1;
+    let reply = complete["message"].as_str().unwrap();
+    assert!(reply.starts_with("Of course."));
+    assert!(reply.contains("988") && reply.contains("741741"));
+    assert_eq!(
+        (complete["safetyTier"].clone(), complete["mode"].clone()),
+        (json!(3), json!("URGENCY"))
+    );
+    let stored = h.safety_events();
+    assert_eq!(stored.len(), 1);
+    assert_eq!((stored[0].source, stored[0].tier), ("judge", 3));
+    assert_eq!(
+        (stored[0].categories.clone(), stored[0].rules.clone()),
+        (vec!["suicide".into()], vec!["judge".into()])
+    );
+    assert_eq!(stored[0].message_id, id);
+    let meta = h
+        .writes
+        .iter()
+        .rev()
+        .find_map(|w| if let Write::Meta(m) = w { Some(m) } else { None });
+    assert_eq!(meta.map(|m| (m.tier, m.mode.as_str())), Some((3, "URGENCY")));
+    // Moderation agreeing later adds nothing: the message is tier 3 already.
+    h.opinion(&id, Opinion::Moderation, moderation_answer(&["self-harm/intent"]));
+    assert_eq!(h.events(&sid).len(), events.len());
+    assert_eq!(h.safety_events().len(), 1);
+
+    // A raise after the reply completed still alerts and switches the mode.
+    let mut h = Harness::new(JUDGE);
+    let sid = h.connected();
+    let id = h.say(&sid, 1, "can we talk about something");
+    let job = h.last_job();
+    h.sse(&job, &["Sure."], true);
+    h.judge_says(&id, r#"{"tier":3,"categories":["abuse"],"reason":"touching"}"#);
+    assert_eq!(
+        names(&h.events(&sid)),
+        vec!["message_chunk", "message_complete", "safety_alert", "mode_changed"]
+    );
+    assert_eq!(h.session.meta().tier, 3);
+}
+
+#[test]
+fn a_judge_raise_for_a_queued_message_reaches_its_own_reply() {
+    let mut h = Harness::new(JUDGE);
+    let sid = h.connected();
+    h.say(&sid, 1, "hi");
+    let second = h.say(&sid, 2, "ok whatever");
+    assert_eq!(h.ack(&sid, 2)["queued"], true);
+    h.judge_says(&second, r#"{"tier":3,"categories":["danger"],"reason":"sibling plan"}"#);
+    let first_job = h.last_job();
+    h.sse(&first_job, &["Hello!"], true);
+    let first_reply = h.events(&sid).into_iter().find(|(n, _)| n == "message_complete").unwrap().1;
+    assert_eq!(first_reply["message"], "Hello!", "the earlier reply is not changed");
+    let job = h.last_job();
+    let UpstreamRequest::Http(req) = &job.request else { panic!() };
+    let body: Value = serde_json::from_str(&req.body).unwrap();
+    let system = body["messages"][0]["content"].as_str().unwrap();
+    assert!(system.contains("Safety tier: 3") && system.contains("URGENCY"));
+    h.sse(&job, &["I'm here."], true);
+    let last = h.events(&sid).into_iter().rev().find(|(n, _)| n == "message_complete").unwrap().1;
+    assert!(last["message"].as_str().unwrap().contains("988"));
+}
+
+#[test]
+fn the_judge_raises_but_never_lowers() {
+    // Tier 1 from the judge on a message the rules put at tier 3 changes nothing.
+    let mut h = Harness::new(JUDGE);
+    let sid = h.connected();
+    let id = h.say(&sid, 1, "i want to kill myself");
+    let before = h.events(&sid).len();
+    h.judge_says(&id, r#"{"tier":1,"categories":[],"reason":"figure of speech"}"#);
+    h.judge_says(&id, r#"{"tier":3,"categories":["suicide"],"reason":"intent"}"#);
+    assert_eq!(h.events(&sid).len(), before, "no second alert for a tier the message has");
+    assert_eq!(h.session.meta().tier, 3);
+    let job = h.last_job();
+    h.sse(&job, &["I hear you."], true);
+    let complete = h.events(&sid).into_iter().find(|(n, _)| n == "message_complete").unwrap().1;
+    assert!(complete["message"].as_str().unwrap().contains("988"));
+    assert_eq!(h.safety_events().iter().filter(|e| e.source == "judge").count(), 0);
+
+    // Tier 2: a substances alert with SAMHSA, no URGENCY, no crisis resources in the reply.
+    let mut h = Harness::new(JUDGE);
+    let sid = h.connected();
+    let id = h.say(&sid, 1, "my dad was weird again last night");
+    h.judge_says(&id, r#"{"tier":2,"categories":["substances"],"reason":"parent drinking"}"#);
+    let events = h.events(&sid);
+    assert_eq!(names(&events), vec!["safety_alert"]);
+    assert_eq!(events[0].1["tier"], 2);
+    assert_eq!(events[0].1["resources"][0]["phone"], "1-800-662-4357");
+    assert_eq!(h.session.meta().tier, 2);
+    // A later tier 3 for the same message raises it again; a tier 2 after that does not.
+    h.judge_says(&id, r#"{"tier":3,"categories":["abuse"],"reason":"hit"}"#);
+    h.judge_says(&id, r#"{"tier":2,"categories":["substances"],"reason":"drinking"}"#);
+    assert_eq!(names(&h.events(&sid)), vec!["safety_alert", "safety_alert", "mode_changed"]);
+
+    // A session already at tier 3 and in URGENCY: a tier-2 raise for a later message alerts
+    // for that message and lowers nothing.
+    let mut h = Harness::new(JUDGE);
+    let sid = h.connected();
+    h.say(&sid, 1, "i want to die");
+    let job = h.last_job();
+    h.sse(&job, &["ok"], true);
+    let id = h.say(&sid, 2, "there's stuff at the party");
+    let before = h.events(&sid).len();
+    h.judge_says(&id, r#"{"tier":2,"categories":["substances"],"reason":"drugs"}"#);
+    let events = h.events(&sid);
+    assert_eq!(names(&events[before..]), vec!["safety_alert"]);
+    assert_eq!((h.session.meta().tier, h.session.meta().mode.as_str()), (3, "URGENCY"));
+}
+
+#[test]
+fn judge_failures_change_nothing_and_log_no_text() {
+    let text = "a message nobody may log";
+    let malformed = [
+        "not json",
+        r#"{"tier":0,"categories":[]}"#,
+        r#"{"tier":4,"categories":["suicide"]}"#,
+        r#"{"tier":"3","categories":["suicide"]}"#,
+        r#"{"tier":3,"categories":"suicide"}"#,
+        r#"{"tier":3,"categories":["violence"]}"#,
+        r#"{"categories":["suicide"]}"#,
+    ];
+    let mut results: Vec<OpinionResult> = malformed
+        .iter()
+        .map(|content| OpinionResult::Answer {
+            status: 200,
+            body: json!({ "choices": [{ "message": { "role": "assistant", "content": content } }] }).to_string(),
+        })
+        .collect();
+    results.extend([
+        OpinionResult::Answer {
+            status: 200,
+            body: "<html>gateway</html>".into(),
+        },
+        OpinionResult::Answer {
+            status: 500,
+            body: r#"{"error":{"message":"boom"}}"#.into(),
+        },
+        OpinionResult::Failed("connection reset".into()),
+        OpinionResult::Timeout,
+    ]);
+    for result in results {
+        let mut h = Harness::new(JUDGE);
+        let sid = h.connected();
+        let id = h.say(&sid, 1, text);
+        let job = h.last_job();
+        h.sse(&job, &["Tell me more."], false);
+        h.opinion(&id, Opinion::Judge, result.clone());
+        h.upstream(&job, UpstreamEvent::Bytes(b"data: [DONE]\n\n".to_vec()));
+        let events = h.events(&sid);
+        assert_eq!(names(&events), vec!["message_chunk", "message_complete"], "{result:?}");
+        assert_eq!(events[1].1["message"], "Tell me more.");
+        assert_eq!((h.session.meta().tier, h.session.meta().mode.as_str()), (1, "GREETING"));
+        assert!(h.safety_events().is_empty());
+        let failed: Vec<&Record> = h.logs.iter().filter(|r| r.msg == "judge_failed").collect();
+        assert_eq!(failed.len(), 1, "{result:?}");
+        assert_eq!(failed[0].level, Level::Warn);
+        assert_eq!(failed[0].fields["messageId"], id.as_str());
+        for record in &h.logs {
+            assert!(!record.to_line(0).contains(text), "{record:?}");
+        }
+    }
 }
 
 #[test]

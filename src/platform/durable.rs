@@ -15,11 +15,10 @@ use worker::{
 use super::{config_from_env, now_ms, upstream};
 use crate::auth;
 use crate::config::Config;
-use crate::conversation::{UpstreamCommand, UpstreamEvent, UpstreamJob};
+use crate::conversation::{OpinionRequest, UpstreamCommand, UpstreamEvent, UpstreamJob};
 use crate::engineio::{self, Frame, Transport};
 use crate::http::{self, EngineTarget};
 use crate::log::{Level, Record};
-use crate::openai::HttpRequest;
 use crate::session::{Conn, Output, Session};
 use crate::store::{self, Message, MessageRow, Meta, MetaRow, SqlValue, Write};
 
@@ -27,13 +26,13 @@ use crate::store::{self, Message, MessageRow, Meta, MetaRow, SqlValue, Write};
 #[derive(Default)]
 pub(super) struct Work {
     pub jobs: Vec<UpstreamJob>,
-    pub moderations: Vec<(String, HttpRequest)>,
+    pub opinions: Vec<OpinionRequest>,
 }
 
 impl Work {
     pub fn extend(&mut self, other: Work) {
         self.jobs.extend(other.jobs);
-        self.moderations.extend(other.moderations);
+        self.opinions.extend(other.opinions);
     }
 }
 
@@ -262,7 +261,7 @@ impl Inner {
                 }
                 Output::Store(w) => self.write(&w),
                 Output::Upstream(UpstreamCommand::Start(job)) => work.jobs.push(job),
-                Output::Upstream(UpstreamCommand::Moderate { message_id, request }) => work.moderations.push((message_id, request)),
+                Output::Upstream(UpstreamCommand::SecondOpinion(ask)) => work.opinions.push(ask),
                 Output::Upstream(UpstreamCommand::Abort { reply_id }) => {
                     if let Some(c) = self.aborts.borrow_mut().remove(&reply_id) {
                         c.abort();
@@ -289,25 +288,27 @@ impl Inner {
     }
 
     /// Runs upstream attempts (and the replies queued behind them) to the end, with
-    /// moderation checks beside them.
+    /// second opinions (moderation, the safety judge) beside them.
     async fn run(&self, work: Work) {
-        let moderations = futures::future::join_all(work.moderations.into_iter().map(|(id, req)| self.moderate(id, req)));
-        futures::join!(self.pump(work.jobs), moderations);
+        let opinions = futures::future::join_all(work.opinions.into_iter().map(|ask| self.second_opinion(ask)));
+        futures::join!(self.pump(work.jobs), opinions);
     }
 
     async fn pump(&self, mut jobs: Vec<UpstreamJob>) {
         while let Some(job) = jobs.pop() {
             let more = upstream::run(self, job).await;
             jobs.extend(more.jobs);
-            for (id, req) in more.moderations {
-                self.moderate(id, req).await;
+            for ask in more.opinions {
+                self.second_opinion(ask).await;
             }
         }
     }
 
-    async fn moderate(&self, message_id: String, request: HttpRequest) {
-        let result = upstream::moderate(&request).await;
-        let outputs = self.with_core(|c| c.moderation(now_ms(), &message_id, result)).unwrap_or_default();
+    async fn second_opinion(&self, ask: OpinionRequest) {
+        let result = upstream::second_opinion(&ask.request, ask.timeout_ms).await;
+        let outputs = self
+            .with_core(|c| c.second_opinion(now_ms(), &ask.message_id, ask.opinion, result))
+            .unwrap_or_default();
         let work = self.apply(outputs).await;
         Box::pin(self.run(work)).await;
     }

@@ -8,7 +8,7 @@ use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestIni
 
 use super::durable::{Inner, Work};
 use super::now_ms;
-use crate::conversation::{Failure, UpstreamEvent, UpstreamJob, UpstreamRequest};
+use crate::conversation::{Failure, OpinionResult, UpstreamEvent, UpstreamJob, UpstreamRequest};
 
 /// How long a finished reply's body may take to end before it is cancelled.
 const DRAIN_MS: u64 = 100;
@@ -17,20 +17,27 @@ fn delay(ms: u64) -> Delay {
     Delay::from(Duration::from_millis(ms))
 }
 
-/// Asks the moderation endpoint; the flagged categories, or why it failed.
-pub(super) async fn moderate(http: &crate::openai::HttpRequest) -> Result<Vec<String>, String> {
-    let request = build(http).map_err(|e| e.to_string())?;
-    let fetch = Fetch::Request(request);
-    let sent = fetch.send();
-    let mut response = match select(Box::pin(sent), delay(10_000)).await {
-        Either::Left((r, _)) => r.map_err(|e| e.to_string())?,
-        Either::Right(_) => return Err("timeout".into()),
+/// Asks for a second opinion (moderation, the safety judge): the status and whole body,
+/// or why there is none. Past `timeout_ms` the request is aborted.
+pub(super) async fn second_opinion(http: &crate::openai::HttpRequest, timeout_ms: u64) -> OpinionResult {
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let call = async {
+        let request = build(http).map_err(|e| e.to_string())?;
+        let mut response = Fetch::Request(request).send_with_signal(&signal).await.map_err(|e| e.to_string())?;
+        let status = response.status_code();
+        let body = response.text().await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((status, body))
     };
-    if response.status_code() != 200 {
-        return Err(format!("status {}", response.status_code()));
-    }
-    let body = response.text().await.map_err(|e| e.to_string())?;
-    crate::openai::parse_moderation(&body)
+    let result = match select(Box::pin(call), delay(timeout_ms)).await {
+        Either::Left((Ok((status, body)), _)) => OpinionResult::Answer { status, body },
+        Either::Left((Err(e), _)) => OpinionResult::Failed(e),
+        Either::Right(_) => {
+            controller.abort();
+            OpinionResult::Timeout
+        }
+    };
+    result
 }
 
 /// Runs `job` and returns the work the core asked for meanwhile.

@@ -14,12 +14,21 @@ import http from "node:http";
  *  { noDone: true }                        end the stream without [DONE]
  *  { splitBytes: true }                    write the SSE bytes one at a time
  * POST /v1/moderations flags the categories `mock.moderate(input)` returns (none by default).
+ *
+ * Chat requests whose `model` is `judgeModel` are the safety judge's: they are recorded in
+ * `judgements` (not `requests`) as { body, message, context }, and answered (not streamed) with
+ * what `mock.judge(message, context)` returns; unset, or returning nothing, means tier 1:
+ *  { verdict: { tier: 3, categories: ["suicide"], reason: "plan" } }   that verdict as the content
+ *  { content: "not json" }                                            this content as it is
+ *  { status: 500 }                                                    that status
+ *  { delayMs: 3000, ... }                                             wait first
  */
-export async function startMockOpenAI({ port = 0, defaults = {}, record = true } = {}) {
+export async function startMockOpenAI({ port = 0, defaults = {}, record = true, judgeModel = "mock-judge" } = {}) {
   const queue = [];
   let served = 0;
   const requests = [];
   const moderations = [];
+  const judgements = [];
   const mock = {};
   const server = http.createServer(async (req, res) => {
     let body = "";
@@ -41,6 +50,11 @@ export async function startMockOpenAI({ port = 0, defaults = {}, record = true }
       const categories = Object.fromEntries(["self-harm", "self-harm/intent", "self-harm/instructions", "violence"].map((c) => [c, flagged.includes(c)]));
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ id: "modr-mock", model: "omni-moderation-latest", results: [{ flagged: flagged.length > 0, categories }] }));
+      return;
+    }
+    if (parsed?.model === judgeModel) {
+      served++;
+      await answerJudge(parsed, res);
       return;
     }
     if (record) requests.push({ method: req.method, url: req.url, headers: req.headers, body: parsed, at: Date.now() });
@@ -85,6 +99,28 @@ export async function startMockOpenAI({ port = 0, defaults = {}, record = true }
     await write("data: [DONE]\n\n");
     res.end();
   });
+  async function answerJudge(body, res) {
+    // The judged message and its context travel as one JSON object in the user content.
+    const user = body.messages?.find((m) => m.role === "user")?.content ?? "";
+    let input = {};
+    try { input = JSON.parse(user.slice(user.indexOf("{"))); } catch { /* recorded as {} */ }
+    if (record) judgements.push({ body, message: input.message, context: input.context, at: Date.now() });
+    const b = (await mock.judge?.(input.message, input.context)) ?? {};
+    if (b.delayMs) await sleep(b.delayMs);
+    if (res.destroyed) return; // the server gave up waiting
+    if (b.status && b.status !== 200) {
+      res.writeHead(b.status, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { message: `scripted ${b.status}`, type: "server_error" } }));
+      return;
+    }
+    const content = b.content ?? JSON.stringify(b.verdict ?? { tier: 1, categories: [], reason: "nothing of concern" });
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({
+      id: "chatcmpl-judge", object: "chat.completion", model: body.model,
+      choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+    }));
+  }
+
   // TCP connections accepted so far (shows whether the server reuses them).
   mock.connections = 0;
   server.on("connection", () => { mock.connections++; });
@@ -95,10 +131,15 @@ export async function startMockOpenAI({ port = 0, defaults = {}, record = true }
     requests,
     moderations,
     moderate: null,
+    judgements,
+    judge: null,
     /** Requests answered so far, moderation included. */
     served: () => served,
     script(...behaviours) { queue.push(...behaviours); },
-    clear() { queue.length = 0; requests.length = 0; moderations.length = 0; mock.moderate = null; },
+    clear() {
+      queue.length = 0; requests.length = 0; moderations.length = 0; judgements.length = 0;
+      mock.moderate = null; mock.judge = null;
+    },
     close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
   });
 }
