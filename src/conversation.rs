@@ -294,7 +294,10 @@ impl Session {
 
         // 2. Safety.
         let state_before = (self.meta.age, self.meta.mode, self.meta.tier, self.meta.fundraising_left);
-        let assessment = safety::classify(text);
+        let mut assessment = safety::classify(text);
+        for category in self.context_raises(assessment.scores) {
+            assessment.flag(category, category.context_id());
+        }
         self.meta.tier = self.meta.tier.max(assessment.tier);
         if assessment.tier >= 2 {
             self.alert(
@@ -454,6 +457,24 @@ impl Session {
     }
 
     /// `safety_alert` for a message at tier ≥ 2, and its stored safety event (never the text).
+    /// Feeds the message's scores to the conversation context (rebuilt from the stored
+    /// history after a restart); the danger categories it raises.
+    fn context_raises(&mut self, scores: safety::model::Scores) -> Vec<safety::Category> {
+        let history = &self.history;
+        let context = self.context.get_or_insert_with(|| {
+            // The earlier user messages in the window; the current one is the last in history.
+            let earlier: Vec<&str> = history[..history.len().saturating_sub(1)]
+                .iter()
+                .rev()
+                .filter(|m| m.role == Role::User)
+                .take(safety::context::WINDOW - 1)
+                .map(|m| m.content.as_str())
+                .collect();
+            safety::context::Context::from_scores(earlier.into_iter().rev().map(|t| safety::classify(t).scores))
+        });
+        context.observe(scores)
+    }
+
     fn alert(&mut self, message_id: &str, tier: u8, categories: Vec<String>, rules: Vec<String>, source: &'static str) {
         let resources = if tier >= 3 {
             &self.cfg.crisis_resources

@@ -128,6 +128,8 @@ pub struct Session {
     /// has so far (the rules', or a raise's): a second opinion counts only above it.
     pub(crate) opinion_tiers: VecDeque<(String, u8)>,
     pub(crate) bucket: TokenBucket,
+    /// Recent messages' safety scores; `None` until the first message after a restore.
+    pub(crate) context: Option<crate::safety::context::Context>,
     pub(crate) now: u64,
     out: Vec<Output>,
 }
@@ -163,6 +165,7 @@ impl Session {
             queue: VecDeque::new(),
             opinion_tiers: VecDeque::new(),
             bucket,
+            context: None,
             now,
             out: Vec::new(),
         }

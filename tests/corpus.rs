@@ -39,3 +39,29 @@ fn a_bad_corpus_line_is_named() {
     let err = parse("{\"text\":\"ok\",\"tier\":1}\n{oops}\n").unwrap_err();
     assert!(err.starts_with("line 2:"), "{err}");
 }
+
+/// The shipped weights score the training corpus as training recorded it
+/// (`training/train.py` writes every tenth message's probabilities).
+#[test]
+fn shipped_model_scores_as_recorded() {
+    let recorded = include_str!("corpus/model-recorded.jsonl");
+    let mut worst = 0f32;
+    let mut count = 0;
+    for line in recorded.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("recorded line parses");
+        let text = v["text"].as_str().expect("text");
+        let want: Vec<f32> = v["scores"]
+            .as_array()
+            .expect("scores")
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        let got = mia_server::safety::classify(text).scores;
+        for (g, w) in got.iter().zip(&want) {
+            worst = worst.max((g - w).abs());
+        }
+        count += 1;
+    }
+    assert!(count >= 1000, "only {count} recorded messages");
+    assert!(worst <= 1e-3, "the shipped model differs from training by up to {worst}");
+}

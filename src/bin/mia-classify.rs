@@ -1,10 +1,13 @@
 //! Safety reviewers' tool: classify messages, or score a labelled corpus.
 //!
 //! `mia-classify < messages` reads JSON lines `{"text": …}` (or plain lines) and writes
-//! one JSON line each: `tier`, `categories`, `rules`, `age`, `mode`.
+//! one JSON line each: `tier`, `categories`, `rules`, `session_tier`, `age`, `mode`,
+//! `scores`. Lines that share a `"session"` are one conversation, in order: context
+//! across its messages, and `session_tier` never drops.
 //! `mia-classify --summary FILE` scores a labelled JSON-lines file (`{"text","tier"}`
 //! and/or `{"text","age"}`) and exits 1 when a threshold is missed.
 
+use std::collections::HashMap;
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 
@@ -37,13 +40,21 @@ fn usage() -> ExitCode {
 fn classify_stdin() -> ExitCode {
     let stdin = io::stdin();
     let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut conversations: HashMap<String, evaluation::Conversation> = HashMap::new();
     for line in stdin.lock().lines() {
         let Ok(line) = line else { return ExitCode::from(1) };
         if line.trim().is_empty() {
             continue;
         }
         let text = text_of(&line);
-        if writeln!(out, "{}", evaluation::verdict_line(&text, true)).is_err() {
+        let session = serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .and_then(|v| v.get("session").map(|s| s.as_str().map_or_else(|| s.to_string(), str::to_string)));
+        let verdict = match session {
+            Some(id) => conversations.entry(id).or_default().verdict(&text),
+            None => evaluation::verdict(&text),
+        };
+        if writeln!(out, "{}", evaluation::verdict_line(&verdict, &text, true)).is_err() {
             return ExitCode::from(1);
         }
     }
@@ -147,6 +158,16 @@ fn summary(file: &str, args: &[String]) -> ExitCode {
         );
     }
     let _ = writeln!(out, "tier-2 classified exactly 2      {:.4}", s.tier2_exact);
+    let [c1, c2, c3] = s.session_counts;
+    if c1 + c2 + c3 > 0 {
+        let _ = writeln!(
+            out,
+            "conversations: {} ({c3} tier 3): tier-3 recall {:.4}, raised to 3 wrongly {:.4}",
+            c1 + c2 + c3,
+            s.session_tier3_recall,
+            s.session_false_raise_rate
+        );
+    }
     if args.iter().any(|a| a == "--misses") || rows.iter().any(|r| !r.3) {
         for (want, got, text) in &s.misses {
             let _ = writeln!(out, "  miss: want {want}, got {got}: {text}");

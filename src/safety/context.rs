@@ -6,8 +6,9 @@
 //! message is read relative to that category's threshold, capped at 1, and summed
 //! with a decay per message back: `evidence = Σₖ DECAY^k · min(pₖ / threshold, 1)` over
 //! the last [`WINDOW`] messages, the current one at k = 0. The category is raised when
-//! the evidence reaches [`RAISE_AT`] and the current message itself reaches [`FLOOR`]
-//! (the message that tips it leans the same way). Calibrated on
+//! the evidence reaches [`RAISE_AT`], and both the current message and the earlier ones
+//! (their decayed sum) reach [`FLOOR`]: the message that tips it leans the same way, and
+//! something before it did too. Calibrated on
 //! `training/sessions/` by `training/calibrate_context.py`; the session tier that
 //! results is never lowered.
 
@@ -21,9 +22,9 @@ pub const WINDOW: usize = 6;
 /// Weight of a message one step further back.
 pub const DECAY: f32 = 0.8;
 /// Evidence that raises a category.
-pub const RAISE_AT: f32 = 1.0;
+pub const RAISE_AT: f32 = 1.5;
 /// What the current message must reach on its own, relative to the threshold.
-pub const FLOOR: f32 = 0.3;
+pub const FLOOR: f32 = 0.4;
 
 /// The recent user messages' scores of one conversation, newest last.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -32,6 +33,15 @@ pub struct Context {
 }
 
 impl Context {
+    /// A context that has already seen these scores, oldest first.
+    pub fn from_scores(scores: impl IntoIterator<Item = Scores>) -> Context {
+        let mut recent: VecDeque<Scores> = scores.into_iter().collect();
+        while recent.len() > WINDOW {
+            recent.pop_front();
+        }
+        Context { recent }
+    }
+
     /// Adds the current message's scores; the danger categories the window now raises.
     pub fn observe(&mut self, scores: Scores) -> Vec<Category> {
         if self.recent.len() == WINDOW {
@@ -49,14 +59,15 @@ impl Context {
             .filter(|(_, c)| c.tier() == 3)
             .filter(|&(i, _)| {
                 let rel = |s: &Scores| (s[i] / thresholds[i]).min(1.0);
-                let evidence: f32 = self
+                let earlier: f32 = self
                     .recent
                     .iter()
                     .rev()
                     .enumerate()
+                    .skip(1)
                     .map(|(k, s)| DECAY.powi(k as i32) * rel(s))
                     .sum();
-                rel(current) >= FLOOR && evidence >= RAISE_AT
+                rel(current) >= FLOOR && earlier >= FLOOR && rel(current) + earlier >= RAISE_AT
             })
             .map(|(_, c)| *c)
             .collect()
@@ -82,22 +93,32 @@ mod tests {
 
     #[test]
     fn leaning_messages_in_a_row_raise_suicide() {
-        // 0.6 + 0.8·0.6 = 1.08 ≥ 1.0, with the current one at 0.6 ≥ 0.3.
-        assert_eq!(ctx(&[0.3, 0.3]).raised(&TH), vec![Category::Suicide]);
+        // Relative 0.8 each: 0.8 + 0.8·0.8 + 0.64·0.8 = 1.95 ≥ 1.5; two alone make 1.44.
+        assert!(ctx(&[0.4, 0.4]).raised(&TH).is_empty());
+        assert_eq!(ctx(&[0.4, 0.4, 0.4]).raised(&TH), vec![Category::Suicide]);
+    }
+
+    #[test]
+    fn a_message_flagged_alone_needs_no_context() {
+        // Nothing before it: the context adds nothing (the model flags it by itself).
+        assert!(ctx(&[0.9]).raised(&TH).is_empty());
+        assert!(ctx(&[0.0, 0.0, 0.9]).raised(&TH).is_empty());
     }
 
     #[test]
     fn the_tipping_message_must_lean_too() {
         // Earlier messages at the threshold, the current one neutral: no raise from it.
         assert!(ctx(&[0.5, 0.5, 0.05]).raised(&TH).is_empty());
+        // The same current message leaning a little more tips it.
+        assert_eq!(ctx(&[0.5, 0.5, 0.25]).raised(&TH), vec![Category::Suicide]);
     }
 
     #[test]
     fn old_messages_fade_and_leave_the_window() {
         // The strong message is WINDOW messages back: it has left the window.
-        let mut h = vec![0.5];
+        let mut h = vec![0.5, 0.5];
         h.extend([0.0; WINDOW - 1]);
-        h.push(0.2);
+        h.push(0.5);
         let mut c = Context::default();
         for p in h {
             c.recent.push_back([p, 0.0, 0.0, 0.0, 0.0]);

@@ -46,6 +46,17 @@ impl Category {
         }
     }
 
+    /// The id a raise by the conversation context is reported under.
+    pub fn context_id(self) -> &'static str {
+        match self {
+            Category::Suicide => "context.suicide",
+            Category::SelfHarm => "context.self_harm",
+            Category::Abuse => "context.abuse",
+            Category::Danger => "context.danger",
+            Category::Substances => "context.substances",
+        }
+    }
+
     /// The id a model flag is reported under, beside the rule ids.
     fn model_id(self) -> &'static str {
         match self {

@@ -230,7 +230,11 @@ mod tests {
 
     /// The tier the rules alone give.
     fn tier(t: &str) -> u8 {
-        matches(&crate::normalize::for_safety(t)).iter().map(|(c, _)| c.tier()).max().unwrap_or(1)
+        matches(&crate::normalize::for_safety(t))
+            .iter()
+            .map(|(c, _)| c.tier())
+            .max()
+            .unwrap_or(1)
     }
 
     #[test]
