@@ -1,6 +1,8 @@
 //! Self-declared age (CONTRACT §7): "I'm 9", "I am nine", "9yo", "my age is 9", "13F",
 //! "I just turned 13", "almost 14", "turning 10 tomorrow", school grades and years,
-//! "in my 40s", second-language phrasing ("I have 12 years") and a few other languages.
+//! "in my 40s", second-language phrasing ("I have 12 years") and a few other languages,
+//! introductions ("hey its jake, 12, from ohio", "it's ava (12)"), "being 16 is hard",
+//! "just hit 30", "the big 4-0", "going on 12" and misspelt "years old".
 //! Numbers about other people, the past, hypotheticals, time, scores, measures or
 //! levels are not ages.
 //!
@@ -25,7 +27,7 @@ const FRAC: &str = r"(?:\s*(?:and an? half|and a quarter|and 3 quarters|and 1/2|
 /// "years (old)" and its short forms, also in German and Dutch.
 const YRS: &str = r"(?P<yrs>year's|years?|yrs?|y/o|yo|y o|jahre|jaar)";
 /// Greetings and fillers that may open a sentence before a bare statement ("hi, 13f here").
-const START: &str = r"^(?:(?:hi+|hey+|hello|ok|okay|so|well|um+|uh+|lol|btw|also|and|tldr|update|edit|mia)[,:!]?\s+)*";
+const START: &str = r"^(?:(?:hi+|hiya|hey+|heya|yo|hello|ok|okay|so|well|um+|uh+|lol|btw|also|and|tldr|update|edit|mia)[,:!]?\s+)*";
 /// High-school and college years, in order from 0.
 const LEVEL: &str = "freshman|freshmen|fresher|sophomore|junior|senior";
 const DECADE: &str = r"(?P<d>teens|[1-9]0'?s|twenties|thirties|forties|fourties|fifties|sixties|seventies|eighties|nineties)";
@@ -41,6 +43,10 @@ enum Kind {
     Coming,
     /// "13F", "(17m)", "m/34".
     Tag,
+    /// "jake, 12": the introduction before the comma must name the writer, not another.
+    Intro,
+    /// "I'm … and 13": nobody else may be named in between.
+    Continued,
     /// "a 12 year old …", "9yo": without "I" before it, a person must follow.
     YearsOld,
     /// "my 13th birthday is tomorrow".
@@ -104,22 +110,37 @@ fn rules() -> &'static [Rule] {
         let r = |p: &str, kind, after| Rule { re: compile(p), kind, after };
         vec![
             // "I'm 9", "im only 12", "I am aged 14", "I am having 11 years".
-            r(r"\bi'm\s*(?:(?:only|just|now|actually|really|literally|like|also|currently|officially|still|already|exactly|about|around|basically|technically|aged?|of|having|both|probably|legit|lowkey)\s+)*{N}{FRAC}", K::Stated(0), A::Age),
+            r(r"\bi'm\s*(?:(?:only|just|barely|merely|now|actually|really|literally|like|also|currently|officially|finally|still|already|exactly|about|around|basically|technically|aged?|of|having|both|probably|legit|lowkey)\s+)*{N}{FRAC}", K::Stated(0), A::Age),
             // "a 45 year old dad", "as a 15 year old girl", "9yo", "13 y/o girl here".
-            r(r"(?:{START}|\b(?P<intro>i'm|i|me|myself|my self|as|being|just|only|here|this)\b[\s,]*)(?:(?:just|only|a|an|also|another|literally|really|now|like|currently|proud)\s+)*{N}{FRAC}\s*-?\s*{YRS}\b", K::YearsOld, A::Any),
+            r(r"(?:{START}|\b(?P<intro>i'm|i|me|myself|my self|as|being|just|only|here|this)\b[\s,]*)(?:(?:just|only|a|an|the|also|another|fellow|literally|really|now|like|currently|proud|normal|typical|regular|average)\s+)*{N}{FRAC}\s*-?\s*{YRS}\b", K::YearsOld, A::Any),
             // "age: 14", "my age is of 13", "name: jo, age: 12".
-            r(r"(?:{START}|[,:;(]\s*|\bmy\s+|\bi'm\s+)(?:age|aged)\s*(?:is\s*)?(?:of\s*)?[:=-]?\s*{N}{FRAC}", K::Stated(0), A::Age),
+            r(r"(?:{START}|[,:;(]\s*|\bmy\s+|\bi'm\s+|\b[a-z]+\s*[:=]\s*[a-z]+\s+)(?:age|aged)\s*(?:is\s*)?(?:of\s*)?[:=-]?\s*{N}{FRAC}|\bmy\s+years\s+(?:are|is)\s+(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
             // "I am a girl of 12 years", "I am boy 13 years".
-            r(r"\bi'm\s+(?:an?\s+)?(?:girl|boy|guy|kid|child|teen|teenager|man|woman|student|male|female)\s+(?:of\s+|aged?\s+)?{N}{FRAC}", K::Stated(0), A::Age),
+            r(r"\bi'm\s+(?:an?\s+)?(?:girl|boy|guy|kid|child|teen|teenager|man|woman|student|male|female)\s+(?:of\s+|aged?\s+)?{N}{FRAC}|{START}(?:just\s+)?an?\s+(?:girl|boy|guy|kid|child|teen|teenager|man|woman|student)\s+(?:of|aged?)\s+(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
             // "I have 12 years", "I completed 13 years".
-            r(r"\bi\s+(?:have|has|completed|complete|finished|got)\s+{N}{FRAC}\s*-?\s*{YRS}\b", K::Stated(0), A::Age),
+            r(r"\bi\s+(?:have|has|completed|complete|finished|got)\s+{N}{FRAC}\s*-?\s*(?:{YRS}|age)\b", K::Stated(0), A::Age),
             // "me, 14, …", "hi i'm Sam, 13, from texas".
             r(r"{START}me\s*[,:]?\s+{N}{FRAC}|\bi'm\s+[a-z]+,\s*(?P<n2>\d{1,3})", K::Stated(0), A::Age),
+            // An introduction set off by commas: "hey its jake, 12, from ohio", "Margaret, 74.",
+            // "retired teacher, 66, lonely", "mom of 3, 41", "F, 16".
+            r(r"^{START}(?:(?:it's|its|it is|this is|name's|names|name is|my name is|my name's|call me|i'm)\s+)?(?P<who>[a-z][a-z'.-]*(?:\s+(?:of\s+\d{1,2}|[a-z][a-z'.-]*)){0,2})\s*,\s*{N}{FRAC}", K::Intro, A::Age),
+            // A number in brackets after the writer or a name: "it's ava (12)", "me (14) and…", "(14)".
+            r(r"(?:\b(?:me|myself|my age|i)|\b(?:it's|its|i'm|name's|name is|this is)\s+[a-z]+)\s*\(\s*{N}{FRAC}\s*\)", K::Stated(0), A::Any),
+            r(r"^\(\s*{N}{FRAC}\s*\)", K::Stated(0), A::Bare),
+            // "being 16 is hard", "at 15 you'd think …", "i'm the oldest at 15".
+            r(r"(?:{START}|\b(?:and|but|because|cause|cuz|bc)\s+)being\s+{N}{FRAC}(?:\s*-?\s*{YRS}(?:\s*-?\s*old)?)?\s+(?:is|isn't|sucks|feels|can be|has|makes|means|kinda|really|honestly|so|just)\b", K::Stated(0), A::Any),
+            r(r"(?:{START}|\b(?:and|but|so)\s+)at\s+{N}{FRAC}\s*,?\s+(?:you'd (?:think|expect)|you would (?:think|expect)|one would think|people expect|everyone expects|i should be (?:allowed|able)|i'm (?:old enough|too old|too young|supposed)|i still|i deserve|i shouldn't have to)\b", K::Stated(0), A::Any),
+            r(r"\bi'm\s+the\s+(?:oldest|youngest|eldest)\s+at\s+{N}{FRAC}", K::Stated(0), A::Age),
+            // An age after another thing said of the writer: "im 5'4 and 13", "i'm scared and only 12".
+            r(r"\bi'm\s+[^,.!?;]*?\b(?:and|but)\s+(?:only\s+|just\s+|also\s+)?{N}{FRAC}", K::Continued, A::Age),
+            // "in my 14 years on this earth".
+            r(r"\bmy\s+{N}\s+years\s+(?:on\s+(?:this\s+)?(?:earth|planet)|of\s+(?:life|living|existence|being alive)|alive)\b", K::Stated(0), A::Any),
             // "me (14f)", "(17m)", "[15M]", "34 (f)", "13F", "m15", "16/f", "F/34".
             r(r"(?:^|\b(?:i|me|my|myself)\s*|[,:]\s*)[(\[]\s*(?:(?P<n>\d{2})\s*/?\s*[mf]|[mf]\s*/?\s*(?P<n2>\d{2}))\s*[)\]]", K::Tag, A::Any),
             r(r"{START}(?:(?P<n>\d{2})\s*(?:\(\s*[mf]\s*\)|/?\s*[mf]\b)|[mf]\s*/?\s*(?P<n2>\d{2})\b)", K::Tag, A::Tag),
             // French, Spanish, Portuguese, Italian, Polish, Russian; German, Dutch.
-            r(r"(?:\bj\s*'?\s*ai|\btengo|\btenho|\bho|\bmam|(?:^|\s)мне)\s+{N}\s+(?:ans|años|anos|anni|lat|лет|года?)", K::Stated(0), A::Age),
+            r(r"(?:\bj\s*'?\s*ai|\btengo|\btenho|\bho|\bmam|(?:^|\s)мне)\s+{N}\s+(?:(?:ans|años|anos|anni|lat)\b|лет|года?)", K::Stated(0), A::Any),
+            r(r"{START}(?:j\s*'?\s*ai|tengo|tenho)\s+{N}", K::Stated(0), A::Age),
             r(r"\b(?:ich bin|ik ben)\s+{N}", K::Stated(0), A::Age),
             // "retired at 67 and now 70".
             r(r"\b(?:and|but)\s+now\s+{N}{FRAC}", K::Stated(0), A::Age),
@@ -128,15 +149,16 @@ fn rules() -> &'static [Rule] {
             // "I've been 13 for a week".
             r(r"\bi've been\s+{N}{FRAC}", K::Stated(0), A::Age),
             // "I just turned 13", "just turned 9 yesterday".
-            r(r"(?:{START}|\bi\s+)(?:just\s+|recently\s+|finally\s+|officially\s+)?turned\s+{N}{FRAC}", K::Stated(0), A::Age),
+            r(r"(?:{START}|\bi\s+)(?:just\s+|recently\s+|finally\s+|officially\s+)?(?:turned|hit|became|reached)\s+(?:the\s+)?(?:big\s+)?{N}{FRAC}", K::Stated(0), A::Age),
+            r(r"{START}(?:the\s+)?big\s+{N}", K::Stated(0), A::Age),
             // "my 12th birthday is tomorrow", "today is my 13th birthday".
-            r(r"\bmy\s+{N}(?:st|nd|rd|th)\s+(?:birthday|bday|b-day)\b", K::Birthday, A::Any),
+            r(r"\bmy\s+{N}(?:st|nd|rd|th)\b(?:\s+(?:birthday|bday|b-day)\b)?", K::Birthday, A::Any),
             // "almost 14", "I'm nearly 16".
-            r(r"(?:{START}|\bi'm\s+(?:only\s+|just\s+)?|\b(?:and|but|tho|though|so)\s+|\()(?:almost|nearly)\s+{N}{FRAC}", K::Stated(-1), A::Age),
+            r(r"(?:{START}|\bi'm\s+(?:only\s+|just\s+)?|\b(?:and|but|tho|though|so)\s+|\()(?:almost|nearly|going on)\s+{N}{FRAC}", K::Stated(-1), A::Age),
             // "I'll be 12 next month", "I'm turning 14 in may", "soon to be 15".
             r(r"\b(?:i'll be|i'll turn|i'm gonna be|i'm gonna turn|i'm about to (?:be|turn)|i'm soon|i'm turning)\s+{N}{FRAC}", K::Coming, A::Coming),
-            r(r"(?:{START}|\b(?:and|but|so)\s+)(?:about to (?:be|turn)|soon to be|gonna be|gonna turn)\s+{N}{FRAC}", K::Coming, A::Coming),
-            r(r"(?:\bi\s+turn|\bturning)\s+{N}{FRAC}\s+(?P<when>tomorrow|today|next|soon|this|on|in|later|at midnight)\b", K::Coming, A::Any),
+            r(r"(?:{START}|\b(?:and|but|so)\s+)(?:about to (?:be|turn)|soon to be|gonna be|gonna turn|will be|will turn)\s+{N}{FRAC}", K::Coming, A::Coming),
+            r(r"(?:\bi\s+turn|\bturning)\s+(?:the\s+)?(?:big\s+)?{N}{FRAC}\s+(?P<when>tomorrow|today|next|soon|this|on|in|later|at midnight)\b", K::Coming, A::Any),
             // "in my 40s", "in my early twenties", "early 20s here".
             r(r"\bin\s+my\s+(?:(?P<q>early|mid|late)[\s-]*)?{DECADE}\b", K::Decade, A::Any),
             r(r"(?:{START}|\bi'm\s+(?:in\s+)?(?:the\s+)?)(?P<q>early|mid|late)[\s-]*{DECADE}\b", K::Decade, A::Person),
@@ -146,12 +168,17 @@ fn rules() -> &'static [Rule] {
             r(r"\bi'm\s+(?:a|in my)\s+(?P<lvl>{LEVEL})(?:\s+year)?", K::Level(14), A::Ok),
             // "in 3rd grade", "a 5th grader", "in grade 6", "a grade 7 student".
             r(r"(?:{START}|\b(?:in|a|an|i'm|started|am)\s+)(?:the\s+)?(?P<n>\d{1,2})(?:st|nd|rd|th)\s*-?\s*grade(?:rs?)?\b", K::Grade, A::Grade),
-            r(r"\bin\s+(?:the\s+)?grade\s+(?P<n>\d{1,2})\b|\ban?\s+grade\s+(?P<n2>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b", K::Grade, A::Grade),
+            r(r"\bin\s+(?:the\s+)?grade\s+(?P<n>\d{1,2})\b|\ban?\s+grade\s+(?P<n2>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b|^{START}grade\s+(?P<n3>\d{1,2})(?:\s+(?:student|here))?\s*$", K::Grade, A::Grade),
             // "I'm in year 9", "Y6", "a year 8 student".
             r(r"\bin\s+(?:year|yr|y)\s*(?P<n>\d{1,2})\b|{START}(?:year|yr)\s*(?P<n2>\d{1,2})(?:\s+(?:student|pupil|here))*\s*$|\ban?\s+(?:year|yr)\s*(?P<n3>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b", K::UkYear, A::Grade),
             r(r"\b(?:in|at|attend|go to)\s+(?:kindergarten|kinder|kindy)\b|\ba\s+kindergarte?ner\b", K::Fixed(5), A::Grade),
             r(r"\b(?:in|at|go to)\s+(?:pre-?k|pre-?school|preschool|nursery|pre-?kindergarten)\b", K::Fixed(4), A::Grade),
-            r(r"\b(?:in|at|go to|started|start|attend|attending)\s+(?:middle school|junior high|jr high|intermediate school)\b|\bmiddle schooler\b", K::Fixed(12), A::Grade),
+            r(r"\b(?:in|at|go to|started|start|attend|attending)\s+(?:middle school|junior high|jr high|intermediate school)\b|\bmiddle schooler\b|^{START}middle school(?:er)?(?:\s+here)?\s*$", K::Fixed(12), A::Grade),
+            r(r"\b(?:in|at|go to|attend|attending)\s+(?:elementary|primary|grade)\s*school\b|\belementary schooler\b", K::Fixed(8), A::Grade),
+            r(r"\b(?:just\s+)?(?:started|starting)\s+(?:high school|highschool)\b", K::Fixed(14), A::Grade),
+            r(r"\b(?:in|at|go to|attend|attending)\s+(?:high school|highschool)\b|\bhigh\s*schooler\b", K::Fixed(16), A::Grade),
+            // A school year alone: "freshman", "sophomore here".
+            r(r"^{START}(?P<lvl>freshman|sophomore|junior)(?:\s+here)?\s*$", K::Level(14), A::Any),
             // A bare number opening the sentence: "12", "12 here", "13 and a half".
             r(r"{START}{N}{FRAC}", K::Stated(0), A::Bare),
         ]
@@ -170,6 +197,7 @@ struct Checks {
     when: Regex,
     today: Regex,
     tag_bad: Regex,
+    intro_bad: Regex,
     grade_bad: Regex,
     person_next: Regex,
     third_verb: Regex,
@@ -191,8 +219,8 @@ struct Checks {
 fn checks() -> &'static Checks {
     static C: OnceLock<Checks> = OnceLock::new();
     C.get_or_init(|| Checks {
-        ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this year|last (?:week|month|year)|today|yesterday|for (?:a|an|about|like)|right)\b)"),
-        bare_ok: compile(r"^(?:\s*$|\s*[,!~)]+\s*(?:[a-z]|$)|\s*[^\x00-\x7f]|\s+(?:here|going on|turning|btw|lol|now|too)\b|\s+(?:and|&|n)\s+[a-z])"),
+        ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*|]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this (?:year|week|weekend|month|morning)|last (?:week|weekend|night|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|today|yesterday|for (?:a|an|about|like)|right)\b)"),
+        bare_ok: compile(r"^(?:\s*$|\s*[:;]-?[()3dp]\s*$|\s+xd\s*$|\s*[,!~)]+\s*(?:[a-z]|$)|\s*[^\x00-\x7f]|\s+(?:here|going on|turning|btw|lol|now|too)\b|\s+(?:and|&|n)\s+[a-z])"),
         years_word: compile(r"^\s*-?\s*(?:{YRS}|age)\b"),
         old_word: compile(r"^\s*-?\s*(?:olds?|alt|oud)\b"),
         of_age: compile(r"^\s+(?:of age|young)\b"),
@@ -200,9 +228,10 @@ fn checks() -> &'static Checks {
         when: compile(r"^\s+(?:in|on|next|this|tomorrow|soon|later|at|by|after|before|when)\b"),
         today: compile(r"^\s+today\b"),
         tag_bad: compile(r"^\s*(?:away|tall|long|high|wide|deep|run|race|sprint|swim|dash|of|to|left|per|each|ago|minutes?|mins?|dollars?|people|views|followers|subs|users|downloads|km|miles)\b"),
+        intro_bad: compile(r"\b(?:my|his|her|their|our|your|the|a|an|he|she|they|we|you|yes|no|yeah|yep|nope|maybe|like|about|around|and|or|but|then|only|just|after|before|in|at|on|since|when|for|from|to|with|by|level|lvl|day|days|week|weeks|page|pages|chapter|number|score|rating|mood|size|grade|year|years|time|room|minutes|hours|top)\b|^(?:{REL})s?$"),
         grade_bad: compile(r"^\s*(?:was|were|of|math|maths|homework|work|teacher|level|reading|science|english|class)\b"),
         person_next: compile(r"^(?:\s*$|\s*[,.!?;:)~(]|\s*[^\x00-\x7f]|\s+(?:here|and|but|so|i|i'm|from|with|who|in|living|lol|btw|girl|boy|guy|man|woman|kid|child|dad|father|mom|mum|mother|parent|son|daughter|student|teen|teenager|person|lady|gal|dude|male|female|human|trans|gay|lesbian|bi|autistic|single|introvert|gamer|nerd|[mf]|[a-z]+ing)\b)"),
-        third_verb: compile(r"^(?:\s+[a-z']+){0,2}?\s+(?:was|is|were|has|had|got|gets|did|does|died|went|said|came|lives|lived)\b"),
+        third_verb: compile(r"^(?:\s+[a-z']+){0,3}?\s+(?:was|is|were|has|had|got|gets|did|does|died|went|said|came|lives|lived)\b"),
         bday_now_before: compile(r"\b(?:it's|it is|its|today is|today's|todays)\s*$"),
         bday_now_after: compile(r"^\s*(?:(?:is|was|'s)\s+)?(?:today|yesterday|last)\b|^\s*was\b"),
         bday_soon_after: compile(r"^\s*(?:(?:is|'s)\s+)?(?:tomorrow|next|soon|coming|in|on|this)\b"),
@@ -211,7 +240,7 @@ fn checks() -> &'static Checks {
         other: compile(r"\b(?:my|his|her|their|our|your|the|a|an|this|that)\s+(?:[a-z'-]+\s+){0,2}?(?:{REL})(?:s|'s)?\b|\b(?:he|she|they|he's|she's|they're|hes|shes|theyre|you're|youre|you are)\b"),
         me: compile(r"\b(?:i|i'm|me|i've|i'll|myself|we're)\b"),
         self_start: compile(r"^(?:i'm|i|me|my|myself|i'll|i've|we're|we|in my)\b"),
-        worded: compile(r"grade|kinder|kindy|pre-?k|pre-?school|nursery|middle school|high|intermediate|fresh|sophomore|junior|senior|teens|ties\b"),
+        worded: compile(r"grade|elementary|primary|kinder|kindy|pre-?k|pre-?school|nursery|middle school|high|intermediate|fresh|sophomore|junior|senior|teens|ties\b"),
     })
 }
 
@@ -298,6 +327,19 @@ fn age_of(rule: &Rule, caps: &Captures, prefix: &str, rest: &str) -> Option<u8> 
             (n()? - 1 + adjust + i32::from(today), 3..=120)
         }
         Kind::Tag => (n()?, 10..=99),
+        Kind::Continued => {
+            if c.other.is_match(caps.get(0)?.as_str()) {
+                return None;
+            }
+            (n()?, 3..=120)
+        }
+        Kind::Intro => {
+            let who = caps.name("who")?.as_str();
+            if c.intro_bad.is_match(who) {
+                return None;
+            }
+            (n()?, 3..=120)
+        }
         Kind::YearsOld => (n()? + years_old(caps, rest)?, 3..=120),
         Kind::Birthday => (n()? + birthday(prefix, rest)?, 3..=120),
         Kind::Grade => (n()? + 5, 5..=17),
@@ -313,7 +355,7 @@ fn age_of(rule: &Rule, caps: &Captures, prefix: &str, rest: &str) -> Option<u8> 
             (base + step, 14..=21)
         }
         Kind::Decade => (decade(caps)?, 13..=98),
-        Kind::Fixed(age) => (age, 4..=12),
+        Kind::Fixed(age) => (age, 4..=17),
     };
     range.contains(&age).then_some(age as u8)
 }
@@ -457,8 +499,36 @@ const UNITS: [&str; 20] = [
 const TENS: [&str; 9] = [
     "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "fourty",
 ];
-const ORDINALS: [&str; 12] = [
-    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth",
+const ORDINALS: [&str; 19] = [
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+];
+const TENS_ORDINALS: [&str; 8] = [
+    "twentieth",
+    "thirtieth",
+    "fortieth",
+    "fiftieth",
+    "sixtieth",
+    "seventieth",
+    "eightieth",
+    "ninetieth",
 ];
 
 struct Rewrites {
@@ -475,6 +545,17 @@ fn rewrites() -> &'static Rewrites {
             (compile(r"\by\s*\.\s*o\b\.?"), "yo"),
             (compile(r"\bgr\.?\s*(\d)"), "grade $1"),
             (compile(r"(\d)\.5\b"), "$1 and a half"),
+            // Misspelt or run-together "years old": "12 yeras old", "12 yearold", "15 years0ld".
+            (
+                compile(r"\b(\d{1,3})\s*-?\s*y[aeiou]{0,3}r?[aeiou]{0,2}r?s?\s*-?\s*(?:old|0\s*ld)\b"),
+                "$1 years old",
+            ),
+            (
+                compile(r"\b(\d{1,3})\s*-?\s*y(?:e[aeiou]{0,2}|a[aeiou]?)r[aeiou]{0,2}s\b"),
+                "$1 years",
+            ),
+            // "the big 4-0".
+            (compile(r"\bbig\s+(\d)\s*-\s*(\d)\b"), "big $1$2"),
             (compile(r"\b(?:i\s*'\s*m|i'am|iam|im|i am|i m)\b"), "i'm"),
             (compile(r"\b(?:i'll|ill|i will|i ll)\s+(be|turn)\b"), "i'll $1"),
             (compile(r"\b(?:i've|ive|i have)\s+been\b"), "i've been"),
@@ -486,7 +567,12 @@ fn rewrites() -> &'static Rewrites {
             UNITS[1..10].join("|"),
             UNITS.join("|")
         )),
-        ordinals: compile(&format!(r"\b(?:{})\b", ORDINALS.join("|"))),
+        // Number words are digits by now: "twenty-first" is "20-first".
+        ordinals: compile(&format!(
+            r"\b(?:(?P<t>[2-9]0)[\s-]+)?(?P<o>{})\b|\b(?P<to>{})\b",
+            ORDINALS.join("|"),
+            TENS_ORDINALS.join("|")
+        )),
     })
 }
 
@@ -539,11 +625,19 @@ fn prepare_text(text: &str) -> String {
     });
     r.ordinals
         .replace_all(&s, |c: &Captures| {
-            let n = ORDINALS.iter().position(|o| *o == &c[0]).unwrap_or(0) + 1;
-            let suffix = match n {
-                1 => "st",
-                2 => "nd",
-                3 => "rd",
+            let n = match (c.name("o"), c.name("to")) {
+                (Some(o), _) => {
+                    let unit = ORDINALS.iter().position(|x| *x == o.as_str()).unwrap_or(0) + 1;
+                    unit + c.name("t").and_then(|t| t.as_str().parse::<usize>().ok()).unwrap_or(0)
+                }
+                (None, Some(to)) => (TENS_ORDINALS.iter().position(|x| *x == to.as_str()).unwrap_or(0) + 2) * 10,
+                _ => 0,
+            };
+            let suffix = match (n % 100, n % 10) {
+                (11..=13, _) => "th",
+                (_, 1) => "st",
+                (_, 2) => "nd",
+                (_, 3) => "rd",
                 _ => "th",
             };
             format!("{n}{suffix}")
@@ -868,6 +962,66 @@ mod tests {
             "I'm not 12 anymore",
             "I'm not a 5 year old",
             "at 6 I broke my arm",
+        ]);
+    }
+
+    #[test]
+    fn introductions_and_asides() {
+        ages(&[
+            ("heyyy its lucas, 14, from canada", 14),
+            ("Jess, 15, UK", 15),
+            ("dad of 2, 38, burnt out", 38),
+            ("its olivia (13) again", 13),
+            ("(17)", 17),
+            ("i read 3 books this week and im 10!", 10),
+            ("im 5 foot 1 and 11 years old", 11),
+            ("being 15 is the worst", 15),
+            ("at 16 you would think i could choose", 16),
+            ("Age: 12 | from: texas", 12),
+        ]);
+        none(&[
+            "my cousin, 12, is mean to me",
+            "my daughter (9) is being bullied",
+            "yes, 4",
+            "i have 2 dogs, 3 cats",
+            "1, 2, 3",
+            "(3) my mom yelled",
+            "at 5 i have practice",
+            "being 5 minutes late",
+            "i'm worried my brother is 8 and 12 kids bully him",
+        ]);
+    }
+
+    #[test]
+    fn milestones_and_misspellings() {
+        ages(&[
+            ("just hit 21 yesterday", 21),
+            ("turned the big 6-0 this week", 60),
+            ("my fifteenth birthday was last week", 15),
+            ("my twenty-first was on saturday", 21),
+            ("my 18th is tomorrow", 17),
+            ("gonna turn 14 in july", 13),
+            ("will turn 12 on friday", 11),
+            ("im going on thirteen", 12),
+            ("12 yeers old", 12),
+            ("i am 12 yeras", 12),
+            ("im 13 years0ld", 13),
+            ("my years are 11", 11),
+            ("tengo 13", 13),
+            ("grade 4", 9),
+            ("im in highschool", 16),
+            ("i just started high school", 14),
+            ("im in elementary school", 8),
+        ]);
+        none(&[
+            "hit 50 likes",
+            "i hit 3 people",
+            "big 10 conference",
+            "my 3rd exam is tomorrow",
+            "my 5th period teacher is mean",
+            "tengo 2 hermanos",
+            "i teach high school",
+            "grade 5 piano exam",
         ]);
     }
 
