@@ -1,7 +1,8 @@
 //! The labelled corpus in `tests/corpus/labelled.jsonl` must meet the safety targets:
 //! tier-3 recall ≥ 0.98, tier-2 recall ≥ 0.95, tier-1 false positives ≤ 0.03.
 //! The age corpus in `tests/corpus/age.jsonl` (about 40% lines that state no age of the
-//! writer) must reach age accuracy ≥ 0.97.
+//! writer) must reach age accuracy ≥ 0.97, and so must the independently written variety
+//! set `tests/corpus/age-round2.jsonl`.
 
 use mia_server::evaluation::{parse, score};
 
@@ -26,6 +27,20 @@ fn labelled_corpus_meets_the_targets() {
 fn age_corpus_meets_the_target() {
     let items = parse(include_str!("corpus/age.jsonl")).expect("age corpus parses");
     assert!(items.len() >= 350, "the age corpus has {} messages", items.len());
+    let nulls = items.iter().filter(|i| i.age == Some(None)).count();
+    assert!(nulls * 10 >= items.len() * 3, "only {nulls} of {} lines state no age", items.len());
+    let s = score(&items);
+    assert_eq!(s.age_count, items.len(), "every line has an age label");
+    let misses: Vec<String> = s.misses.iter().map(|(w, g, t)| format!("want {w}, got {g}: {t}")).collect();
+    assert!(s.age_accuracy >= 0.97, "age accuracy {:.4}\n{}", s.age_accuracy, misses.join("\n"));
+}
+
+/// A second, independently written variety set (`age-round2.jsonl`): the detector must
+/// generalise beyond the lines it was first widened against.
+#[test]
+fn age_round2_corpus_meets_the_target() {
+    let items = parse(include_str!("corpus/age-round2.jsonl")).expect("age round-2 corpus parses");
+    assert!(items.len() >= 400, "the age round-2 corpus has {} messages", items.len());
     let nulls = items.iter().filter(|i| i.age == Some(None)).count();
     assert!(nulls * 10 >= items.len() * 3, "only {nulls} of {} lines state no age", items.len());
     let s = score(&items);
