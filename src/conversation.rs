@@ -343,6 +343,7 @@ impl Session {
         self.log(
             Record::new(Level::Info, "message_received")
                 .with("sid", sid)
+                .with("messageId", user_message.id.as_str())
                 .with("chars", chars)
                 .with("tier", assessment.tier)
                 .with("rules", assessment.rules.join(","))

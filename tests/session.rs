@@ -917,3 +917,63 @@ fn long_polling_upgrades_to_websocket() {
     let out = h.session.frame(h.now, &sid, Frame::Text("3".into()), Transport::Polling);
     assert!(out.iter().any(|o| matches!(o, Output::Close { .. })));
 }
+
+/// Danger that builds over a conversation raises the tier at the message that tips it,
+/// and the window is rebuilt from the stored history when the session is restored.
+#[test]
+fn context_raises_the_tier_across_messages_and_survives_a_restore() {
+    let build = [
+        "i'm tired. really tired",
+        "nothing ever gets better for me",
+        "thanks for everything mia",
+    ];
+    // One session that sees all three.
+    let mut h = Harness::new(&[]);
+    let sid = h.connected();
+    for (i, text) in build.iter().enumerate() {
+        h.emit(&sid, i as u64 + 1, "message", json!({ "message": text }));
+        let job = h.last_job();
+        h.sse(&job, &["ok"], true);
+    }
+    let alerts: Vec<Value> = h
+        .events(&sid)
+        .into_iter()
+        .filter(|(n, _)| n == "safety_alert")
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(alerts.len(), 1, "one alert, at the message that tips it");
+    assert_eq!(alerts[0]["tier"], 3);
+    assert!(h.safety_events().iter().any(|e| e.rules.iter().any(|r| r == "context.suicide")));
+
+    // A session restored with the first two messages stored sees the same at the third.
+    let stored: Vec<mia_server::store::Message> = build[..2]
+        .iter()
+        .enumerate()
+        .map(|(i, text)| mia_server::store::Message {
+            id: format!("m{i}"),
+            role: Role::User,
+            content: text.to_string(),
+            ts: 1_000 + i as u64,
+            interrupted: false,
+        })
+        .collect();
+    let mut r = Harness::new(&[]);
+    r.session = Session::restore(
+        config(&[("OPENAI_API_KEY", "sk-test"), ("JWT_SECRET", "native-test-secret-0123456789abcdef")]),
+        "session-1",
+        None,
+        stored,
+        Vec::new(),
+        1_000,
+    );
+    let sid = r.connected();
+    r.emit(&sid, 1, "message", json!({ "message": build[2] }));
+    let alert = r.events(&sid).into_iter().find(|(n, _)| n == "safety_alert").map(|(_, p)| p);
+    assert_eq!(alert.expect("the restored context tips it")["tier"], 3);
+
+    // Without the earlier messages the last one alone raises nothing.
+    let mut fresh = Harness::new(&[]);
+    let sid = fresh.connected();
+    fresh.emit(&sid, 1, "message", json!({ "message": build[2] }));
+    assert!(!fresh.events(&sid).iter().any(|(n, _)| n == "safety_alert"));
+}

@@ -25,9 +25,9 @@ EXTRA_FALSE_RAISE = 0.05
 
 
 def thresholds(model_dir):
-    """The per-category thresholds: the ten f32 before the end of head.bin are thresholds then vetoes."""
+    """The per-category thresholds: the last five f32 of head.bin."""
     raw = (model_dir / "head.bin").read_bytes()
-    return np.frombuffer(raw[-40:-20], dtype="<f4")
+    return np.frombuffer(raw[-20:], dtype="<f4")
 
 
 def raised(scores, th, window, decay, raise_at, floor):

@@ -35,14 +35,17 @@ L2_SPARSE = float(os.environ.get("MIA_L2_SPARSE", 1e-5))
 LR_TABLE = float(os.environ.get("MIA_LR_TABLE", 0.002))
 L2_TABLE = float(os.environ.get("MIA_L2_TABLE", 1e-3))
 BATCH = int(os.environ.get("MIA_BATCH", 128))
+# The n-gram vector is scaled by 1/sqrt(max(count, floor)): a two-word message's few
+# n-grams do not each weigh as much as a sentence's (stored in head.bin).
+NGRAM_NORM_FLOOR = int(os.environ.get("MIA_NGRAM_NORM_FLOOR", 1))
 SEED = 7
 # Out-of-fold share of tier-1 messages flagged, at most. A third of the training's tier-1
 # messages are written to look dangerous, so ordinary messages are flagged far less.
-TIER1_BUDGET = float(os.environ.get("MIA_TIER1_BUDGET", 0.035))
-# A rule's flag is vetoed below this share of the model's threshold: only where the
-# model is sure the message is harmless. The rules stay the high-precision path; the
-# training corpus has few of the plain phrasings they were written for.
-VETO_SHARES = [0.0, 0.05, 0.1]
+TIER1_BUDGET = float(os.environ.get("MIA_TIER1_BUDGET", 0.04))
+# A rule's flag always stands: the rules are the high-precision path for the plain
+# phrasings, which the training corpus has few of (a model that vetoed them missed
+# "i want to die" behind a few unusual words; vetoing only the word-combination cues
+# gained nothing out of fold).
 FOLDS = 5
 
 
@@ -104,7 +107,7 @@ def hashed(feats):
         buckets = sorted({h % BUCKETS for h in f["hashes"]})
         if not buckets:
             continue
-        w = 1.0 / np.sqrt(len(buckets))
+        w = 1.0 / np.sqrt(max(len(buckets), NGRAM_NORM_FLOOR))
         rows += [i] * len(buckets)
         cols += buckets
         vals += [w] * len(buckets)
@@ -206,28 +209,25 @@ def quantile_thresholds(oof, tiers, budget):
     return np.array(out, np.float32)
 
 
-def decide(prob, R, th, veto):
-    """What the Rust code flags: the model, or a rule the model does not veto."""
-    return (prob >= th) | ((R > 0) & (prob >= veto))
+def decide(prob, R, th):
+    """What the Rust code flags: the model, or a rule."""
+    return (prob >= th) | (R > 0)
 
 
 def choose(oof, R, tiers):
-    """The thresholds and vetoes with the best tier-3 recall whose out-of-fold tier-1
-    flag rate stays within TIER1_BUDGET."""
+    """The thresholds with the best tier-3 recall (tier 2 counting half) whose out-of-fold
+    tier-1 flag rate, rules included, stays within TIER1_BUDGET."""
     best = None
-    for budget in np.arange(0.002, 0.05, 0.001):
+    for budget in np.arange(0.001, 0.05, 0.001):
         th = quantile_thresholds(oof, tiers, budget)
-        for veto_share in VETO_SHARES:
-            veto = (th * veto_share).astype(np.float32)
-            flags = decide(oof, R, th, veto)
-            fp = flags.any(axis=1)[tiers == 1].mean()
-            # Tier 3 first; tier 2 counts half.
-            recall = flags[:, :4].any(axis=1)[tiers == 3].mean() + 0.5 * flags.any(axis=1)[tiers == 2].mean()
-            if fp <= TIER1_BUDGET and (best is None or recall > best[0]):
-                best = (recall, th, veto)
+        flags = decide(oof, R, th)
+        fp = flags.any(axis=1)[tiers == 1].mean()
+        recall = flags[:, :4].any(axis=1)[tiers == 3].mean() + 0.5 * flags.any(axis=1)[tiers == 2].mean()
+        if fp <= TIER1_BUDGET and (best is None or recall > best[0]):
+            best = (recall, th)
     if best is None:
         raise SystemExit(f"train: no thresholds keep tier-1 flags within {TIER1_BUDGET}")
-    return best[1], best[2]
+    return best[1]
 
 
 def folds(n, k, seed=SEED):
@@ -256,8 +256,8 @@ def rate(hits, mask):
     return f"{hits[mask].mean():.3f}" if mask.any() else "  -  "
 
 
-def report(name, prob, R, Y, tiers, th, veto):
-    flags = decide(prob, R, th, veto)
+def report(name, prob, R, Y, tiers, th):
+    flags = decide(prob, R, th)
     if not len(Y):
         return
     t3 = tiers == 3
@@ -281,12 +281,12 @@ def write_embeddings(path, v):
             f.write(q[row].tobytes())
 
 
-def write_head(path, p, th, veto, dim):
+def write_head(path, p, th, dim):
     q, scale = quantise(p)
     k = len(CATEGORIES)
     with open(path, "wb") as f:
         f.write(b"MIAH")
-        f.write(np.array([1, k, dim, HIDDEN, BUCKETS], dtype="<u4").tobytes())
+        f.write(np.array([2, k, dim, HIDDEN, BUCKETS, NGRAM_NORM_FLOOR], dtype="<u4").tobytes())
         f.write(scale.astype("<f4").tobytes())
         f.write(q.tobytes())
         f.write(p["w1"].astype("<f4").tobytes())
@@ -294,7 +294,6 @@ def write_head(path, p, th, veto, dim):
         f.write(p["w2"].astype("<f4").tobytes())
         f.write(p["b2"].astype("<f4").tobytes())
         f.write(th.astype("<f4").tobytes())
-        f.write(veto.astype("<f4").tobytes())
 
 
 def main():
@@ -323,24 +322,23 @@ def main():
         p = train(P[mask], X[mask], Y[mask], V0)
         oof[held] = predict(p, P[held], X[held])
         print(f"train: fold {i + 1}/{FOLDS}", file=sys.stderr)
-    th, veto = choose(oof, R, tiers)
+    th = choose(oof, R, tiers)
     print(f"train: thresholds {dict(zip(CATEGORIES, np.round(th, 3).tolist()))}", file=sys.stderr)
-    print(f"train: rule vetoes {dict(zip(CATEGORIES, np.round(veto, 3).tolist()))}", file=sys.stderr)
-    report("rules alone", np.zeros_like(oof), R, Y, tiers, th, np.zeros_like(th))
-    report("out-of-fold", oof, R, Y, tiers, th, veto)
+    report("rules alone", np.zeros_like(oof), R, Y, tiers, np.full_like(th, 2.0))
+    report("out-of-fold", oof, R, Y, tiers, th)
     auc3 = auc(oof[:, :4].max(axis=1), tiers == 3)
     print(f"train: out-of-fold AUC, tier 3 against the rest: {auc3:.4f}", file=sys.stderr)
     for source in sorted(set(sources)):
         mask = sources == source
-        report(f"  {source}", oof[mask], R[mask], Y[mask], tiers[mask], th, veto)
+        report(f"  {source}", oof[mask], R[mask], Y[mask], tiers[mask], th)
     if "--cv" in sys.argv:
         return
 
     p = train(P, X, Y, V0)
     write_embeddings(model_dir / "embeddings.bin", p["v"])
-    write_head(model_dir / "head.bin", p, th, veto, V0.shape[1])
+    write_head(model_dir / "head.bin", p, th, V0.shape[1])
     prob = predict(p, P, X)
-    report("training set", prob, R, Y, tiers, th, veto)
+    report("training set", prob, R, Y, tiers, th)
     # What the Rust code must reproduce: every 10th message's probabilities.
     with open(fixture, "w", encoding="utf-8") as f:
         for i in range(0, len(texts), 10):

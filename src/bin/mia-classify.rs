@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use mia_server::evaluation;
 
-const USAGE: &str = "usage: mia-classify [--summary FILE [--min-tier3-recall R] [--min-tier2-recall R] [--max-tier1-fp R] [--min-age-accuracy R] [--misses]]";
+const USAGE: &str = "usage: mia-classify [--features | --summary FILE [--min-tier3-recall R] [--min-tier2-recall R] [--max-tier1-fp R] [--min-age-accuracy R] [--misses]]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

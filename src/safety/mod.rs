@@ -107,6 +107,7 @@ impl Assessment {
 /// Compiles the rules and loads the model now rather than on the first message.
 pub fn prepare() {
     rules::prepare();
+    model::vocab();
     model::get();
 }
 
@@ -115,21 +116,19 @@ pub fn features(text: &str) -> (features::Features, Vec<(Category, &'static str)
     let norm = normalize::for_safety(text);
     let matched = rules::matches(&norm);
     let ids: Vec<&str> = matched.iter().map(|(_, id)| *id).collect();
-    (model::get().features(&norm, &ids), matched)
+    (model::features(&norm, &ids), matched)
 }
 
 /// Classifies one message on its own: rules and model.
 pub fn classify(text: &str) -> Assessment {
-    let m = model::get();
+    let model = model::get();
     let (features, matched) = features(text);
-    let scores = m.scores(&features);
+    let scores = model.scores(&features);
     let mut a = Assessment::new(scores);
     for (category, id) in matched {
-        if m.confirms(&scores, category) {
-            a.flag(category, id);
-        }
+        a.flag(category, id);
     }
-    for category in m.flagged(&scores) {
+    for category in model.flagged(&scores) {
         a.flag(category, category.model_id());
     }
     a

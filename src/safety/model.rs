@@ -25,7 +25,6 @@ const EMBEDDINGS: &[u8] = include_bytes!("model/embeddings.bin");
 const HEAD: &[u8] = include_bytes!("model/head.bin");
 
 pub struct Model {
-    vocab: Vocab,
     dim: usize,
     /// Per row: its scale, then `dim` signed bytes.
     rows: &'static [u8],
@@ -35,6 +34,9 @@ pub struct Model {
 struct Head {
     hidden: usize,
     buckets: u32,
+    /// The n-gram sum is divided by sqrt(max(count, floor)): a short message's few
+    /// n-grams do not each weigh as much as a sentence's.
+    ngram_floor: f32,
     ngram_scale: Vec<f32>,
     table: &'static [u8],
     w1: Vec<f32>,
@@ -42,8 +44,6 @@ struct Head {
     w2: Vec<f32>,
     b2: Vec<f32>,
     threshold: Vec<f32>,
-    /// A rule's flag stands unless the model's probability is below this.
-    veto: Vec<f32>,
 }
 
 /// Reads little-endian values off a byte slice; a short file is a build error.
@@ -76,21 +76,22 @@ impl Model {
         let mut e = Reader { bytes: EMBEDDINGS, at: 0 };
         let (count, dim) = (e.u32() as usize, e.u32() as usize);
         let rows = e.take(count * (4 + dim));
-        let vocab = Vocab::parse(VOCAB);
-        assert_eq!(vocab.len(), count, "vocab.txt and embeddings.bin disagree");
+        assert_eq!(vocab().len(), count, "vocab.txt and embeddings.bin disagree");
 
         let mut h = Reader { bytes: HEAD, at: 0 };
         assert_eq!(h.take(4), b"MIAH", "head.bin: bad magic");
-        assert_eq!(h.u32(), 1, "head.bin: unknown version");
+        assert_eq!(h.u32(), 2, "head.bin: unknown version");
         assert_eq!(h.u32() as usize, N, "head.bin: category count");
         assert_eq!(h.u32() as usize, dim, "head.bin: embedding size");
         let hidden = h.u32() as usize;
         let buckets = h.u32();
+        let ngram_floor = h.u32() as f32;
         let ngram_scale = h.f32s(N);
         let table = h.take(buckets as usize * N);
         let head = Head {
             hidden,
             buckets,
+            ngram_floor,
             ngram_scale,
             table,
             w1: h.f32s(hidden * dim),
@@ -98,10 +99,9 @@ impl Model {
             w2: h.f32s(N * hidden),
             b2: h.f32s(N),
             threshold: h.f32s(N),
-            veto: h.f32s(N),
         };
         assert_eq!(h.at, HEAD.len(), "head.bin: trailing bytes");
-        Model { vocab, dim, rows, head }
+        Model { dim, rows, head }
     }
 
     /// The mean of the pieces' embedding rows (zero when there are none).
@@ -149,7 +149,7 @@ impl Model {
                     *s += i32::from(q as i8);
                 }
             }
-            let norm = (buckets.len() as f32).sqrt();
+            let norm = (buckets.len() as f32).max(h.ngram_floor).sqrt();
             for c in 0..N {
                 logits[c] += h.ngram_scale[c] * sparse[c] as f32 / norm;
             }
@@ -172,17 +172,18 @@ impl Model {
     pub fn thresholds(&self) -> &[f32] {
         &self.head.threshold
     }
+}
 
-    /// Whether a rule's flag for this category stands: the model vetoes only what it
-    /// is confident is harmless (a figure of speech the rule took literally).
-    pub fn confirms(&self, scores: &Scores, category: Category) -> bool {
-        let i = CATEGORIES.iter().position(|c| *c == category).expect("a model category");
-        scores[i] >= self.head.veto[i]
-    }
+/// The word-piece vocabulary, loaded once per process. Features need only this, so
+/// `mia-classify --features` works before any head has been trained.
+pub fn vocab() -> &'static Vocab {
+    static VOCAB_MAP: OnceLock<Vocab> = OnceLock::new();
+    VOCAB_MAP.get_or_init(|| Vocab::parse(VOCAB))
+}
 
-    pub fn features(&self, norm: &str, rules: &[&str]) -> Features {
-        features::extract(norm, &self.vocab, rules)
-    }
+/// What the model reads of a normalised message, with the ids of the rules that matched.
+pub fn features(norm: &str, rules: &[&str]) -> Features {
+    features::extract(norm, vocab(), rules)
 }
 
 /// The shipped model, loaded once per process.
@@ -199,7 +200,7 @@ mod tests {
     #[test]
     fn shipped_weights_load_and_agree_in_size() {
         let m = get();
-        assert!(m.vocab.len() > 20_000);
+        assert!(vocab().len() > 20_000);
         assert_eq!(m.head.table.len(), m.head.buckets as usize * N);
     }
 
@@ -207,7 +208,7 @@ mod tests {
     fn empty_and_unknown_text_score_low() {
         let m = get();
         for text in ["", "zzqxv"] {
-            let s = m.scores(&m.features(&for_safety(text), &[]));
+            let s = m.scores(&features(&for_safety(text), &[]));
             assert!(m.flagged(&s).is_empty(), "{text}: {s:?}");
         }
     }
@@ -215,7 +216,7 @@ mod tests {
     #[test]
     fn embedding_is_the_mean_of_the_rows() {
         let m = get();
-        let pieces = m.features("hello there friend", &[]).pieces;
+        let pieces = features("hello there friend", &[]).pieces;
         assert_eq!(pieces.len(), 3);
         let each: Vec<Vec<f32>> = pieces.iter().map(|p| m.embed(&[*p])).collect();
         let mean = m.embed(&pieces);

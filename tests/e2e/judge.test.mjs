@@ -51,10 +51,10 @@ const named = (events, name) => events.filter(([n]) => n === name).map(([, p]) =
 describe("the judge raises", () => {
   test("a message the rules leave at tier 1 that the judge calls tier 3: alert, URGENCY and the resources in the reply", async () => {
     const { socket, sessionId } = await fresh();
-    const first = await converse(socket, "i've made up my mind about it, nobody can change it");
-    assert.equal(named(first.events, "safety_alert").length, 0, "the rules and the judge saw nothing yet");
-    // Only in context does the next message show a plan; the (scripted) judge says so.
-    const ready = "ok. i'm ready now";
+    const first = await converse(socket, "i finished my book today");
+    assert.equal(named(first.events, "safety_alert").length, 0, "the local classifier and the judge saw nothing yet");
+    // The (scripted) judge sees danger the local classifier does not.
+    const ready = "ok, what should we talk about";
     mock.judge = (message) => (message === ready ? { verdict: { tier: 3, categories: ["suicide"], reason: "plan in context" } } : undefined);
     mock.script({ chunks: ["I'm ", "listening. ", "Tell me more."], delayMs: 150 });
     const { events, complete, ack } = await converse(socket, ready);
@@ -87,7 +87,7 @@ describe("the judge raises", () => {
     assert.deepEqual(asked.body.response_format, { type: "json_object" });
     assert.match(asked.body.messages[0].content, /C-SSRS/);
     assert.deepEqual(asked.context, [
-      { role: "user", content: "i've made up my mind about it, nobody can change it" },
+      { role: "user", content: "i finished my book today" },
       { role: "assistant", content: first.complete.message },
     ]);
 
@@ -125,7 +125,7 @@ describe("the judge failing changes nothing", () => {
     const sent = [];
     for (const [i, content] of malformed.entries()) {
       mock.judge = () => ({ content });
-      const text = `a quiet message number ${i}`;
+      const text = `tell me a fun fact number ${i}`;
       const { events, complete, ack } = await converse(socket, text);
       sent.push({ text, id: ack.messageId });
       assert.equal(complete.message, `Mock reply to: ${text}`);
