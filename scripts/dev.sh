@@ -10,5 +10,10 @@ if [ ! -f .dev.vars ]; then
   sed "s/^JWT_SECRET=.*/JWT_SECRET=$secret/" .env.example | grep -v '^OPENAI_API_KEY=$' > .dev.vars
   echo "[dev] wrote .dev.vars with a random local JWT_SECRET; add OPENAI_API_KEY there to use OpenAI" >&2
 fi
+# wrangler.toml says production; local runs are development unless .dev.vars says otherwise.
+if ! grep -q '^NODE_ENV=' .dev.vars; then
+  echo "NODE_ENV=development" >> .dev.vars
+  echo "[dev] added NODE_ENV=development to .dev.vars (wrangler.toml deploys as production)" >&2
+fi
 port="${PORT:-$(sed -n 's/^PORT=//p' .dev.vars | head -n1)}"
 exec wrangler dev --ip 127.0.0.1 --port "${port:-3001}" --show-interactive-dev-session=false "$@"

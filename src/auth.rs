@@ -105,6 +105,27 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
+/// The token a Socket.IO CONNECT payload carries: `token`, else `auth.token`.
+///
+/// Absent, `null` or `""` means no token (anonymous). Any other non-string (a number, an
+/// object, a boolean) is a broken client or a probe, refused like an invalid token rather
+/// than silently treated as anonymous.
+pub fn connect_token(payload: &serde_json::Value) -> Result<Option<&str>, TokenError> {
+    use serde_json::Value;
+    fn field(v: Option<&Value>) -> Result<Option<&str>, TokenError> {
+        match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(TokenError::Invalid("the token must be a string")),
+        }
+    }
+    match field(payload.get("token"))? {
+        Some(token) => Ok(Some(token)),
+        None => field(payload.pointer("/auth/token")),
+    }
+}
+
 /// The token from an `Authorization: Bearer …` header value.
 pub fn bearer(header: &str) -> Option<&str> {
     let (scheme, rest) = header.trim().split_once(' ')?;
@@ -206,6 +227,28 @@ mod tests {
         assert!(!constant_time_eq(b"key", b"key2"));
         assert!(!constant_time_eq(b"", b"k"));
         assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn connect_tokens_must_be_strings() {
+        use serde_json::json;
+        assert_eq!(connect_token(&json!({})), Ok(None));
+        assert_eq!(connect_token(&json!({"token": null})), Ok(None));
+        assert_eq!(connect_token(&json!({"token": ""})), Ok(None));
+        assert_eq!(connect_token(&json!({"token": "t"})), Ok(Some("t")));
+        assert_eq!(connect_token(&json!({"auth": {"token": "t"}})), Ok(Some("t")));
+        assert_eq!(connect_token(&json!({"token": null, "auth": {"token": "t"}})), Ok(Some("t")));
+        assert_eq!(connect_token(&json!("not an object")), Ok(None));
+        for bad in [
+            json!({"token": 123}),
+            json!({"token": {"a": 1}}),
+            json!({"token": true}),
+            json!({"token": ["t"]}),
+            json!({"auth": {"token": 123}}),
+            json!({"token": null, "auth": {"token": false}}),
+        ] {
+            assert_eq!(connect_token(&bad).unwrap_err().code(), "AUTH_INVALID", "{bad}");
+        }
     }
 
     #[test]

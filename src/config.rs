@@ -123,7 +123,9 @@ impl Config {
         let offline_chunk_delay_ms = num("OFFLINE_CHUNK_DELAY_MS", 30, 0, 10_000);
         let judge_timeout_ms = num("SAFETY_JUDGE_TIMEOUT_MS", 8_000, 100, 120_000);
 
-        let production = get("NODE_ENV").as_deref() == Some("production");
+        // Production unless development is asked for by name: a deployment that forgets
+        // NODE_ENV (or misspells it) keeps the strict origin and secret checks.
+        let production = get("NODE_ENV").as_deref().map(str::trim) != Some("development");
         let log_level = match get("LOG_LEVEL") {
             None => Level::Info,
             Some(raw) => Level::parse(&raw).unwrap_or_else(|| {
@@ -309,7 +311,12 @@ mod tests {
         assert_eq!(c.queue_limit, 5);
         assert_eq!(c.openai_model, "gpt-4o");
         assert_eq!(c.openai_base_url, "https://api.openai.com/v1");
-        assert!(c.origin_allowed(Some("http://anything.example")));
+        // Production by default: no browser origin until ALLOWED_ORIGINS names it.
+        assert!(c.production);
+        assert!(!c.origin_allowed(Some("http://anything.example")));
+        assert!(c.origin_allowed(None));
+        let dev = cfg(&[("NODE_ENV", "development")]);
+        assert!(dev.origin_allowed(Some("http://anything.example")));
         let (degraded, checks) = c.health_checks();
         assert!(degraded);
         assert_eq!(checks["jwtSecret"], "missing");
@@ -336,6 +343,24 @@ mod tests {
         assert!(c.origin_allowed(Some("https://mia.example")));
         assert!(!c.origin_allowed(Some("https://evil.example")));
         assert!(c.origin_allowed(None));
+    }
+
+    #[test]
+    fn production_is_the_default_and_development_must_be_named() {
+        for env in [None, Some("production"), Some("staging"), Some("")] {
+            let mut pairs = vec![("JWT_SECRET", "short")];
+            if let Some(e) = env {
+                pairs.push(("NODE_ENV", e));
+            }
+            let c = cfg(&pairs);
+            assert!(c.production, "{env:?}");
+            assert!(c.allowed_origins.is_empty(), "{env:?}");
+            assert!(c.jwt_secret.is_none(), "{env:?}");
+        }
+        let dev = cfg(&[("NODE_ENV", "development"), ("JWT_SECRET", "short")]);
+        assert!(!dev.production);
+        assert_eq!(dev.allowed_origins, vec!["*".to_string()]);
+        assert_eq!(dev.jwt_secret.as_deref(), Some("short"));
     }
 
     #[test]

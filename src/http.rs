@@ -152,6 +152,11 @@ pub fn socketio_target(method: &str, query: &str) -> Result<(String, EngineTarge
             _ => Err(engineio_bad_request()),
         };
     }
+    // Only GET opens a connection, on either transport (Engine.IO's own rule). The method is
+    // the request's raw one, so PROPFIND, PUT, HEAD… never reach a session.
+    if method != "GET" {
+        return Err(Reply::new(400, json!({ "code": 2, "message": "Bad handshake method" })));
+    }
     let session = match get("sessionId") {
         None | Some("") => ids::session_id(),
         Some(id) if ids::valid_session_id(id) => id.to_string(),
@@ -163,11 +168,22 @@ pub fn socketio_target(method: &str, query: &str) -> Result<(String, EngineTarge
             ))
         }
     };
-    match (polling, method) {
-        (false, "GET") => Ok((session, EngineTarget::WebSocket)),
-        (true, "GET") => Ok((session, EngineTarget::PollOpen)),
-        (true, _) => Err(Reply::new(400, json!({ "code": 2, "message": "Bad handshake method" }))),
-        _ => Err(engineio_bad_request()),
+    Ok((session, if polling { EngineTarget::PollOpen } else { EngineTarget::WebSocket }))
+}
+
+/// The largest `Authorization` header a `/socket.io/` request may carry. Its bearer token
+/// travels with the connection (into the WebSocket's attachment, at most 16 KiB on Workers),
+/// and no token this server verifies is anywhere near this long.
+pub const MAX_AUTHORIZATION_BYTES: usize = 8 * 1024;
+
+/// Refuses a `/socket.io/` request whose `Authorization` header is over the limit, before
+/// it reaches a session: nothing is opened or stored for it.
+pub fn check_authorization(authorization: Option<&str>) -> Result<(), Reply> {
+    match authorization {
+        Some(value) if value.len() > MAX_AUTHORIZATION_BYTES => {
+            Err(error(431, "HEADER_TOO_LARGE", "The Authorization header is longer than 8192 bytes"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -266,6 +282,15 @@ mod tests {
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
     #[test]
+    fn oversize_authorization_headers_are_refused() {
+        assert_eq!(check_authorization(None), Ok(()));
+        assert_eq!(check_authorization(Some(&"a".repeat(MAX_AUTHORIZATION_BYTES))), Ok(()));
+        let r = check_authorization(Some(&format!("Bearer {}", "a".repeat(17_000)))).unwrap_err();
+        assert_eq!(r.status, 431);
+        assert_eq!(r.body["error"]["code"], "HEADER_TOO_LARGE");
+    }
+
+    #[test]
     fn routes() {
         assert_eq!(route("GET", "/health", ""), Ok(Route::Health));
         assert_eq!(route("POST", "/api/auth/token", ""), Ok(Route::Token));
@@ -281,6 +306,23 @@ mod tests {
             })
         );
         assert_eq!(route("POST", "/socket.io/", "EIO=4&transport=polling").unwrap_err().body["code"], 2);
+        // Only GET and POST are Engine.IO's; any other method is refused, never a handshake.
+        for method in ["PROPFIND", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "get"] {
+            for transport in ["polling", "websocket"] {
+                let r = route(method, "/socket.io/", &format!("EIO=4&transport={transport}")).unwrap_err();
+                assert_eq!(
+                    r,
+                    Reply::new(400, json!({"code": 2, "message": "Bad handshake method"})),
+                    "{method} {transport}"
+                );
+                let r = route(method, "/socket.io/", &format!("EIO=4&transport={transport}&sessionId=bad/id")).unwrap_err();
+                assert_eq!(r.body["code"], 2, "{method} {transport}");
+            }
+            let r = route(method, "/socket.io/", "EIO=4&transport=polling&sid=abcdefgh.xyz").unwrap_err();
+            assert_eq!(r, engineio_bad_request(), "{method}");
+            let r = route(method, "/socket.io/", "EIO=4&transport=websocket&sid=abcdefgh.xyz").unwrap_err();
+            assert_eq!(r, engineio_bad_request(), "{method}");
+        }
         assert_eq!(
             route("POST", "/socket.io/", "EIO=4&transport=polling&sid=abcdefgh.xyz"),
             Ok(Route::SocketIo {

@@ -500,18 +500,20 @@ impl Session {
             return;
         }
         let payload = packet.data.clone().unwrap_or_else(|| json!({}));
-        let token = payload
-            .get("token")
-            .and_then(Value::as_str)
-            .or_else(|| payload.pointer("/auth/token").and_then(Value::as_str))
-            .map(str::to_string)
-            .filter(|t| !t.is_empty())
-            .or_else(|| conn.header_token.clone());
+        // The protocol test suite sends arbitrary auth payloads and expects them echoed.
+        let token = if self.cfg.conformance {
+            Ok(None)
+        } else {
+            auth::connect_token(&payload).map(|t| t.map(str::to_string).or_else(|| conn.header_token.clone()))
+        };
         let (user_id, authenticated) = match token {
-            // The protocol test suite sends arbitrary auth payloads and expects them echoed.
             _ if self.cfg.conformance => (ids::anonymous_user(), false),
-            None => (ids::anonymous_user(), false),
-            Some(token) => {
+            Err(e) => {
+                self.connect_error(sid, nsp, &e.message(), Some(e.code()));
+                return;
+            }
+            Ok(None) => (ids::anonymous_user(), false),
+            Ok(Some(token)) => {
                 let verified = match &self.cfg.jwt_secret {
                     Some(secret) => auth::verify(secret, &token, self.now),
                     None => Err(auth::TokenError::Invalid("this server has no JWT_SECRET and cannot verify tokens")),

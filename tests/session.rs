@@ -560,6 +560,36 @@ fn ownership_is_decided_by_the_first_join() {
     assert!(matches!(&h.sent.last().unwrap().1, Frame::Text(t) if t.contains("AUTH_EXPIRED")));
 }
 
+#[test]
+fn non_string_tokens_are_refused_not_anonymous() {
+    let mut h = Harness::new(&[]);
+    for payload in [
+        json!({"token": 123}),
+        json!({"token": {"userId": "admin"}}),
+        json!({"token": true}),
+        json!({"auth": {"token": 123}}),
+    ] {
+        let sid = h.open();
+        h.text(&sid, &format!("40{payload}"));
+        let last = h.sent.iter().rev().find(|(s, _)| *s == sid).unwrap();
+        match &last.1 {
+            Frame::Text(t) if t.starts_with("44") => {
+                let v: Value = serde_json::from_str(&t[2..]).unwrap();
+                assert_eq!(v["data"]["code"], "AUTH_INVALID", "{payload}");
+            }
+            f => panic!("{payload}: {f:?}"),
+        }
+    }
+    // Nothing was claimed or stored: a later anonymous CONNECT still creates the session.
+    assert!(h.writes.is_empty(), "{:?}", h.writes);
+    let sid = h.open();
+    h.text(&sid, r#"40{"token":null}"#);
+    assert!(h
+        .sent
+        .iter()
+        .any(|(s, f)| *s == sid && matches!(f, Frame::Text(t) if t.starts_with("40{"))));
+}
+
 fn moderation_answer(flagged: &[&str]) -> OpinionResult {
     let categories: serde_json::Map<String, Value> = ["self-harm", "self-harm/intent", "self-harm/instructions", "violence"]
         .iter()

@@ -40,7 +40,8 @@ fn json_reply(reply: http::Reply, extra: &[(&'static str, String)]) -> Result<Re
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     console_error_panic_hook::set_once();
     let cfg = config_from_env(&env);
-    let (method, path) = (req.method().to_string(), req.path());
+    // The raw method: `worker::Method` turns any method it does not know (PROPFIND…) into GET.
+    let (method, path) = (req.inner().method(), req.path());
     let response = route(req, &env, &cfg).await?;
     let status = response.status_code();
     let level = match status {
@@ -64,7 +65,7 @@ async fn route(mut req: Request, env: &Env, cfg: &Config) -> Result<Response> {
     let origin = req.headers().get("Origin")?;
     let cors = http::cors_headers(cfg, origin.as_deref());
     let url = req.url()?;
-    let route = match http::route(req.method().as_ref(), url.path(), url.query().unwrap_or("")) {
+    let route = match http::route(&req.inner().method(), url.path(), url.query().unwrap_or("")) {
         Ok(route) => route,
         Err(reply) => return json_reply(reply, &cors),
     };
@@ -89,6 +90,9 @@ async fn route(mut req: Request, env: &Env, cfg: &Config) -> Result<Response> {
             let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
             if websocket && !upgrade.eq_ignore_ascii_case("websocket") {
                 return json_reply(http::engineio_bad_request(), &cors);
+            }
+            if let Err(reply) = http::check_authorization(req.headers().get("Authorization")?.as_deref()) {
+                return json_reply(reply, &cors);
             }
             durable::forward(env, &mut req, &session_id, &target).await
         }
