@@ -1,7 +1,30 @@
 //! Structured logs: one JSON object per line. Records carry ids, codes, sizes and
 //! timings only; callers never put message text, tokens or secrets in them.
+//!
+//! Session ids and Engine.IO sids are bearer secrets (knowing one is enough to rejoin a
+//! session), so records never carry them in full: [`tag`] turns one into a short hash that
+//! lets an operator follow one session through the logs and nothing more (CONTRACT §2, §10).
 
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// Keys whose values are ids that must never be logged in full.
+const ID_KEYS: &[&str] = &["sessionId", "sid"];
+
+/// Hex digits kept from the hash: 32 bits, few collisions across the sessions an operator
+/// looks at together, and far too little to recover or guess a 128-bit id from.
+const TAG_LEN: usize = 8;
+
+/// The log form of a session id or sid: the first 8 hex digits of its SHA-256.
+///
+/// A hash rather than a prefix: sids are `<sessionId>.<random>`, so a prefix of a sid would be
+/// a prefix of its session id, and a prefix of a client-chosen id could be most of it. The same
+/// id always gives the same tag, so lines of one session (or socket) can be correlated.
+pub fn tag(id: &str) -> String {
+    let digest = Sha256::digest(id.as_bytes());
+    let hex: String = digest.iter().take(TAG_LEN / 2).map(|b| format!("{b:02x}")).collect();
+    hex
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -49,8 +72,22 @@ impl Record {
         }
     }
 
+    /// A field. Ids under `sessionId` or `sid` are tagged as by [`Record::with_id`], so a
+    /// caller cannot log one in full by mistake.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.fields.insert(key.to_string(), value.into());
+        let value = value.into();
+        if ID_KEYS.contains(&key) {
+            if let Some(id) = value.as_str() {
+                return self.with_id(key, id);
+            }
+        }
+        self.fields.insert(key.to_string(), value);
+        self
+    }
+
+    /// An id field (session id, sid), logged only as its [`tag`].
+    pub fn with_id(mut self, key: &str, id: impl AsRef<str>) -> Self {
+        self.fields.insert(key.to_string(), Value::from(tag(id.as_ref())));
         self
     }
 
@@ -80,8 +117,38 @@ mod tests {
         let v: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["ts"], "1970-01-01T00:00:00.000Z");
         assert_eq!(v["level"], "warn");
-        assert_eq!(v["sessionId"], "s1");
+        assert_eq!(v["sessionId"], tag("s1"));
         assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn ids_are_logged_only_as_short_stable_tags() {
+        let session = crate::ids::session_id();
+        let sid = format!("{session}.{}", crate::ids::socket_id());
+        let t = tag(&session);
+        assert_eq!(t.len(), TAG_LEN);
+        assert!(t.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(t, tag(&session), "the same id gives the same tag");
+        assert_ne!(t, tag(&sid), "a sid and its session differ");
+        assert_ne!(tag("abcdefgh"), tag("abcdefgi"));
+        assert!(!session.contains(&t) && !sid.contains(&tag(&sid)));
+        // Known value, so the tag stays the same across builds and platforms.
+        assert_eq!(tag("abc"), "ba7816bf");
+
+        let line = Record::new(Level::Info, "connected")
+            .with_id("sid", &sid)
+            .with("sessionId", session.clone())
+            .with("authenticated", false)
+            .with("rules", "r1,r2")
+            .to_line(0);
+        assert!(!line.contains(&session), "{line}");
+        assert!(!line.contains(&sid), "{line}");
+        // Not even a tell-tale part of the id: no 6-character window of it survives.
+        let windows: Vec<&str> = (0..=session.len() - 6).map(|i| &session[i..i + 6]).collect();
+        assert!(windows.iter().all(|w| !line.contains(w)), "{line}");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["sid"], tag(&sid));
+        assert_eq!(v["sessionId"], t);
     }
 
     #[test]

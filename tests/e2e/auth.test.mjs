@@ -194,6 +194,52 @@ describe("logs", () => {
     assert.ok(received, "the tier and size are logged");
     assert.equal(typeof received.chars, "number");
   });
+
+  test("session ids and sids appear only as short tags", async () => {
+    const before = server.logs.length;
+    // A client-chosen session, over WebSocket, with a tier-3 message (rule ids at info).
+    const chosen = uniqueSession("logtag");
+    const { token } = (await mint({})).body;
+    const s = await connect(server.url, { sessionId: chosen, token });
+    const created = await join(s);
+    await converse(s, "i want to die");
+    const wsSid = s.io.engine.id;
+    // A server-minted session, unauthenticated, over raw long-polling, ending in a
+    // malformed payload (a warn line that names the sid).
+    const open = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`);
+    const pollSid = JSON.parse((await open.text()).slice(1)).sid;
+    const post = (body) => fetch(`${server.url}/socket.io/?EIO=4&transport=polling&sid=${pollSid}`, { method: "POST", body });
+    await post("40");
+    const hello = await (await fetch(`${server.url}/socket.io/?EIO=4&transport=polling&sid=${pollSid}`)).text();
+    const minted = /"sid":"([^"]+)"/.exec(hello)?.[1];
+    await post('42["join_session",{}]');
+    await sleep(300);
+    const joined = await (await fetch(`${server.url}/socket.io/?EIO=4&transport=polling&sid=${pollSid}`)).text();
+    const mintedSession = /"sessionId":"([^"]+)"/.exec(joined)?.[1];
+    assert.ok(mintedSession, joined);
+    await post("b!!!not-base64");
+    await sleep(500);
+
+    const secrets = { chosen, createdId: created.sessionId, wsSid, pollSid, minted, mintedSession };
+    for (const [name, value] of Object.entries(secrets)) assert.ok(value && value.length >= 8, `${name}: ${value}`);
+    const ours = server.logs.slice(before).filter((l) => l.startsWith("{"));
+    for (const line of ours) {
+      for (const [name, value] of Object.entries(secrets)) {
+        assert.ok(!line.includes(value), `${name} in full in a log line: ${line}`);
+      }
+      const o = JSON.parse(line);
+      for (const key of ["sessionId", "sid"]) {
+        if (key in o) assert.match(o[key], /^[0-9a-f]{8}$/, line);
+      }
+    }
+    const parsed = ours.map((l) => JSON.parse(l));
+    const received = parsed.find((o) => o.msg === "message_received" && o.tier === 3);
+    assert.ok(received?.sessionId && received.sid && received.rules, "the tier-3 line is still correlatable");
+    const sameSession = parsed.filter((o) => o.sessionId === received.sessionId);
+    assert.ok(sameSession.length > 1, "one session's lines share a tag");
+    assert.ok(parsed.some((o) => o.msg === "malformed_payload" && o.sid), "the malformed payload was logged");
+    assert.ok(parsed.some((o) => o.authenticated === false), "the unauthenticated connect was logged");
+  });
 });
 
 describe("without a JWT_SECRET, and with a weak one in production", () => {
