@@ -264,7 +264,7 @@ impl Session {
             e.retry_after_ms = Some(2000);
             self.log(
                 Record::new(Level::Warn, "queue_full")
-                    .with_id("sid", sid)
+                    .with("sid", sid)
                     .with("queued", self.queue.len()),
             );
             return Err(e);
@@ -276,11 +276,7 @@ impl Session {
                 true,
             );
             e.retry_after_ms = Some(wait);
-            self.log(
-                Record::new(Level::Warn, "rate_limited")
-                    .with_id("sid", sid)
-                    .with("retryAfterMs", wait),
-            );
+            self.log(Record::new(Level::Warn, "rate_limited").with("sid", sid).with("retryAfterMs", wait));
             return Err(e);
         }
 
@@ -346,7 +342,7 @@ impl Session {
         let queued = self.reply.is_some();
         self.log(
             Record::new(Level::Info, "message_received")
-                .with_id("sid", sid)
+                .with("sid", sid)
                 .with("messageId", user_message.id.as_str())
                 .with("chars", chars)
                 .with("tier", assessment.tier)

@@ -72,22 +72,16 @@ impl Record {
         }
     }
 
-    /// A field. Ids under `sessionId` or `sid` are tagged as by [`Record::with_id`], so a
-    /// caller cannot log one in full by mistake.
+    /// A field. An id under `sessionId` or `sid` is logged only as its [`tag`], so no
+    /// caller can log one in full by mistake.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        let value = value.into();
+        let mut value = value.into();
         if ID_KEYS.contains(&key) {
             if let Some(id) = value.as_str() {
-                return self.with_id(key, id);
+                value = Value::from(tag(id));
             }
         }
         self.fields.insert(key.to_string(), value);
-        self
-    }
-
-    /// An id field (session id, sid), logged only as its [`tag`].
-    pub fn with_id(mut self, key: &str, id: impl AsRef<str>) -> Self {
-        self.fields.insert(key.to_string(), Value::from(tag(id.as_ref())));
         self
     }
 
@@ -136,7 +130,7 @@ mod tests {
         assert_eq!(tag("abc"), "ba7816bf");
 
         let line = Record::new(Level::Info, "connected")
-            .with_id("sid", &sid)
+            .with("sid", sid.as_str())
             .with("sessionId", session.clone())
             .with("authenticated", false)
             .with("rules", "r1,r2")

@@ -197,7 +197,7 @@ impl Session {
 
     pub(crate) fn log(&mut self, record: Record) {
         if record.level >= self.cfg.log_level {
-            let record = record.with_id("sessionId", self.meta.session_id.clone());
+            let record = record.with("sessionId", self.meta.session_id.clone());
             self.out.push(Output::Log(record));
         }
     }
@@ -243,7 +243,7 @@ impl Session {
         self.send(&conn.sid, vec![engineio::Packet::open(&handshake).encode()]);
         self.log(
             Record::new(Level::Debug, "socket_open")
-                .with_id("sid", conn.sid.clone())
+                .with("sid", conn.sid.clone())
                 .with("sockets", self.conns.len()),
         );
         (conn, self.finish_outputs())
@@ -262,7 +262,7 @@ impl Session {
             };
             self.log(
                 Record::new(Level::Warn, "malformed_frame")
-                    .with_id("sid", sid)
+                    .with("sid", sid)
                     .with("error", e.to_string()),
             );
             self.close(sid, code, "protocol error");
@@ -277,7 +277,7 @@ impl Session {
             self.decoders.remove(sid);
             self.log(
                 Record::new(Level::Debug, "socket_closed")
-                    .with_id("sid", sid)
+                    .with("sid", sid)
                     .with("sockets", self.conns.len()),
             );
         }
@@ -291,13 +291,13 @@ impl Session {
         for sid in sids {
             let c = &self.conns[&sid];
             if !c.connected_once && now >= c.opened_at + self.cfg.connect_timeout_ms {
-                self.log(Record::new(Level::Info, "connect_timeout").with_id("sid", sid.as_str()));
+                self.log(Record::new(Level::Info, "connect_timeout").with("sid", sid.as_str()));
                 self.close(&sid, CLOSE_NORMAL, "connect timeout");
                 continue;
             }
             match c.awaiting_pong {
                 Some(since) if now >= since + self.cfg.ping_timeout_ms => {
-                    self.log(Record::new(Level::Info, "ping_timeout").with_id("sid", sid.as_str()));
+                    self.log(Record::new(Level::Info, "ping_timeout").with("sid", sid.as_str()));
                     self.close(&sid, CLOSE_NORMAL, "ping timeout");
                 }
                 None if now >= c.last_ping_at + self.cfg.ping_interval_ms => {
@@ -418,7 +418,7 @@ impl Session {
                 }
                 self.out.push(Output::Upgraded { sid: sid.to_string() });
                 self.save_conn(sid);
-                self.log(Record::new(Level::Debug, "upgraded").with_id("sid", sid));
+                self.log(Record::new(Level::Debug, "upgraded").with("sid", sid));
                 Ok(())
             }
             engineio::Packet::Noop => Ok(()),
@@ -446,7 +446,7 @@ impl Session {
                 if joined {
                     self.on_event(sid, packet);
                 } else {
-                    self.log(Record::new(Level::Debug, "event_before_connect").with_id("sid", sid));
+                    self.log(Record::new(Level::Debug, "event_before_connect").with("sid", sid));
                 }
                 Ok(())
             }
@@ -476,7 +476,7 @@ impl Session {
         self.send_packet(sid, &socketio::Packet::new(PacketType::ConnectError, nsp, Some(data)));
         self.log(
             Record::new(Level::Info, "connect_refused")
-                .with_id("sid", sid)
+                .with("sid", sid)
                 .with("nsp", nsp)
                 .with("code", code.unwrap_or("INVALID_NAMESPACE")),
         );
@@ -567,7 +567,7 @@ impl Session {
         }
         self.log(
             Record::new(Level::Info, "connected")
-                .with_id("sid", sid)
+                .with("sid", sid)
                 .with("nsp", nsp)
                 .with("authenticated", authenticated)
                 .with("created", created),
@@ -610,7 +610,7 @@ impl Session {
             Ok(v) => v,
             Err(e) => {
                 if name != "join_session" && name != "message" && name != "cancel" {
-                    self.log(Record::new(Level::Debug, "unknown_event").with_id("sid", sid));
+                    self.log(Record::new(Level::Debug, "unknown_event").with("sid", sid));
                 } else {
                     self.emit_to(sid, "error", e.payload());
                 }
@@ -660,7 +660,7 @@ impl Session {
         self.emit_to(sid, "session_created", payload);
         self.log(
             Record::new(Level::Info, "session_joined")
-                .with_id("sid", sid)
+                .with("sid", sid)
                 .with("messages", self.history.len()),
         );
         Ok(json!({ "ok": true, "sessionId": self.meta.session_id }))

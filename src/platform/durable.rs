@@ -465,7 +465,7 @@ impl Inner {
             Err(e) => {
                 self.log(
                     Record::new(Level::Warn, "malformed_payload")
-                        .with_id("sid", sid)
+                        .with("sid", sid)
                         .with("error", e.to_string()),
                 );
                 return self.refuse_polling(sid, origin).await;
