@@ -294,10 +294,7 @@ impl Session {
 
         // 2. Safety.
         let state_before = (self.meta.age, self.meta.mode, self.meta.tier, self.meta.fundraising_left);
-        let mut assessment = safety::classify(text);
-        for category in self.context_raises(assessment.scores) {
-            assessment.flag(category, category.context_id());
-        }
+        let assessment = self.context().classify(text);
         self.meta.tier = self.meta.tier.max(assessment.tier);
         if assessment.tier >= 2 {
             self.alert(
@@ -457,12 +454,10 @@ impl Session {
         self.push(Output::Upstream(UpstreamCommand::Start(job)));
     }
 
-    /// `safety_alert` for a message at tier ≥ 2, and its stored safety event (never the text).
-    /// Feeds the message's scores to the conversation context (rebuilt from the stored
-    /// history after a restart); the danger categories it raises.
-    fn context_raises(&mut self, scores: safety::model::Scores) -> Vec<safety::Category> {
+    /// The conversation's safety context, rebuilt from the stored history after a restart.
+    fn context(&mut self) -> &mut safety::context::Context {
         let history = &self.history;
-        let context = self.context.get_or_insert_with(|| {
+        self.context.get_or_insert_with(|| {
             // The earlier user messages in the window; the current one is the last in history.
             let earlier: Vec<&str> = history[..history.len().saturating_sub(1)]
                 .iter()
@@ -472,10 +467,10 @@ impl Session {
                 .map(|m| m.content.as_str())
                 .collect();
             safety::context::Context::from_scores(earlier.into_iter().rev().map(|t| safety::classify(t).scores))
-        });
-        context.observe(scores)
+        })
     }
 
+    /// `safety_alert` for a message at tier ≥ 2, and its stored safety event (never the text).
     fn alert(&mut self, message_id: &str, tier: u8, categories: Vec<String>, rules: Vec<String>, source: &'static str) {
         let resources = if tier >= 3 {
             &self.cfg.crisis_resources

@@ -52,10 +52,7 @@ pub struct Conversation {
 
 impl Conversation {
     pub fn verdict(&mut self, text: &str) -> Verdict {
-        let mut a = safety::classify(text);
-        for category in self.context.observe(a.scores) {
-            a.flag(category, category.context_id());
-        }
+        let a = self.context.classify(text);
         let detected = age::detect(text);
         self.state.age = detected.or(self.state.age);
         self.state.tier = self.state.tier.max(a.tier);

@@ -15,7 +15,7 @@
 use std::collections::VecDeque;
 
 use super::model::{self, Scores, CATEGORIES};
-use super::Category;
+use super::{Assessment, Category};
 
 /// How many user messages the context reads, the current one included.
 pub const WINDOW: usize = 6;
@@ -42,8 +42,19 @@ impl Context {
         Context { recent }
     }
 
+    /// Classifies a message of this conversation: the message on its own
+    /// ([`super::classify`]), then the danger categories the window raises with it
+    /// (reported as `context.<category>`).
+    pub fn classify(&mut self, text: &str) -> Assessment {
+        let mut a = super::classify(text);
+        for category in self.observe(a.scores) {
+            a.flag(category, category.context_id());
+        }
+        a
+    }
+
     /// Adds the current message's scores; the danger categories the window now raises.
-    pub fn observe(&mut self, scores: Scores) -> Vec<Category> {
+    fn observe(&mut self, scores: Scores) -> Vec<Category> {
         if self.recent.len() == WINDOW {
             self.recent.pop_front();
         }
