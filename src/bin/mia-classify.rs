@@ -46,10 +46,7 @@ fn classify_stdin() -> ExitCode {
         if line.trim().is_empty() {
             continue;
         }
-        let text = text_of(&line);
-        let session = serde_json::from_str::<serde_json::Value>(&line)
-            .ok()
-            .and_then(|v| v.get("session").map(|s| s.as_str().map_or_else(|| s.to_string(), str::to_string)));
+        let (text, session) = parse_line(&line);
         let verdict = match session {
             Some(id) => conversations.entry(id).or_default().verdict(&text),
             None => evaluation::verdict(&text),
@@ -69,7 +66,7 @@ fn features_stdin() -> ExitCode {
         if line.trim().is_empty() {
             continue;
         }
-        let text = text_of(&line);
+        let (text, _) = parse_line(&line);
         let (f, matched) = mia_server::safety::features(&text);
         let rules: Vec<(&str, &str)> = matched.iter().map(|(c, id)| (c.as_str(), *id)).collect();
         let json = serde_json::json!({ "pieces": f.pieces, "hashes": f.hashes, "rules": rules });
@@ -80,15 +77,14 @@ fn features_stdin() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The `text` of a JSON line, or the line itself.
-fn text_of(line: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(line) {
-        Ok(v) => match v.get("text").and_then(|t| t.as_str()) {
-            Some(t) => t.to_string(),
-            None => line.to_string(),
-        },
-        Err(_) => line.to_string(),
-    }
+/// A JSON line's `text` (else the line itself) and its `session`, if it names one.
+fn parse_line(line: &str) -> (String, Option<String>) {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+        return (line.to_string(), None);
+    };
+    let text = v.get("text").and_then(|t| t.as_str()).unwrap_or(line).to_string();
+    let session = v.get("session").map(|s| s.as_str().map_or_else(|| s.to_string(), str::to_string));
+    (text, session)
 }
 
 fn threshold(args: &[String], name: &str, default: f64) -> Result<f64, String> {
