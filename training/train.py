@@ -35,9 +35,6 @@ L2_SPARSE = float(os.environ.get("MIA_L2_SPARSE", 1e-5))
 LR_TABLE = float(os.environ.get("MIA_LR_TABLE", 0.002))
 L2_TABLE = float(os.environ.get("MIA_L2_TABLE", 1e-3))
 BATCH = int(os.environ.get("MIA_BATCH", 128))
-# The n-gram vector is scaled by 1/sqrt(max(count, floor)): a two-word message's few
-# n-grams do not each weigh as much as a sentence's (stored in head.bin).
-NGRAM_NORM_FLOOR = int(os.environ.get("MIA_NGRAM_NORM_FLOOR", 1))
 SEED = 7
 # Out-of-fold share of tier-1 messages flagged, at most. A third of the training's tier-1
 # messages are written to look dangerous, so ordinary messages are flagged far less.
@@ -107,7 +104,7 @@ def hashed(feats):
         buckets = sorted({h % BUCKETS for h in f["hashes"]})
         if not buckets:
             continue
-        w = 1.0 / np.sqrt(max(len(buckets), NGRAM_NORM_FLOOR))
+        w = 1.0 / np.sqrt(len(buckets))
         rows += [i] * len(buckets)
         cols += buckets
         vals += [w] * len(buckets)
@@ -286,7 +283,7 @@ def write_head(path, p, th, dim):
     k = len(CATEGORIES)
     with open(path, "wb") as f:
         f.write(b"MIAH")
-        f.write(np.array([2, k, dim, HIDDEN, BUCKETS, NGRAM_NORM_FLOOR], dtype="<u4").tobytes())
+        f.write(np.array([3, k, dim, HIDDEN, BUCKETS], dtype="<u4").tobytes())
         f.write(scale.astype("<f4").tobytes())
         f.write(q.tobytes())
         f.write(p["w1"].astype("<f4").tobytes())

@@ -107,7 +107,6 @@ impl Assessment {
 /// Compiles the rules and loads the model now rather than on the first message.
 pub fn prepare() {
     rules::prepare();
-    model::vocab();
     model::get();
 }
 

@@ -34,9 +34,6 @@ pub struct Model {
 struct Head {
     hidden: usize,
     buckets: u32,
-    /// The n-gram sum is divided by sqrt(max(count, floor)): a short message's few
-    /// n-grams do not each weigh as much as a sentence's.
-    ngram_floor: f32,
     ngram_scale: Vec<f32>,
     table: &'static [u8],
     w1: Vec<f32>,
@@ -80,18 +77,16 @@ impl Model {
 
         let mut h = Reader { bytes: HEAD, at: 0 };
         assert_eq!(h.take(4), b"MIAH", "head.bin: bad magic");
-        assert_eq!(h.u32(), 2, "head.bin: unknown version");
+        assert_eq!(h.u32(), 3, "head.bin: unknown version");
         assert_eq!(h.u32() as usize, N, "head.bin: category count");
         assert_eq!(h.u32() as usize, dim, "head.bin: embedding size");
         let hidden = h.u32() as usize;
         let buckets = h.u32();
-        let ngram_floor = h.u32() as f32;
         let ngram_scale = h.f32s(N);
         let table = h.take(buckets as usize * N);
         let head = Head {
             hidden,
             buckets,
-            ngram_floor,
             ngram_scale,
             table,
             w1: h.f32s(hidden * dim),
@@ -149,7 +144,7 @@ impl Model {
                     *s += i32::from(q as i8);
                 }
             }
-            let norm = (buckets.len() as f32).max(h.ngram_floor).sqrt();
+            let norm = (buckets.len() as f32).sqrt();
             for c in 0..N {
                 logits[c] += h.ngram_scale[c] * sparse[c] as f32 / norm;
             }
