@@ -32,10 +32,15 @@ fn config(pairs: &[(&str, &str)]) -> Config {
 
 impl Harness {
     fn new(pairs: &[(&str, &str)]) -> Self {
+        Self::restored(pairs, Vec::new())
+    }
+
+    /// A session restored from storage with this history (no stored row, no live sockets).
+    fn restored(pairs: &[(&str, &str)], history: Vec<mia_server::store::Message>) -> Self {
         let mut all = vec![("OPENAI_API_KEY", "sk-test"), ("JWT_SECRET", "native-test-secret-0123456789abcdef")];
         all.extend_from_slice(pairs);
         Harness {
-            session: Session::restore(config(&all), "session-1", None, Vec::new(), Vec::new(), 1_000),
+            session: Session::restore(config(&all), "session-1", None, history, Vec::new(), 1_000),
             now: 1_000,
             sent: Vec::new(),
             closed: Vec::new(),
@@ -961,7 +966,7 @@ fn context_raises_the_tier_across_messages_and_survives_a_restore() {
     let mut h = Harness::new(&[]);
     let sid = h.connected();
     for (i, text) in build.iter().enumerate() {
-        h.emit(&sid, i as u64 + 1, "message", json!({ "message": text }));
+        h.say(&sid, i as u64 + 1, text);
         let job = h.last_job();
         h.sse(&job, &["ok"], true);
     }
@@ -987,15 +992,7 @@ fn context_raises_the_tier_across_messages_and_survives_a_restore() {
             interrupted: false,
         })
         .collect();
-    let mut r = Harness::new(&[]);
-    r.session = Session::restore(
-        config(&[("OPENAI_API_KEY", "sk-test"), ("JWT_SECRET", "native-test-secret-0123456789abcdef")]),
-        "session-1",
-        None,
-        stored,
-        Vec::new(),
-        1_000,
-    );
+    let mut r = Harness::restored(&[], stored);
     let sid = r.connected();
     r.emit(&sid, 1, "message", json!({ "message": build[2] }));
     let alert = r.events(&sid).into_iter().find(|(n, _)| n == "safety_alert").map(|(_, p)| p);

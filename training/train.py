@@ -116,7 +116,7 @@ def sigmoid(z):
 
 
 def train(P, X, Y, V0, seed=SEED):
-    """Full-batch Adam on everything, the embedding table included (kept near its
+    """Minibatch Adam on everything, the embedding table included (kept near its
     distilled start by an L2 pull), so unseen pieces keep the teacher's meaning."""
     rng = np.random.default_rng(seed)
     n, d, k = P.shape[0], V0.shape[1], Y.shape[1]
