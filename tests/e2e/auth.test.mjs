@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import jwt from "jsonwebtoken";
 import WebSocket from "ws";
 import { startWrangler } from "../support/wrangler.mjs";
-import { closeAll, connect, converse, join, request, uniqueSession } from "../support/client.mjs";
+import { closeAll, connect, converse, join, refused, request, uniqueSession } from "../support/client.mjs";
 import { sleep } from "../support/mock-openai.mjs";
 
 const SECRET = "auth-test-secret-0123456789abcdef-xyz";
@@ -34,16 +34,6 @@ async function mint(body, headers = {}) {
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
   return { status: r.status, body: await r.json() };
-}
-
-async function refused(url, opts) {
-  try {
-    const s = await connect(url, opts);
-    s.close();
-    return null;
-  } catch (err) {
-    return err;
-  }
 }
 
 describe("POST /api/auth/token", () => {

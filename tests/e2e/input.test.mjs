@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import WebSocket from "ws";
 import { ROOT, startWrangler } from "../support/wrangler.mjs";
-import { closeAll, connect, join, uniqueSession } from "../support/client.mjs";
+import { closeAll, connect, join, refused, uniqueSession } from "../support/client.mjs";
 
 const SECRET = "input-test-secret-0123456789abcdef-xyz";
 let server;
@@ -15,16 +15,6 @@ before(async () => {
   server = await startWrangler({ vars: { JWT_SECRET: SECRET, OFFLINE_CHUNK_DELAY_MS: 1 } });
 });
 after(async () => { closeAll(); await server?.stop(); });
-
-async function refused(opts) {
-  try {
-    const s = await connect(server.url, opts);
-    s.close();
-    return null;
-  } catch (err) {
-    return err;
-  }
-}
 
 describe("tokens that are not strings", () => {
   test("a number, an object, true, an array, or auth.token of those → AUTH_INVALID, not anonymous", async () => {
@@ -36,7 +26,7 @@ describe("tokens that are not strings", () => {
       { auth: { token: 123 } },
     ];
     for (const auth of payloads) {
-      const err = await refused({ sessionId: uniqueSession("nonstr"), auth });
+      const err = await refused(server.url, { sessionId: uniqueSession("nonstr"), auth });
       assert.ok(err, `connected with ${JSON.stringify(auth)}`);
       assert.equal(err.data?.code, "AUTH_INVALID", JSON.stringify(auth));
       assert.match(err.message, /Authentication failed/);
@@ -127,7 +117,7 @@ describe("an oversize Authorization header", () => {
   });
 
   test("a long but allowed header still reaches CONNECT and is refused there as a bad token", async () => {
-    const err = await refused({ sessionId: uniqueSession("big"), extraHeaders: { authorization: `Bearer ${"a".repeat(6_000)}` } });
+    const err = await refused(server.url, { sessionId: uniqueSession("big"), extraHeaders: { authorization: `Bearer ${"a".repeat(6_000)}` } });
     assert.equal(err?.data?.code, "AUTH_INVALID");
   });
 });

@@ -28,6 +28,17 @@ function record(socket) {
   socket.onAny((name, payload) => socket.received.push([name, payload]));
 }
 
+/** Connects and expects a refusal: resolves with the connect_error, or null if it connected. */
+export async function refused(url, opts) {
+  try {
+    const s = await connect(url, opts);
+    s.close();
+    return null;
+  } catch (err) {
+    return err;
+  }
+}
+
 export function closeAll() {
   for (const s of opened) s.close();
   opened.clear();
