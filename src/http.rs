@@ -171,6 +171,21 @@ pub fn socketio_target(method: &str, query: &str) -> Result<(String, EngineTarge
     Ok((session, if polling { EngineTarget::PollOpen } else { EngineTarget::WebSocket }))
 }
 
+/// Whether a `/socket.io/` request names no session, so the Worker mints one: such a
+/// connection may join a stored session with `join_session` (CONTRACT §2).
+pub fn session_minted(query: &str) -> bool {
+    !parse_query(query).iter().any(|(k, v)| k == "sessionId" && !v.is_empty())
+}
+
+/// Refuses an outside request that carries a header only this server's own objects set
+/// (a relay's verified identity, `X-Mia-*`): nothing outside may pose as a relay.
+pub fn check_internal_headers<'a>(mut names: impl Iterator<Item = &'a str>) -> Result<(), Reply> {
+    if names.any(|n| n.to_ascii_lowercase().starts_with(crate::relay::INTERNAL_HEADER_PREFIX)) {
+        return Err(error(400, "INTERNAL_HEADER", "X-Mia-* headers are reserved for the server itself"));
+    }
+    Ok(())
+}
+
 /// The largest `Authorization` header a `/socket.io/` request may carry. Its bearer token
 /// travels with the connection (into the WebSocket's attachment, at most 16 KiB on Workers),
 /// and no token this server verifies is anywhere near this long.
@@ -418,5 +433,17 @@ mod tests {
         let c = cfg(&[("ALLOWED_ORIGINS", "https://app.example")]);
         assert!(cors_headers(&c, Some("https://evil.example")).is_empty());
         assert_eq!(cors_headers(&c, Some("https://app.example"))[0].1, "https://app.example");
+    }
+
+    #[test]
+    fn internal_headers_are_refused_and_minting_is_seen() {
+        assert!(check_internal_headers(["origin", "authorization"].into_iter()).is_ok());
+        for forged in ["X-Mia-User-Id", "x-mia-target", "X-MIA-Authenticated", "x-mia-session-id"] {
+            let refused = check_internal_headers(["origin", forged].into_iter()).unwrap_err();
+            assert_eq!((refused.status, refused.body["error"]["code"].clone()), (400, json!("INTERNAL_HEADER")));
+        }
+        assert!(session_minted("EIO=4&transport=websocket"));
+        assert!(session_minted("EIO=4&transport=polling&sessionId="));
+        assert!(!session_minted("EIO=4&transport=websocket&sessionId=abcdefgh"));
     }
 }

@@ -19,6 +19,7 @@ pub mod offline;
 pub mod openai;
 pub mod prompts;
 pub mod rate_limit;
+pub mod relay;
 pub mod safety;
 pub mod session;
 pub mod socketio;

@@ -15,6 +15,7 @@ use crate::ids;
 use crate::log::{Level, Record};
 use crate::mode::Mode;
 use crate::rate_limit::TokenBucket;
+use crate::relay::{self, Identity, JoinDecision, Link, Refusal, RelayCommand, RelayState};
 use crate::socketio::{self, Decoder, PacketType, ProtocolError};
 use crate::store::{Message, Meta, Owner, Write};
 
@@ -47,11 +48,33 @@ pub struct Conn {
     pub created_session: bool,
     #[serde(default)]
     pub transport: Transport,
+    /// Where its Socket.IO packets go (its own session, or a relay; see [`crate::relay`]).
+    #[serde(default)]
+    pub link: Link,
+    /// The client's address as the Worker saw it, carried into a relay.
+    #[serde(default)]
+    pub client_address: Option<String>,
 }
 
 impl Conn {
     pub fn main(&self) -> Option<&NsSocket> {
         self.sockets.iter().find(|s| s.nsp == "/")
+    }
+
+    /// Whether its packets are relayed to another session (opening or open).
+    pub fn relaying(&self) -> bool {
+        matches!(
+            self.link,
+            Link::Relay {
+                state: RelayState::Opening { .. } | RelayState::Open,
+                ..
+            }
+        )
+    }
+
+    /// Whether this session's own events reach it.
+    fn joined_here(&self) -> bool {
+        self.main().is_some() && !matches!(self.link, Link::Relay { .. })
     }
 }
 
@@ -78,6 +101,7 @@ pub enum Output {
     SaveConn(Conn),
     Store(Write),
     Upstream(UpstreamCommand),
+    Relay(RelayCommand),
     /// Wake the session (a Durable Object alarm) at this time.
     Alarm(u64),
     Log(Record),
@@ -217,6 +241,19 @@ impl Session {
     /// A new connection: sends the open packet. Returns the connection to attach.
     /// Its sid starts with the session id, so a stateless router can find the session.
     pub fn open(&mut self, now: u64, header_token: Option<String>, transport: Transport) -> (Conn, Vec<Output>) {
+        self.open_for(now, header_token, transport, false, None)
+    }
+
+    /// [`Session::open`] for a connection whose session id the Worker `minted` (it named
+    /// none), which may then join a stored session with `join_session` (CONTRACT §2).
+    pub fn open_for(
+        &mut self,
+        now: u64,
+        header_token: Option<String>,
+        transport: Transport,
+        minted: bool,
+        client_address: Option<String>,
+    ) -> (Conn, Vec<Output>) {
         self.now = now;
         let conn = Conn {
             sid: format!("{}.{}", self.meta.session_id, ids::socket_id()),
@@ -228,6 +265,12 @@ impl Session {
             sockets: Vec::new(),
             created_session: false,
             transport,
+            link: if minted && !self.cfg.conformance {
+                Link::Unsettled
+            } else {
+                Link::Own
+            },
+            client_address,
         };
         let handshake = Handshake {
             sid: conn.sid.clone(),
@@ -273,8 +316,9 @@ impl Session {
     /// The WebSocket closed (by the client or the network).
     pub fn closed(&mut self, now: u64, sid: &str) -> Vec<Output> {
         self.now = now;
-        if self.conns.remove(sid).is_some() {
+        if let Some(conn) = self.conns.remove(sid) {
             self.decoders.remove(sid);
+            self.end_relay(&conn);
             self.log(
                 Record::new(Level::Debug, "socket_closed")
                     .with("sid", sid)
@@ -290,6 +334,10 @@ impl Session {
         let sids: Vec<String> = self.conns.keys().cloned().collect();
         for sid in sids {
             let c = &self.conns[&sid];
+            // A relay's far end: its Engine.IO timers run in the object that holds the client.
+            if c.link == Link::Peer {
+                continue;
+            }
             if !c.connected_once && now >= c.opened_at + self.cfg.connect_timeout_ms {
                 self.log(Record::new(Level::Info, "connect_timeout").with("sid", sid.as_str()));
                 self.close(&sid, CLOSE_NORMAL, "connect timeout");
@@ -316,6 +364,7 @@ impl Session {
     fn next_deadline(&self) -> Option<u64> {
         self.conns
             .values()
+            .filter(|c| c.link != Link::Peer)
             .map(|c| {
                 let ping = match c.awaiting_pong {
                     Some(since) => since + self.cfg.ping_timeout_ms,
@@ -331,8 +380,9 @@ impl Session {
     }
 
     pub(crate) fn close(&mut self, sid: &str, code: u16, reason: &str) {
-        if self.conns.remove(sid).is_some() {
+        if let Some(conn) = self.conns.remove(sid) {
             self.decoders.remove(sid);
+            self.end_relay(&conn);
             self.out.push(Output::Close {
                 sid: sid.to_string(),
                 code,
@@ -375,6 +425,13 @@ impl Session {
             }
             engineio::Packet::Noop | engineio::Packet::Upgrade(_) => Ok(()),
             engineio::Packet::Open(_) => Err(FrameError::Unexpected("client sent an open packet")),
+            engineio::Packet::Message(_) | engineio::Packet::BinaryMessage(_) if self.conns.get(sid).is_some_and(Conn::relaying) => {
+                self.out.push(Output::Relay(RelayCommand::Send {
+                    sid: sid.to_string(),
+                    frames: vec![packet.encode()],
+                }));
+                Ok(())
+            }
             engineio::Packet::Message(text) => {
                 let decoded = self.decoders.entry(sid.to_string()).or_default().feed_text(&text);
                 match decoded.map_err(FrameError::Socket)? {
@@ -494,8 +551,7 @@ impl Session {
         if conn.sockets.iter().any(|s| s.nsp == nsp) {
             return;
         }
-        let joined = self.conns.values().filter(|c| c.main().is_some()).count();
-        if nsp == "/" && joined >= self.cfg.max_sockets_per_session {
+        if nsp == "/" && self.joined_count() >= self.cfg.max_sockets_per_session {
             self.connect_error(sid, nsp, "Too many connections to this session", Some("TOO_MANY_CONNECTIONS"));
             return;
         }
@@ -529,25 +585,13 @@ impl Session {
         };
         let mut created = false;
         if nsp == "/" {
-            match &self.meta.owner {
-                Owner::Unclaimed => {
-                    self.meta.owner = if authenticated {
-                        Owner::User(user_id.clone())
-                    } else {
-                        Owner::Nobody
-                    };
-                    self.meta.created_at = self.now;
-                    self.meta.updated_at = self.now;
-                    created = true;
-                    self.out.push(Output::Store(Write::Meta(self.meta.clone())));
-                }
-                Owner::Nobody => {}
-                Owner::User(owner) => {
-                    if !(authenticated && *owner == user_id) {
-                        self.connect_error(sid, nsp, "This session belongs to another user", Some("FORBIDDEN"));
-                        return;
-                    }
-                }
+            if let Err(e) = self.admit(&user_id, authenticated) {
+                self.connect_error(sid, nsp, &e.message, Some(e.code));
+                return;
+            }
+            // A connection that may still join a stored session claims nothing yet.
+            if conn.link != Link::Unsettled {
+                created = self.claim(&user_id, authenticated);
             }
         }
         let socket = NsSocket {
@@ -575,6 +619,237 @@ impl Session {
         self.save_conn(sid);
     }
 
+    /// Sockets on "/" that receive this session's events.
+    fn joined_count(&self) -> usize {
+        self.conns.values().filter(|c| c.joined_here()).count()
+    }
+
+    /// Whether this user may join the session (CONTRACT §2): the one check for a direct
+    /// connection and a relayed `join_session` alike.
+    pub(crate) fn admit(&self, user_id: &str, authenticated: bool) -> Result<(), ClientError> {
+        match &self.meta.owner {
+            Owner::Unclaimed | Owner::Nobody => Ok(()),
+            Owner::User(owner) if authenticated && owner == user_id => Ok(()),
+            Owner::User(_) => Err(ClientError::new(
+                "FORBIDDEN",
+                "This session belongs to another user".into(),
+                false,
+            )),
+        }
+    }
+
+    /// The first join claims an unclaimed session for its user (or for nobody, without a
+    /// token) and stores it. Returns whether it did.
+    fn claim(&mut self, user_id: &str, authenticated: bool) -> bool {
+        if self.meta.owner != Owner::Unclaimed {
+            return false;
+        }
+        self.meta.owner = if authenticated {
+            Owner::User(user_id.to_string())
+        } else {
+            Owner::Nobody
+        };
+        self.meta.created_at = self.now;
+        self.meta.updated_at = self.now;
+        self.out.push(Output::Store(Write::Meta(self.meta.clone())));
+        true
+    }
+
+    /// An unsettled connection uses its own (minted) session after all: admit and claim.
+    fn settle(&mut self, sid: &str) -> Result<(), ClientError> {
+        let Some(conn) = self.conns.get(sid) else { return Ok(()) };
+        if conn.link != Link::Unsettled {
+            return Ok(());
+        }
+        let (user_id, authenticated) = conn.main().map(|s| (s.user_id.clone(), s.authenticated)).unwrap_or_default();
+        self.admit(&user_id, authenticated)?;
+        let created = self.claim(&user_id, authenticated);
+        let conn = self.conns.get_mut(sid).expect("checked above");
+        conn.link = Link::Own;
+        conn.created_session |= created;
+        self.save_conn(sid);
+        Ok(())
+    }
+
+    fn set_link(&mut self, sid: &str, link: Link) {
+        if let Some(c) = self.conns.get_mut(sid) {
+            c.link = link;
+        }
+        self.save_conn(sid);
+    }
+
+    /// Asks the shell for a relay carrying `packet` (the `join_session`) to `session_id`.
+    fn start_relay(&mut self, sid: &str, session_id: String, packet: &socketio::Packet) {
+        let Some(conn) = self.conns.get(sid) else { return };
+        let Some(main) = conn.main() else { return };
+        let identity = Identity {
+            user_id: main.user_id.clone(),
+            authenticated: main.authenticated,
+            client_address: conn.client_address.clone(),
+        };
+        let first = packet
+            .encode()
+            .into_iter()
+            .map(|f| match f {
+                Frame::Text(t) => engineio::Packet::Message(t).encode(),
+                Frame::Binary(b) => engineio::Packet::BinaryMessage(b).encode(),
+            })
+            .collect();
+        self.set_link(
+            sid,
+            Link::Relay {
+                session_id: session_id.clone(),
+                state: RelayState::Opening { ack: packet.id },
+            },
+        );
+        self.out.push(Output::Relay(RelayCommand::Open {
+            sid: sid.to_string(),
+            session_id: session_id.clone(),
+            identity,
+            first,
+        }));
+        self.log(
+            Record::new(Level::Info, "relay_open")
+                .with("sid", sid)
+                .with("target", crate::log::tag(&session_id)),
+        );
+    }
+
+    fn end_relay(&mut self, conn: &Conn) {
+        if conn.relaying() {
+            self.out.push(Output::Relay(RelayCommand::Close { sid: conn.sid.clone() }));
+        }
+    }
+
+    /// The relay for `sid` is open: the target answers from now on.
+    pub fn relay_opened(&mut self, now: u64, sid: &str) -> Vec<Output> {
+        self.now = now;
+        if let Some(Link::Relay { session_id, .. }) = self.conns.get(sid).map(|c| c.link.clone()) {
+            self.set_link(
+                sid,
+                Link::Relay {
+                    session_id,
+                    state: RelayState::Open,
+                },
+            );
+        }
+        self.finish_outputs()
+    }
+
+    /// The relay for `sid` was refused, could not open, or closed. Frames the shell held
+    /// for it go back through [`Session::frame`] afterwards, to be answered here.
+    pub fn relay_failed(&mut self, now: u64, sid: &str, refusal: Refusal) -> Vec<Output> {
+        self.now = now;
+        let Some(Link::Relay { session_id, state }) = self.conns.get(sid).map(|c| c.link.clone()) else {
+            return self.finish_outputs();
+        };
+        self.log(
+            Record::new(Level::Info, "relay_failed")
+                .with("sid", sid)
+                .with("target", crate::log::tag(&session_id))
+                .with("refusal", format!("{refusal:?}")),
+        );
+        let ack = match state {
+            RelayState::Opening { ack } => ack,
+            RelayState::Open | RelayState::Lost => {
+                // Everything the target received is stored there; the socket may join again.
+                self.set_link(
+                    sid,
+                    Link::Relay {
+                        session_id,
+                        state: RelayState::Lost,
+                    },
+                );
+                let e = ClientError::new("SESSION_UNAVAILABLE", "The connection to this conversation was interrupted; join it again".into(), true);
+                self.emit_to(sid, "error", e.payload());
+                return self.finish_outputs();
+            }
+        };
+        self.set_link(sid, Link::Unsettled);
+        let result = match refusal {
+            // The named session does not exist: this socket keeps its fresh one.
+            Refusal::Unknown => self.settle(sid).map(|()| self.answer_join(sid)),
+            Refusal::Forbidden => Err(ClientError::new(
+                "FORBIDDEN",
+                "This session belongs to another user".into(),
+                false,
+            )),
+            Refusal::TooMany => Err(ClientError::new(
+                "TOO_MANY_CONNECTIONS",
+                "Too many connections to this session".into(),
+                true,
+            )),
+            Refusal::Failed => Err(ClientError::new(
+                "SESSION_UNAVAILABLE",
+                "This conversation could not be reached just now; please try again".into(),
+                true,
+            )),
+        };
+        self.answer(sid, "join_session", "/", ack, result);
+        self.finish_outputs()
+    }
+
+    /// Lost every relay (the shell restarted, its relays with it).
+    pub fn relays_lost(&mut self, now: u64) -> Vec<Output> {
+        let sids: Vec<String> = self.conns.values().filter(|c| c.relaying()).map(|c| c.sid.clone()).collect();
+        let mut out = Vec::new();
+        for sid in sids {
+            out.extend(self.relay_failed(now, &sid, Refusal::Failed));
+        }
+        out.extend(self.finish_outputs());
+        out
+    }
+
+    /// A frame from the target for the client of `sid`: Socket.IO packets only.
+    pub fn relayed(&mut self, now: u64, sid: &str, frame: Frame) -> Vec<Output> {
+        self.now = now;
+        if self.conns.get(sid).is_some_and(Conn::relaying) && relay::forwarded(&frame) {
+            self.send(sid, vec![frame]);
+        }
+        self.finish_outputs()
+    }
+
+    /// The far end of a relay from another object: admits `identity` through the same
+    /// check as a direct connection, to a session that exists. Returns the connection.
+    pub fn admit_relay(&mut self, now: u64, identity: &Identity) -> Result<(Conn, Vec<Output>), Refusal> {
+        self.now = now;
+        if self.cfg.conformance || self.meta.owner == Owner::Unclaimed {
+            return Err(Refusal::Unknown);
+        }
+        if self.admit(&identity.user_id, identity.authenticated).is_err() {
+            self.log(Record::new(Level::Info, "relay_refused").with("code", "FORBIDDEN"));
+            return Err(Refusal::Forbidden);
+        }
+        if self.joined_count() >= self.cfg.max_sockets_per_session {
+            return Err(Refusal::TooMany);
+        }
+        let conn = Conn {
+            sid: format!("{}.{}", self.meta.session_id, ids::socket_id()),
+            opened_at: now,
+            header_token: None,
+            last_ping_at: now,
+            awaiting_pong: None,
+            connected_once: true,
+            sockets: vec![NsSocket {
+                nsp: "/".into(),
+                id: ids::socket_id(),
+                user_id: identity.user_id.clone(),
+                authenticated: identity.authenticated,
+            }],
+            created_session: false,
+            transport: Transport::Websocket,
+            link: Link::Peer,
+            client_address: identity.client_address.clone(),
+        };
+        self.conns.insert(conn.sid.clone(), conn.clone());
+        self.log(
+            Record::new(Level::Info, "relay_admitted")
+                .with("sid", conn.sid.clone())
+                .with("authenticated", identity.authenticated),
+        );
+        Ok((conn, self.finish_outputs()))
+    }
+
     fn on_event(&mut self, sid: &str, packet: socketio::Packet) {
         let name = packet.event_name().unwrap_or_default().to_string();
         if self.cfg.conformance {
@@ -596,9 +871,31 @@ impl Session {
             return;
         }
         let arg = packet.event_args().first().cloned().unwrap_or(Value::Null);
+        let link = self.conns.get(sid).map(|c| c.link.clone()).unwrap_or_default();
+        if name == "join_session" {
+            if let JoinDecision::Relay(target) | JoinDecision::Reopen(target) =
+                relay::decide_join(&self.meta.session_id, &link, relay::named_session(&arg))
+            {
+                return self.start_relay(sid, target, &packet);
+            }
+        }
+        let lost = ClientError::new(
+            "SESSION_UNAVAILABLE",
+            "The connection to this conversation was interrupted; join it again".into(),
+            true,
+        );
         let result = match name.as_str() {
             "join_session" => self.on_join(sid, &arg),
-            "message" => self.on_message(sid, &arg),
+            "message" | "cancel" if matches!(link, Link::Relay { .. }) => Err(lost),
+            "message" => {
+                // An unsettled socket that writes to its own session settles there.
+                let own = relay::named_session(&arg).is_none_or(|id| id == self.meta.session_id);
+                if own {
+                    self.settle(sid).and_then(|()| self.on_message(sid, &arg))
+                } else {
+                    self.on_message(sid, &arg)
+                }
+            }
             "cancel" => self.on_cancel(&arg),
             _ => Err(ClientError::new(
                 "UNKNOWN_EVENT",
@@ -606,6 +903,11 @@ impl Session {
                 false,
             )),
         };
+        self.answer(sid, &name, &packet.nsp, packet.id, result);
+    }
+
+    /// Answers an event: an `error` event when it failed, and its ack if it asked for one.
+    fn answer(&mut self, sid: &str, name: &str, nsp: &str, ack: Option<u64>, result: Result<Value, ClientError>) {
         let answer = match result {
             Ok(v) => v,
             Err(e) => {
@@ -617,21 +919,29 @@ impl Session {
                 json!({ "ok": false, "error": { "code": e.code, "message": e.message } })
             }
         };
-        if let Some(id) = packet.id {
-            self.send_packet(sid, &socketio::Packet::ack(&packet.nsp, id, vec![answer]));
+        if let Some(id) = ack {
+            self.send_packet(sid, &socketio::Packet::ack(nsp, id, vec![answer]));
         }
     }
 
     fn on_join(&mut self, sid: &str, arg: &Value) -> Result<Value, ClientError> {
-        if let Some(requested) = arg.get("sessionId").and_then(Value::as_str) {
-            if requested != self.meta.session_id {
+        let link = self.conns.get(sid).map(|c| c.link.clone()).unwrap_or_default();
+        match relay::decide_join(&self.meta.session_id, &link, relay::named_session(arg)) {
+            JoinDecision::Local => {}
+            _ => {
                 return Err(ClientError::new(
                     "SESSION_MISMATCH",
                     "This connection belongs to another session; reconnect with that sessionId in the query".into(),
                     false,
-                ));
+                ))
             }
         }
+        self.settle(sid)?;
+        Ok(self.answer_join(sid))
+    }
+
+    /// `session_created` for the socket; returns its ack.
+    fn answer_join(&mut self, sid: &str) -> Value {
         let conn = &self.conns[sid];
         let user_id = conn.main().map(|s| s.user_id.clone()).unwrap_or_default();
         let is_new = conn.created_session && self.history.is_empty();
@@ -663,7 +973,7 @@ impl Session {
                 .with("sid", sid)
                 .with("messages", self.history.len()),
         );
-        Ok(json!({ "ok": true, "sessionId": self.meta.session_id }))
+        json!({ "ok": true, "sessionId": self.meta.session_id })
     }
 
     // ---- emitting ----
@@ -675,7 +985,7 @@ impl Session {
     /// Sends an event to every socket joined to this session.
     pub(crate) fn emit_all(&mut self, event: &str, payload: Value) {
         let packet = socketio::Packet::event("/", event, vec![payload]);
-        let sids: Vec<String> = self.conns.values().filter(|c| c.main().is_some()).map(|c| c.sid.clone()).collect();
+        let sids: Vec<String> = self.conns.values().filter(|c| c.joined_here()).map(|c| c.sid.clone()).collect();
         for sid in sids {
             self.send_packet(&sid, &packet);
         }

@@ -7,6 +7,7 @@ use mia_server::conversation::{
 };
 use mia_server::engineio::{Frame, Transport};
 use mia_server::log::{Level, Record};
+use mia_server::relay::{Identity, Refusal, RelayCommand};
 use mia_server::session::{Output, Session};
 use mia_server::store::{Role, Write};
 use serde_json::{json, Value};
@@ -23,6 +24,7 @@ struct Harness {
     opinions: Vec<OpinionRequest>,
     logs: Vec<Record>,
     alarm: Option<u64>,
+    relays: Vec<RelayCommand>,
 }
 
 fn config(pairs: &[(&str, &str)]) -> Config {
@@ -50,6 +52,7 @@ impl Harness {
             opinions: Vec::new(),
             logs: Vec::new(),
             alarm: None,
+            relays: Vec::new(),
         }
     }
 
@@ -66,6 +69,7 @@ impl Harness {
                 Output::Upstream(UpstreamCommand::SecondOpinion(o)) => self.opinions.push(o),
                 Output::Log(record) => self.logs.push(record),
                 Output::SaveConn(_) => {}
+                Output::Relay(r) => self.relays.push(r),
             }
         }
     }
@@ -1003,4 +1007,291 @@ fn context_raises_the_tier_across_messages_and_survives_a_restore() {
     let sid = fresh.connected();
     fresh.emit(&sid, 1, "message", json!({ "message": build[2] }));
     assert!(!fresh.events(&sid).iter().any(|(n, _)| n == "safety_alert"));
+}
+
+// ---- The original's join_session flow: relays between sessions (CONTRACT §2) ----
+
+const RELAY_SECRET: &str = "native-test-secret-0123456789abcdef";
+
+impl Harness {
+    /// Opens a connection whose session id the Worker minted (no `query.sessionId`).
+    fn open_minted(&mut self) -> String {
+        let (conn, out) = self.session.open_for(self.now, None, Transport::Websocket, true, Some("203.0.113.7".into()));
+        self.take(out);
+        conn.sid
+    }
+
+    fn token(&self, user: &str) -> String {
+        mia_server::auth::mint(RELAY_SECRET, user, self.now, 3600)
+    }
+
+    fn relay_failed(&mut self, sid: &str, refusal: Refusal) {
+        let out = self.session.relay_failed(self.now, sid, refusal);
+        self.take(out);
+    }
+
+    /// The target session's object: claimed by `owner` (a token user) with one exchange.
+    fn target(owner: Option<&str>) -> Harness {
+        let mut t = Harness::new(&[]);
+        t.now = 1_800_000_000_000;
+        let sid = t.open();
+        match owner {
+            Some(user) => {
+                let token = t.token(user);
+                t.text(&sid, &format!("40{}", json!({ "token": token })));
+            }
+            None => t.text(&sid, "40"),
+        }
+        t.say(&sid, 1, "hello mia");
+        let job = t.last_job();
+        t.sse(&job, &["hi ", "there"], true);
+        t.text(&sid, "41");
+        let out = t.session.closed(t.now, &sid);
+        t.take(out);
+        t.sent.clear();
+        t
+    }
+}
+
+fn relay_frames(frames: &[Frame]) -> Vec<String> {
+    frames
+        .iter()
+        .map(|f| match f {
+            Frame::Text(t) => t.clone(),
+            Frame::Binary(b) => format!("<{} bytes>", b.len()),
+        })
+        .collect()
+}
+
+#[test]
+fn a_minted_connection_joining_a_stored_id_is_relayed_and_stores_nothing_here() {
+    let mut h = Harness::new(&[]);
+    h.now = 1_800_000_000_000;
+    let sid = h.open_minted();
+    let token = h.token("alice");
+    h.text(&sid, &format!("40{}", json!({ "token": token })));
+    assert!(h.writes.is_empty(), "a connection that may join elsewhere claims nothing yet");
+    h.emit(&sid, 7, "join_session", json!({ "sessionId": "stored-session-42" }));
+    match h.relays.as_slice() {
+        [RelayCommand::Open {
+            sid: s,
+            session_id,
+            identity,
+            first,
+        }] => {
+            assert_eq!((s.as_str(), session_id.as_str()), (sid.as_str(), "stored-session-42"));
+            assert_eq!(
+                identity,
+                &Identity {
+                    user_id: "alice".into(),
+                    authenticated: true,
+                    client_address: Some("203.0.113.7".into()),
+                }
+            );
+            // The join itself travels, ack id and all, so the target answers it.
+            assert_eq!(relay_frames(first), vec![format!("427{}", json!(["join_session", { "sessionId": "stored-session-42" }]))]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(h.events(&sid).is_empty() && h.acks(&sid).is_empty(), "the target answers, not this object");
+    // Everything Socket.IO goes through the relay undecoded; Engine.IO stays here.
+    h.emit(&sid, 8, "message", json!({ "sessionId": "stored-session-42", "message": "hi" }));
+    h.text(&sid, "3");
+    match h.relays.last() {
+        Some(RelayCommand::Send { frames, .. }) => assert!(relay_frames(frames)[0].starts_with("428[\"message\"")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(h.relays.len(), 2, "the pong is not forwarded");
+    let out = h.session.relay_opened(h.now, &sid);
+    h.take(out);
+    let out = h.session.relayed(h.now, &sid, Frame::Text("42[\"session_created\",{\"sessionId\":\"stored-session-42\"}]".into()));
+    h.take(out);
+    let out = h.session.relayed(h.now, &sid, Frame::Text("0{\"sid\":\"forged\"}".into()));
+    h.take(out);
+    assert_eq!(names(&h.events(&sid)), vec!["session_created"]);
+    assert!(!h.sent.iter().any(|(_, f)| matches!(f, Frame::Text(t) if t.contains("forged"))), "only Socket.IO packets come back");
+    assert!(h.jobs.is_empty() && h.writes.is_empty(), "this object stored nothing for its own id");
+    let out = h.session.closed(h.now, &sid);
+    h.take(out);
+    assert!(matches!(h.relays.last(), Some(RelayCommand::Close { sid: s }) if *s == sid));
+}
+
+#[test]
+fn an_unknown_id_keeps_the_fresh_minted_session() {
+    let mut h = Harness::new(&[]);
+    let sid = h.open_minted();
+    h.text(&sid, "40");
+    h.emit(&sid, 1, "join_session", json!({ "sessionId": "nobody-has-this-id" }));
+    h.emit(&sid, 2, "message", json!({ "message": "queued while the relay opened" }));
+    assert_eq!(h.relays.len(), 2);
+    h.relay_failed(&sid, Refusal::Unknown);
+    let created = h.events(&sid).into_iter().find(|(n, _)| n == "session_created").unwrap().1;
+    assert_eq!((created["sessionId"].clone(), created["isNew"].clone()), (json!("session-1"), json!(true)));
+    assert_eq!(h.ack(&sid, 1), json!({ "ok": true, "sessionId": "session-1" }));
+    assert!(h.writes.iter().any(|w| matches!(w, Write::Meta(_))), "now the session is claimed and stored");
+    // The frames held while the relay opened come back to this object (the shell replays them).
+    h.text(&sid, &format!("422{}", json!(["message", { "message": "queued while the relay opened" }])));
+    assert_eq!(h.ack(&sid, 2)["ok"], true);
+    // Settled: another id is a mismatch now.
+    h.emit(&sid, 3, "join_session", json!({ "sessionId": "stored-session-42" }));
+    assert_eq!(h.ack(&sid, 3)["error"]["code"], "SESSION_MISMATCH");
+    assert_eq!(h.relays.len(), 2, "no second relay");
+}
+
+#[test]
+fn join_with_null_or_nothing_keeps_the_own_session_and_settles_it() {
+    for payload in [json!({ "sessionId": null }), json!({}), json!({ "sessionId": "short" })] {
+        let mut h = Harness::new(&[]);
+        let sid = h.open_minted();
+        h.text(&sid, "40");
+        h.emit(&sid, 1, "join_session", payload.clone());
+        assert_eq!(h.ack(&sid, 1), json!({ "ok": true, "sessionId": "session-1" }), "{payload}");
+        assert!(h.relays.is_empty());
+        h.emit(&sid, 2, "join_session", json!({ "sessionId": "stored-session-42" }));
+        assert_eq!(h.ack(&sid, 2)["error"]["code"], "SESSION_MISMATCH");
+        h.emit(&sid, 3, "message", json!({ "sessionId": "stored-session-42", "message": "hi" }));
+        assert_eq!(h.ack(&sid, 3)["error"]["code"], "SESSION_MISMATCH");
+    }
+    // A first message to its own session settles it too.
+    let mut h = Harness::new(&[]);
+    let sid = h.open_minted();
+    h.text(&sid, "40");
+    h.say(&sid, 1, "hello");
+    h.emit(&sid, 2, "join_session", json!({ "sessionId": "stored-session-42" }));
+    assert_eq!(h.ack(&sid, 2)["error"]["code"], "SESSION_MISMATCH");
+}
+
+#[test]
+fn a_refused_or_failed_relay_is_answered_and_the_socket_may_try_again() {
+    let mut h = Harness::new(&[]);
+    let sid = h.open_minted();
+    h.text(&sid, "40");
+    for (ack, refusal, code, retryable) in [
+        (1, Refusal::Forbidden, "FORBIDDEN", false),
+        (2, Refusal::TooMany, "TOO_MANY_CONNECTIONS", true),
+        (3, Refusal::Failed, "SESSION_UNAVAILABLE", true),
+    ] {
+        h.emit(&sid, ack, "join_session", json!({ "sessionId": "stored-session-42" }));
+        h.relay_failed(&sid, refusal);
+        assert_eq!(h.ack(&sid, ack)["error"]["code"], code);
+        let error = h.events(&sid).into_iter().rev().find(|(n, _)| n == "error").unwrap().1;
+        assert_eq!((error["code"].clone(), error["retryable"].clone()), (json!(code), json!(retryable)));
+    }
+    assert!(h.writes.is_empty());
+    assert_eq!(h.relays.iter().filter(|r| matches!(r, RelayCommand::Open { .. })).count(), 3);
+}
+
+#[test]
+fn a_relay_lost_after_opening_errors_retryably_until_the_socket_joins_again() {
+    let mut h = Harness::new(&[]);
+    let sid = h.open_minted();
+    h.text(&sid, "40");
+    h.emit(&sid, 1, "join_session", json!({ "sessionId": "stored-session-42" }));
+    let out = h.session.relay_opened(h.now, &sid);
+    h.take(out);
+    h.relay_failed(&sid, Refusal::Failed);
+    let error = h.events(&sid).into_iter().find(|(n, _)| n == "error").unwrap().1;
+    assert_eq!((error["code"].clone(), error["retryable"].clone()), (json!("SESSION_UNAVAILABLE"), json!(true)));
+    h.emit(&sid, 2, "message", json!({ "message": "anyone there?" }));
+    assert_eq!(h.ack(&sid, 2)["error"]["code"], "SESSION_UNAVAILABLE", "never silently dropped");
+    h.emit(&sid, 3, "join_session", json!({ "sessionId": "another-session-9" }));
+    assert_eq!(h.ack(&sid, 3)["error"]["code"], "SESSION_MISMATCH");
+    h.emit(&sid, 4, "join_session", json!({ "sessionId": "stored-session-42" }));
+    assert!(matches!(h.relays.last(), Some(RelayCommand::Open { session_id, .. }) if session_id == "stored-session-42"));
+    assert!(h.writes.is_empty() && h.jobs.is_empty());
+    // A restarted object has no relays: the core hears so for every remembered one.
+    let out = h.session.relays_lost(h.now);
+    h.take(out);
+    let errors = h.events(&sid).into_iter().filter(|(n, _)| n == "error").count();
+    assert_eq!(errors, 4);
+}
+
+#[test]
+fn the_target_admits_relays_through_the_ownership_check() {
+    // Nothing stored: unknown, and nothing is written.
+    let mut fresh = Harness::new(&[]);
+    let id = |user: &str, authenticated| Identity {
+        user_id: user.into(),
+        authenticated,
+        client_address: None,
+    };
+    assert_eq!(fresh.session.admit_relay(fresh.now, &id("alice", true)).err(), Some(Refusal::Unknown));
+    assert!(fresh.writes.is_empty());
+
+    let mut t = Harness::target(Some("alice"));
+    assert_eq!(t.session.admit_relay(t.now, &id("mallory", true)).err(), Some(Refusal::Forbidden));
+    assert_eq!(t.session.admit_relay(t.now, &id("alice", false)).err(), Some(Refusal::Forbidden));
+    let (peer, out) = t.session.admit_relay(t.now, &id("alice", true)).expect("the owner is admitted");
+    t.take(out);
+    let peer = peer.sid;
+    // The forwarded join is answered like a direct one: history and all.
+    t.emit(&peer, 7, "join_session", json!({ "sessionId": "session-1" }));
+    let created = t.events(&peer).into_iter().find(|(n, _)| n == "session_created").unwrap().1;
+    assert_eq!(created["userId"], "alice");
+    assert_eq!(created["isNew"], false);
+    let history: Vec<&str> = created["conversationHistory"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+    assert_eq!(history, vec!["hello mia", "hi there"]);
+    assert_eq!(t.ack(&peer, 7)["ok"], true);
+    // Ids are still checked there.
+    t.emit(&peer, 8, "join_session", json!({ "sessionId": "another-session-9" }));
+    assert_eq!(t.ack(&peer, 8)["error"]["code"], "SESSION_MISMATCH");
+    t.emit(&peer, 9, "message", json!({ "sessionId": "another-session-9", "message": "hi" }));
+    assert_eq!(t.ack(&peer, 9)["error"]["code"], "SESSION_MISMATCH");
+    // A second (direct) tab and the relayed one see the same stream; the relay is never pinged.
+    let tab = t.open();
+    t.text(&tab, &format!("40{}", json!({ "token": t.token("alice") })));
+    t.say(&tab, 1, "second message");
+    let job = t.last_job();
+    t.sse(&job, &["one"], true);
+    for sid in [&peer, &tab] {
+        assert!(t.events(sid).iter().any(|(n, p)| n == "message_complete" && p["message"] == "one"));
+    }
+    t.now += 10 * 60_000;
+    let out = t.session.tick(t.now);
+    t.take(out);
+    assert!(!t.sent.iter().any(|(s, f)| *s == peer && *f == Frame::Text("2".into())));
+    assert!(!t.closed.iter().any(|(s, _)| *s == peer), "its liveness is the relay's own");
+
+    // An ownerless session admits anyone, as a direct connection would.
+    let mut open = Harness::target(None);
+    assert!(open.session.admit_relay(open.now, &id("anon_x", false)).is_ok());
+    // No more than MAX_SOCKETS_PER_SESSION.
+    let mut full = Harness::target(None);
+    let cap = 20;
+    for _ in 0..cap {
+        let _ = full.session.admit_relay(full.now, &id("anon_x", false));
+    }
+    assert_eq!(full.session.admit_relay(full.now, &id("anon_x", false)).err(), Some(Refusal::TooMany));
+}
+
+#[test]
+fn a_reply_still_streaming_reaches_a_relayed_join() {
+    let mut t = Harness::target(None);
+    let tab = t.open();
+    t.text(&tab, "40");
+    t.say(&tab, 1, "tell me a story");
+    let job = t.last_job();
+    t.sse(&job, &["once "], false);
+    let (peer, out) = t
+        .session
+        .admit_relay(
+            t.now,
+            &Identity {
+                user_id: "anon_y".into(),
+                authenticated: false,
+                client_address: None,
+            },
+        )
+        .unwrap();
+    t.take(out);
+    t.emit(&peer.sid, 2, "join_session", json!({}));
+    let created = t.events(&peer.sid).into_iter().find(|(n, _)| n == "session_created").unwrap().1;
+    assert_eq!(created["streaming"]["partial"], "once ");
+    t.sse(&job, &["upon"], true);
+    let chunks: Vec<Value> = t.events(&peer.sid).into_iter().filter(|(n, _)| n == "message_chunk").map(|(_, p)| p["chunk"].clone()).collect();
+    assert_eq!(chunks, vec![json!("upon")]);
+    // A cancel through the relay stops the reply as a direct one would.
+    t.say(&tab, 3, "another");
+    t.emit(&peer.sid, 4, "cancel", json!({}));
+    assert_eq!(t.ack(&peer.sid, 4)["cancelled"], true);
 }

@@ -5,14 +5,14 @@ use futures::channel::oneshot;
 use futures::future::select;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 use worker::{
     durable_object, AbortController, Delay, DurableObject, Env, Headers, Method, Request, RequestInit, Response, Result, ScheduledTime,
     SqlStorage, SqlStorageValue, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
-use super::{config_from_env, now_ms, upstream};
+use super::{config_from_env, now_ms, relay, upstream};
 use crate::auth;
 use crate::config::Config;
 use crate::conversation::{OpinionRequest, UpstreamCommand, UpstreamEvent, UpstreamJob};
@@ -36,13 +36,15 @@ impl Work {
     }
 }
 
-const BINDING: &str = "MIA_SESSION";
-const SESSION_HEADER: &str = "X-Mia-Session-Id";
-const TARGET_HEADER: &str = "X-Mia-Target";
+pub(super) const BINDING: &str = "MIA_SESSION";
+pub(super) const SESSION_HEADER: &str = "X-Mia-Session-Id";
+pub(super) const TARGET_HEADER: &str = "X-Mia-Target";
 const SID_HEADER: &str = "X-Mia-Sid";
+/// Set by the Worker when it minted the session id (the request named none).
+const MINTED_HEADER: &str = "X-Mia-Minted";
 
 /// Hands a `/socket.io/` request to the session's Durable Object.
-pub(super) async fn forward(env: &Env, req: &mut Request, session_id: &str, target: &EngineTarget) -> Result<Response> {
+pub(super) async fn forward(env: &Env, req: &mut Request, session_id: &str, target: &EngineTarget, minted: bool) -> Result<Response> {
     let stub = env.durable_object(BINDING)?.id_from_name(session_id)?.get_stub()?;
     let headers = Headers::new();
     for name in [
@@ -58,6 +60,12 @@ pub(super) async fn forward(env: &Env, req: &mut Request, session_id: &str, targ
         if let Some(v) = req.headers().get(name)? {
             headers.set(name, &v)?;
         }
+    }
+    if let Some(address) = req.headers().get("CF-Connecting-IP")? {
+        headers.set(crate::relay::ADDRESS_HEADER, &address)?;
+    }
+    if minted {
+        headers.set(MINTED_HEADER, "1")?;
     }
     headers.set(SESSION_HEADER, session_id)?;
     let (kind, sid) = match target {
@@ -102,15 +110,22 @@ pub struct MiaSession {
 }
 
 pub(super) struct Inner {
-    state: State,
-    sql: SqlStorage,
-    cfg: Config,
+    /// This object, for the tasks it spawns (relays).
+    me: Weak<Inner>,
+    pub(super) env: Env,
+    pub(super) state: State,
+    pub(super) sql: SqlStorage,
+    pub(super) cfg: Config,
     core: RefCell<Option<Session>>,
     aborts: RefCell<HashMap<String, AbortController>>,
     alarm_at: Cell<Option<u64>>,
     /// WebSockets by socket id, filled as they are met (the runtime's own lookup costs a JS array per call).
-    sockets: RefCell<HashMap<String, WebSocket>>,
+    pub(super) sockets: RefCell<HashMap<String, WebSocket>>,
     polls: RefCell<HashMap<String, Poll>>,
+    /// Relays of this object's connections to other sessions' objects.
+    pub(super) relays: relay::Relays,
+    /// Outputs of the core's start-up, applied by [`Inner::load`].
+    started: RefCell<Vec<Output>>,
 }
 
 fn bind(values: Vec<SqlValue>) -> Vec<SqlStorageValue> {
@@ -129,7 +144,21 @@ fn delay(ms: u64) -> Delay {
 }
 
 impl Inner {
-    fn log(&self, record: Record) {
+    pub(super) fn me(&self) -> Option<Rc<Inner>> {
+        self.me.upgrade()
+    }
+
+    /// [`Inner::ensure_loaded`], then what the core asked for on starting.
+    pub(super) async fn load(&self, session_id: Option<&str>) -> Result<()> {
+        self.ensure_loaded(session_id)?;
+        let started = std::mem::take(&mut *self.started.borrow_mut());
+        if !started.is_empty() {
+            self.apply(started).await;
+        }
+        Ok(())
+    }
+
+    pub(super) fn log(&self, record: Record) {
         if record.level >= self.cfg.log_level {
             worker::console_log!("{}", record.to_line(now_ms()));
         }
@@ -165,16 +194,17 @@ impl Inner {
             .iter()
             .filter_map(|ws| ws.deserialize_attachment::<Conn>().ok().flatten())
             .collect();
-        let id = match (&meta, session_id) {
-            (Some(m), _) => m.session_id.clone(),
-            (None, Some(id)) => id.to_string(),
-            (None, None) => return Err(worker::Error::RustError("session has no id yet".into())),
+        // Nothing is stored for a session until it is claimed: its id is also in its sids.
+        let from_sids = conns.iter().find_map(|c| http::session_of_sid(&c.sid).map(str::to_string));
+        let id = match (&meta, session_id, from_sids) {
+            (Some(m), _, _) => m.session_id.clone(),
+            (None, Some(id), _) => id.to_string(),
+            (None, None, Some(id)) => id,
+            (None, None, None) => return Err(worker::Error::RustError("session has no id yet".into())),
         };
-        let is_new = meta.is_none();
-        let session = Session::restore(self.cfg.clone(), &id, meta, history, conns, now_ms());
-        if is_new {
-            self.write(&Write::Meta(session.meta().clone()));
-        }
+        let mut session = Session::restore(self.cfg.clone(), &id, meta, history, conns, now_ms());
+        // Relays live in memory only: any the attachments remember ended with the last instance.
+        *self.started.borrow_mut() = session.relays_lost(now_ms());
         *self.core.borrow_mut() = Some(session);
         Ok(())
     }
@@ -186,7 +216,7 @@ impl Inner {
         }
     }
 
-    fn with_core<T>(&self, f: impl FnOnce(&mut Session) -> T) -> Option<T> {
+    pub(super) fn with_core<T>(&self, f: impl FnOnce(&mut Session) -> T) -> Option<T> {
         self.core.borrow_mut().as_mut().map(f)
     }
 
@@ -214,7 +244,7 @@ impl Inner {
     }
 
     /// Carries out the core's outputs; returns the upstream work to run.
-    async fn apply(&self, outputs: Vec<Output>) -> Work {
+    pub(super) async fn apply(&self, outputs: Vec<Output>) -> Work {
         let mut work = Work::default();
         let mut alarm = None;
         for output in outputs {
@@ -260,6 +290,7 @@ impl Inner {
                     }
                 }
                 Output::Store(w) => self.write(&w),
+                Output::Relay(command) => self.relays.command(self, command),
                 Output::Upstream(UpstreamCommand::Start(job)) => work.jobs.push(job),
                 Output::Upstream(UpstreamCommand::SecondOpinion(ask)) => work.opinions.push(ask),
                 Output::Upstream(UpstreamCommand::Abort { reply_id }) => {
@@ -289,7 +320,7 @@ impl Inner {
 
     /// Runs upstream attempts (and the replies queued behind them) to the end, with
     /// second opinions (moderation, the safety judge) beside them.
-    async fn run(&self, work: Work) {
+    pub(super) async fn run(&self, work: Work) {
         let opinions = futures::future::join_all(work.opinions.into_iter().map(|ask| self.second_opinion(ask)));
         futures::join!(self.pump(work.jobs), opinions);
     }
@@ -337,7 +368,7 @@ impl Inner {
     }
 
     /// The core's state of a connection, if it has one.
-    fn connection(&self, sid: &str) -> Option<Conn> {
+    pub(super) fn connection(&self, sid: &str) -> Option<Conn> {
         self.core.borrow().as_ref().and_then(|c| c.connection(sid).cloned())
     }
 
@@ -363,6 +394,14 @@ impl Inner {
         self.polling_reply(reply.status, reply.body.to_string(), origin)
     }
 
+    /// Whether the Worker minted the session id, and the client's address.
+    fn origin_of(req: &Request) -> Result<(bool, Option<String>)> {
+        Ok((
+            req.headers().get(MINTED_HEADER)?.is_some(),
+            req.headers().get(crate::relay::ADDRESS_HEADER)?,
+        ))
+    }
+
     fn header_token(req: &Request) -> Result<Option<String>> {
         Ok(req
             .headers()
@@ -375,7 +414,10 @@ impl Inner {
     async fn open_websocket(&self, req: &Request) -> Result<Response> {
         let pair = WebSocketPair::new()?;
         let token = Self::header_token(req)?;
-        let (conn, outputs) = self.with_core(|c| c.open(now_ms(), token, Transport::Websocket)).expect("loaded");
+        let (minted, address) = Self::origin_of(req)?;
+        let (conn, outputs) = self
+            .with_core(|c| c.open_for(now_ms(), token, Transport::Websocket, minted, address))
+            .expect("loaded");
         self.state.accept_websocket_with_tags(&pair.server, &[conn.sid.as_str()]);
         pair.server.serialize_attachment(&conn)?;
         self.sockets.borrow_mut().insert(conn.sid.clone(), pair.server.clone());
@@ -397,7 +439,10 @@ impl Inner {
 
     async fn poll_open(&self, req: &Request, origin: Option<&str>) -> Result<Response> {
         let token = Self::header_token(req)?;
-        let (conn, outputs) = self.with_core(|c| c.open(now_ms(), token, Transport::Polling)).expect("loaded");
+        let (minted, address) = Self::origin_of(req)?;
+        let (conn, outputs) = self
+            .with_core(|c| c.open_for(now_ms(), token, Transport::Polling, minted, address))
+            .expect("loaded");
         self.polls.borrow_mut().insert(conn.sid.clone(), Poll::default());
         self.apply(outputs).await;
         let frames = self
@@ -489,16 +534,21 @@ impl DurableObject for MiaSession {
         // At connect, before any reply is streaming in this isolate.
         crate::session::prepare_classifiers();
         let sql = state.storage().sql();
+        let cfg = config_from_env(&env);
         MiaSession {
-            inner: Rc::new(Inner {
+            inner: Rc::new_cyclic(|me| Inner {
+                me: me.clone(),
+                env,
                 state,
                 sql,
-                cfg: config_from_env(&env),
+                cfg,
                 core: RefCell::new(None),
                 aborts: RefCell::new(HashMap::new()),
                 alarm_at: Cell::new(None),
                 sockets: RefCell::new(HashMap::new()),
                 polls: RefCell::new(HashMap::new()),
+                relays: relay::Relays::default(),
+                started: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -508,7 +558,10 @@ impl DurableObject for MiaSession {
         let Some(session_id) = req.headers().get(SESSION_HEADER)? else {
             return Response::error("Not found", 404);
         };
-        inner.ensure_loaded(Some(&session_id))?;
+        if req.headers().get(TARGET_HEADER)?.as_deref() == Some(relay::TARGET) {
+            return relay::accept(inner, &req, &session_id).await;
+        }
+        inner.load(Some(&session_id)).await?;
         let origin = req.headers().get("Origin")?;
         let sid = req.headers().get(SID_HEADER)?.unwrap_or_default();
         match req.headers().get(TARGET_HEADER)?.as_deref() {
@@ -522,7 +575,7 @@ impl DurableObject for MiaSession {
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
         let inner = &self.inner;
-        inner.ensure_loaded(None)?;
+        inner.load(None).await?;
         let Some(sid) = inner.sid_of(&ws) else { return Ok(()) };
         let frame = match message {
             WebSocketIncomingMessage::String(s) => Frame::Text(s),
@@ -549,7 +602,7 @@ impl DurableObject for MiaSession {
     async fn alarm(&self) -> Result<Response> {
         let inner = &self.inner;
         inner.alarm_at.set(None);
-        inner.ensure_loaded(None)?;
+        inner.load(None).await?;
         let outputs = inner.with_core(|c| c.tick(now_ms())).unwrap_or_default();
         let work = inner.apply(outputs).await;
         inner.run(work).await;
@@ -560,7 +613,7 @@ impl DurableObject for MiaSession {
 impl MiaSession {
     async fn closed(&self, ws: &WebSocket) -> Result<()> {
         let inner = &self.inner;
-        inner.ensure_loaded(None)?;
+        inner.load(None).await?;
         if let Some(sid) = inner.sid_of(ws) {
             inner.sockets.borrow_mut().remove(&sid);
             // A WebSocket that closes during its upgrade leaves the polling connection alone.

@@ -2,6 +2,7 @@
 //! timers and upstream bytes between the platform and the pure core. No decisions here.
 
 mod durable;
+mod relay;
 mod upstream;
 
 use std::sync::OnceLock;
@@ -65,6 +66,10 @@ async fn route(mut req: Request, env: &Env, cfg: &Config) -> Result<Response> {
     let origin = req.headers().get("Origin")?;
     let cors = http::cors_headers(cfg, origin.as_deref());
     let url = req.url()?;
+    let names: Vec<String> = req.headers().keys().collect();
+    if let Err(reply) = http::check_internal_headers(names.iter().map(String::as_str)) {
+        return json_reply(reply, &cors);
+    }
     let route = match http::route(&req.inner().method(), url.path(), url.query().unwrap_or("")) {
         Ok(route) => route,
         Err(reply) => return json_reply(reply, &cors),
@@ -94,7 +99,8 @@ async fn route(mut req: Request, env: &Env, cfg: &Config) -> Result<Response> {
             if let Err(reply) = http::check_authorization(req.headers().get("Authorization")?.as_deref()) {
                 return json_reply(reply, &cors);
             }
-            durable::forward(env, &mut req, &session_id, &target).await
+            let minted = http::session_minted(url.query().unwrap_or(""));
+            durable::forward(env, &mut req, &session_id, &target, minted).await
         }
         Route::Asset | Route::Preflight => json_reply(http::not_found(), &cors),
     }

@@ -1,0 +1,226 @@
+//! The shell of a relay between Durable Objects ([`crate::relay`] decides): opens the
+//! internal WebSocket to the target session's object, moves frames both ways, and reports
+//! how it ended to the core. The target side admits a relay through the core's check.
+
+use futures::StreamExt;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use worker::{Env, Headers, Method, Request, RequestInit, Response, Result, WebSocket, WebSocketPair, WebsocketEvent};
+
+use super::durable::{Inner, BINDING, SESSION_HEADER, TARGET_HEADER};
+use super::now_ms;
+use crate::engineio::Frame;
+use crate::log::{Level, Record};
+use crate::relay::{Identity, Refusal, RelayCommand};
+use crate::store;
+
+/// The `X-Mia-Target` of a relay request.
+pub(super) const TARGET: &str = "relay";
+
+struct Link {
+    /// Which `Open` this is (a lost relay may be opened again for the same sid).
+    generation: u64,
+    ws: Option<WebSocket>,
+    /// The `join_session` that asked for the relay; answered here if the relay fails.
+    first: Vec<Frame>,
+    /// Frames sent while it opens, forwarded in order once it is open.
+    held: Vec<Frame>,
+}
+
+/// This object's relays, by the sid of the connection they serve.
+#[derive(Default)]
+pub(super) struct Relays {
+    links: RefCell<HashMap<String, Link>>,
+    generation: Cell<u64>,
+}
+
+fn send(ws: &WebSocket, frames: Vec<Frame>) -> Result<()> {
+    for frame in frames {
+        match frame {
+            Frame::Text(t) => ws.send_with_str(t)?,
+            Frame::Binary(b) => ws.send_with_bytes(b)?,
+        }
+    }
+    Ok(())
+}
+
+impl Relays {
+    pub(super) fn command(&self, inner: &Inner, command: RelayCommand) {
+        match command {
+            RelayCommand::Open {
+                sid,
+                session_id,
+                identity,
+                first,
+            } => {
+                let generation = self.generation.get() + 1;
+                self.generation.set(generation);
+                let link = Link {
+                    generation,
+                    ws: None,
+                    first,
+                    held: Vec::new(),
+                };
+                if let Some(old) = self.links.borrow_mut().insert(sid.clone(), link).and_then(|l| l.ws) {
+                    let _ = old.close(Some(1000), Some("replaced"));
+                }
+                if let Some(me) = inner.me() {
+                    worker::wasm_bindgen_futures::spawn_local(run(me, sid, session_id, identity, generation));
+                }
+            }
+            RelayCommand::Send { sid, frames } => {
+                let mut links = self.links.borrow_mut();
+                let Some(link) = links.get_mut(&sid) else { return };
+                match &link.ws {
+                    Some(ws) => {
+                        // A failed send surfaces as the relay's close event.
+                        let _ = send(ws, frames);
+                    }
+                    None => link.held.extend(frames),
+                }
+            }
+            RelayCommand::Close { sid } => {
+                if let Some(ws) = self.links.borrow_mut().remove(&sid).and_then(|l| l.ws) {
+                    let _ = ws.close(Some(1000), Some("client gone"));
+                }
+            }
+        }
+    }
+
+    fn current(&self, sid: &str, generation: u64) -> bool {
+        self.links.borrow().get(sid).is_some_and(|l| l.generation == generation)
+    }
+}
+
+/// Opens the internal WebSocket to `session_id`'s object with the verified identity.
+async fn connect(env: &Env, session_id: &str, identity: &Identity) -> std::result::Result<WebSocket, Refusal> {
+    let attempt = async {
+        let stub = env.durable_object(BINDING)?.id_from_name(session_id)?.get_stub()?;
+        let headers = Headers::new();
+        headers.set("Upgrade", "websocket")?;
+        headers.set(SESSION_HEADER, session_id)?;
+        headers.set(TARGET_HEADER, TARGET)?;
+        for (name, value) in identity.headers() {
+            headers.set(name, &value)?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(Method::Get).with_headers(headers);
+        let req = Request::new_with_init("https://session.mia/relay", &init)?;
+        stub.fetch_with_request(req).await
+    };
+    let response = attempt.await.map_err(|_| Refusal::Failed)?;
+    match response.status_code() {
+        101 => response.websocket().ok_or(Refusal::Failed),
+        status => Err(Refusal::from_status(status)),
+    }
+}
+
+/// One relay, from opening to its end.
+async fn run(inner: Rc<Inner>, sid: String, session_id: String, identity: Identity, generation: u64) {
+    let started = now_ms();
+    let ws = match connect(&inner.env, &session_id, &identity).await {
+        Ok(ws) if ws.accept().is_ok() => Ok(ws),
+        Ok(_) => Err(Refusal::Failed),
+        Err(refusal) => Err(refusal),
+    };
+    let relays = &inner.relays;
+    if !relays.current(&sid, generation) {
+        // The client left (or joined again) while it opened.
+        if let Ok(ws) = ws {
+            let _ = ws.close(Some(1000), Some("client gone"));
+        }
+        return;
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(refusal) => {
+            let held = relays.links.borrow_mut().remove(&sid).map(|l| l.held).unwrap_or_default();
+            return failed(&inner, &sid, refusal, held).await;
+        }
+    };
+    let Ok(mut events) = ws.events() else {
+        let held = relays.links.borrow_mut().remove(&sid).map(|l| l.held).unwrap_or_default();
+        let _ = ws.close(Some(1011), Some("relay failed"));
+        return failed(&inner, &sid, Refusal::Failed, held).await;
+    };
+    {
+        let mut links = relays.links.borrow_mut();
+        let link = links.get_mut(&sid).expect("current");
+        let frames: Vec<Frame> = link.first.drain(..).chain(link.held.drain(..)).collect();
+        let _ = send(&ws, frames);
+        link.ws = Some(ws.clone());
+    }
+    inner.log(
+        Record::new(Level::Debug, "relay_opened")
+            .with("sid", sid.as_str())
+            .with("ms", now_ms().saturating_sub(started)),
+    );
+    let outputs = inner.with_core(|c| c.relay_opened(now_ms(), &sid)).unwrap_or_default();
+    inner.apply(outputs).await;
+    while let Some(event) = events.next().await {
+        let frame = match event {
+            Ok(WebsocketEvent::Message(m)) => match m.text() {
+                Some(t) => Frame::Text(t),
+                None => match m.bytes() {
+                    Some(b) => Frame::Binary(b),
+                    None => continue,
+                },
+            },
+            Ok(WebsocketEvent::Close(_)) | Err(_) => break,
+        };
+        let outputs = inner.with_core(|c| c.relayed(now_ms(), &sid, frame)).unwrap_or_default();
+        inner.apply(outputs).await;
+    }
+    drop(events);
+    // Ended by the target or the network (a close this side asked for removed the link).
+    if relays.current(&sid, generation) {
+        relays.links.borrow_mut().remove(&sid);
+        let _ = ws.close(Some(1000), Some("relay ended"));
+        failed(&inner, &sid, Refusal::Failed, Vec::new()).await;
+    }
+}
+
+/// Tells the core, then answers here what was sent while the relay opened.
+async fn failed(inner: &Inner, sid: &str, refusal: Refusal, held: Vec<Frame>) {
+    let outputs = inner.with_core(|c| c.relay_failed(now_ms(), sid, refusal)).unwrap_or_default();
+    let mut work = inner.apply(outputs).await;
+    for frame in held {
+        let Some(via) = inner.connection(sid).map(|c| c.transport) else { break };
+        let outputs = inner.with_core(|c| c.frame(now_ms(), sid, frame, via)).unwrap_or_default();
+        work.extend(inner.apply(outputs).await);
+    }
+    inner.run(work).await;
+}
+
+/// The target side: admits a relay to this session, or answers why not (as its status).
+pub(super) async fn accept(inner: &Inner, req: &Request, session_id: &str) -> Result<Response> {
+    let refuse = |refusal: Refusal| Response::error(format!("{refusal:?}"), refusal.status());
+    let Some(identity) = Identity::from_headers(|name| req.headers().get(name).ok().flatten()) else {
+        return Response::error("Bad relay", 400);
+    };
+    // A session nobody stored is unknown: look without creating anything.
+    let loaded = inner.with_core(|_| ()).is_some();
+    if !loaded {
+        let stored = inner
+            .sql
+            .exec(store::LOAD_META, None)
+            .and_then(|c| c.to_array::<store::MetaRow>())
+            .map(|rows| !rows.is_empty())
+            .unwrap_or(false);
+        if !stored {
+            return refuse(Refusal::Unknown);
+        }
+    }
+    inner.load(Some(session_id)).await?;
+    let (conn, outputs) = match inner.with_core(|c| c.admit_relay(now_ms(), &identity)).expect("loaded") {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refuse(refusal),
+    };
+    let pair = WebSocketPair::new()?;
+    inner.state.accept_websocket_with_tags(&pair.server, &[conn.sid.as_str()]);
+    pair.server.serialize_attachment(&conn)?;
+    inner.sockets.borrow_mut().insert(conn.sid.clone(), pair.server.clone());
+    inner.apply(outputs).await;
+    Response::from_websocket(pair.client)
+}
