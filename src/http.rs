@@ -440,7 +440,10 @@ mod tests {
         assert!(check_internal_headers(["origin", "authorization"].into_iter()).is_ok());
         for forged in ["X-Mia-User-Id", "x-mia-target", "X-MIA-Authenticated", "x-mia-session-id"] {
             let refused = check_internal_headers(["origin", forged].into_iter()).unwrap_err();
-            assert_eq!((refused.status, refused.body["error"]["code"].clone()), (400, json!("INTERNAL_HEADER")));
+            assert_eq!(
+                (refused.status, refused.body["error"]["code"].clone()),
+                (400, json!("INTERNAL_HEADER"))
+            );
         }
         assert!(session_minted("EIO=4&transport=websocket"));
         assert!(session_minted("EIO=4&transport=polling&sessionId="));

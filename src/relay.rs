@@ -36,7 +36,9 @@ pub enum Link {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum RelayState {
     /// Asked for; `ack` is the id of the `join_session` that asked, answered if it fails.
-    Opening { ack: Option<u64> },
+    Opening {
+        ack: Option<u64>,
+    },
     Open,
     /// The relay closed or failed: events get a retryable error until the socket joins again.
     Lost,

@@ -630,11 +630,7 @@ impl Session {
         match &self.meta.owner {
             Owner::Unclaimed | Owner::Nobody => Ok(()),
             Owner::User(owner) if authenticated && owner == user_id => Ok(()),
-            Owner::User(_) => Err(ClientError::new(
-                "FORBIDDEN",
-                "This session belongs to another user".into(),
-                false,
-            )),
+            Owner::User(_) => Err(ClientError::new("FORBIDDEN", "This session belongs to another user".into(), false)),
         }
     }
 
@@ -760,7 +756,11 @@ impl Session {
                         state: RelayState::Lost,
                     },
                 );
-                let e = ClientError::new("SESSION_UNAVAILABLE", "The connection to this conversation was interrupted; join it again".into(), true);
+                let e = ClientError::new(
+                    "SESSION_UNAVAILABLE",
+                    "The connection to this conversation was interrupted; join it again".into(),
+                    true,
+                );
                 self.emit_to(sid, "error", e.payload());
                 return self.finish_outputs();
             }
@@ -769,11 +769,7 @@ impl Session {
         let result = match refusal {
             // The named session does not exist: this socket keeps its fresh one.
             Refusal::Unknown => self.settle(sid).map(|()| self.answer_join(sid)),
-            Refusal::Forbidden => Err(ClientError::new(
-                "FORBIDDEN",
-                "This session belongs to another user".into(),
-                false,
-            )),
+            Refusal::Forbidden => Err(ClientError::new("FORBIDDEN", "This session belongs to another user".into(), false)),
             Refusal::TooMany => Err(ClientError::new(
                 "TOO_MANY_CONNECTIONS",
                 "Too many connections to this session".into(),

@@ -1016,7 +1016,9 @@ const RELAY_SECRET: &str = "native-test-secret-0123456789abcdef";
 impl Harness {
     /// Opens a connection whose session id the Worker minted (no `query.sessionId`).
     fn open_minted(&mut self) -> String {
-        let (conn, out) = self.session.open_for(self.now, None, Transport::Websocket, true, Some("203.0.113.7".into()));
+        let (conn, out) = self
+            .session
+            .open_for(self.now, None, Transport::Websocket, true, Some("203.0.113.7".into()));
         self.take(out);
         conn.sid
     }
@@ -1089,11 +1091,17 @@ fn a_minted_connection_joining_a_stored_id_is_relayed_and_stores_nothing_here() 
                 }
             );
             // The join itself travels, ack id and all, so the target answers it.
-            assert_eq!(relay_frames(first), vec![format!("427{}", json!(["join_session", { "sessionId": "stored-session-42" }]))]);
+            assert_eq!(
+                relay_frames(first),
+                vec![format!("427{}", json!(["join_session", { "sessionId": "stored-session-42" }]))]
+            );
         }
         other => panic!("{other:?}"),
     }
-    assert!(h.events(&sid).is_empty() && h.acks(&sid).is_empty(), "the target answers, not this object");
+    assert!(
+        h.events(&sid).is_empty() && h.acks(&sid).is_empty(),
+        "the target answers, not this object"
+    );
     // Everything Socket.IO goes through the relay undecoded; Engine.IO stays here.
     h.emit(&sid, 8, "message", json!({ "sessionId": "stored-session-42", "message": "hi" }));
     h.text(&sid, "3");
@@ -1104,13 +1112,23 @@ fn a_minted_connection_joining_a_stored_id_is_relayed_and_stores_nothing_here() 
     assert_eq!(h.relays.len(), 2, "the pong is not forwarded");
     let out = h.session.relay_opened(h.now, &sid);
     h.take(out);
-    let out = h.session.relayed(h.now, &sid, Frame::Text("42[\"session_created\",{\"sessionId\":\"stored-session-42\"}]".into()));
+    let out = h.session.relayed(
+        h.now,
+        &sid,
+        Frame::Text("42[\"session_created\",{\"sessionId\":\"stored-session-42\"}]".into()),
+    );
     h.take(out);
     let out = h.session.relayed(h.now, &sid, Frame::Text("0{\"sid\":\"forged\"}".into()));
     h.take(out);
     assert_eq!(names(&h.events(&sid)), vec!["session_created"]);
-    assert!(!h.sent.iter().any(|(_, f)| matches!(f, Frame::Text(t) if t.contains("forged"))), "only Socket.IO packets come back");
-    assert!(h.jobs.is_empty() && h.writes.is_empty(), "this object stored nothing for its own id");
+    assert!(
+        !h.sent.iter().any(|(_, f)| matches!(f, Frame::Text(t) if t.contains("forged"))),
+        "only Socket.IO packets come back"
+    );
+    assert!(
+        h.jobs.is_empty() && h.writes.is_empty(),
+        "this object stored nothing for its own id"
+    );
     let out = h.session.closed(h.now, &sid);
     h.take(out);
     assert!(matches!(h.relays.last(), Some(RelayCommand::Close { sid: s }) if *s == sid));
@@ -1126,11 +1144,20 @@ fn an_unknown_id_keeps_the_fresh_minted_session() {
     assert_eq!(h.relays.len(), 2);
     h.relay_failed(&sid, Refusal::Unknown);
     let created = h.events(&sid).into_iter().find(|(n, _)| n == "session_created").unwrap().1;
-    assert_eq!((created["sessionId"].clone(), created["isNew"].clone()), (json!("session-1"), json!(true)));
+    assert_eq!(
+        (created["sessionId"].clone(), created["isNew"].clone()),
+        (json!("session-1"), json!(true))
+    );
     assert_eq!(h.ack(&sid, 1), json!({ "ok": true, "sessionId": "session-1" }));
-    assert!(h.writes.iter().any(|w| matches!(w, Write::Meta(_))), "now the session is claimed and stored");
+    assert!(
+        h.writes.iter().any(|w| matches!(w, Write::Meta(_))),
+        "now the session is claimed and stored"
+    );
     // The frames held while the relay opened come back to this object (the shell replays them).
-    h.text(&sid, &format!("422{}", json!(["message", { "message": "queued while the relay opened" }])));
+    h.text(
+        &sid,
+        &format!("422{}", json!(["message", { "message": "queued while the relay opened" }])),
+    );
     assert_eq!(h.ack(&sid, 2)["ok"], true);
     // Settled: another id is a mismatch now.
     h.emit(&sid, 3, "join_session", json!({ "sessionId": "stored-session-42" }));
@@ -1191,7 +1218,10 @@ fn a_relay_lost_after_opening_errors_retryably_until_the_socket_joins_again() {
     h.take(out);
     h.relay_failed(&sid, Refusal::Failed);
     let error = h.events(&sid).into_iter().find(|(n, _)| n == "error").unwrap().1;
-    assert_eq!((error["code"].clone(), error["retryable"].clone()), (json!("SESSION_UNAVAILABLE"), json!(true)));
+    assert_eq!(
+        (error["code"].clone(), error["retryable"].clone()),
+        (json!("SESSION_UNAVAILABLE"), json!(true))
+    );
     h.emit(&sid, 2, "message", json!({ "message": "anyone there?" }));
     assert_eq!(h.ack(&sid, 2)["error"]["code"], "SESSION_UNAVAILABLE", "never silently dropped");
     h.emit(&sid, 3, "join_session", json!({ "sessionId": "another-session-9" }));
@@ -1215,7 +1245,10 @@ fn the_target_admits_relays_through_the_ownership_check() {
         authenticated,
         client_address: None,
     };
-    assert_eq!(fresh.session.admit_relay(fresh.now, &id("alice", true)).err(), Some(Refusal::Unknown));
+    assert_eq!(
+        fresh.session.admit_relay(fresh.now, &id("alice", true)).err(),
+        Some(Refusal::Unknown)
+    );
     assert!(fresh.writes.is_empty());
 
     let mut t = Harness::target(Some("alice"));
@@ -1229,7 +1262,12 @@ fn the_target_admits_relays_through_the_ownership_check() {
     let created = t.events(&peer).into_iter().find(|(n, _)| n == "session_created").unwrap().1;
     assert_eq!(created["userId"], "alice");
     assert_eq!(created["isNew"], false);
-    let history: Vec<&str> = created["conversationHistory"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+    let history: Vec<&str> = created["conversationHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
     assert_eq!(history, vec!["hello mia", "hi there"]);
     assert_eq!(t.ack(&peer, 7)["ok"], true);
     // Ids are still checked there.
@@ -1261,7 +1299,10 @@ fn the_target_admits_relays_through_the_ownership_check() {
     for _ in 0..cap {
         let _ = full.session.admit_relay(full.now, &id("anon_x", false));
     }
-    assert_eq!(full.session.admit_relay(full.now, &id("anon_x", false)).err(), Some(Refusal::TooMany));
+    assert_eq!(
+        full.session.admit_relay(full.now, &id("anon_x", false)).err(),
+        Some(Refusal::TooMany)
+    );
 }
 
 #[test]
@@ -1288,7 +1329,12 @@ fn a_reply_still_streaming_reaches_a_relayed_join() {
     let created = t.events(&peer.sid).into_iter().find(|(n, _)| n == "session_created").unwrap().1;
     assert_eq!(created["streaming"]["partial"], "once ");
     t.sse(&job, &["upon"], true);
-    let chunks: Vec<Value> = t.events(&peer.sid).into_iter().filter(|(n, _)| n == "message_chunk").map(|(_, p)| p["chunk"].clone()).collect();
+    let chunks: Vec<Value> = t
+        .events(&peer.sid)
+        .into_iter()
+        .filter(|(n, _)| n == "message_chunk")
+        .map(|(_, p)| p["chunk"].clone())
+        .collect();
     assert_eq!(chunks, vec![json!("upon")]);
     // A cancel through the relay stops the reply as a direct one would.
     t.say(&tab, 3, "another");
