@@ -115,6 +115,9 @@ pub enum Refusal {
     TooMany,
     /// The relay could not be opened, or closed (network, a restarted object).
     Failed,
+    /// The target closed an open relay with this WebSocket code (a protocol violation
+    /// there closes the client's connection too, as it would a direct one).
+    Closed(u16),
 }
 
 impl Refusal {
@@ -123,7 +126,7 @@ impl Refusal {
             Refusal::Unknown => 404,
             Refusal::Forbidden => 403,
             Refusal::TooMany => 429,
-            Refusal::Failed => 503,
+            Refusal::Failed | Refusal::Closed(_) => 503,
         }
     }
 

@@ -756,6 +756,10 @@ impl Session {
                         state: RelayState::Lost,
                     },
                 );
+                if let Refusal::Closed(code @ (CLOSE_PROTOCOL | CLOSE_TOO_BIG)) = refusal {
+                    self.close(sid, code, "protocol error");
+                    return self.finish_outputs();
+                }
                 let e = ClientError::new(
                     "SESSION_UNAVAILABLE",
                     "The connection to this conversation was interrupted; join it again".into(),
@@ -775,7 +779,7 @@ impl Session {
                 "Too many connections to this session".into(),
                 true,
             )),
-            Refusal::Failed => Err(ClientError::new(
+            Refusal::Failed | Refusal::Closed(_) => Err(ClientError::new(
                 "SESSION_UNAVAILABLE",
                 "This conversation could not be reached just now; please try again".into(),
                 true,

@@ -1229,11 +1229,33 @@ fn a_relay_lost_after_opening_errors_retryably_until_the_socket_joins_again() {
     h.emit(&sid, 4, "join_session", json!({ "sessionId": "stored-session-42" }));
     assert!(matches!(h.relays.last(), Some(RelayCommand::Open { session_id, .. }) if session_id == "stored-session-42"));
     assert!(h.writes.is_empty() && h.jobs.is_empty());
+    // A protocol violation the target closed the relay for closes the client's connection.
+    let out = h.session.relay_opened(h.now, &sid);
+    h.take(out);
+    h.relay_failed(&sid, Refusal::Closed(1002));
+    assert_eq!(h.closed, vec![(sid.clone(), 1002)]);
+    assert!(
+        matches!(h.relays.last(), Some(RelayCommand::Open { .. })),
+        "its relay had already ended"
+    );
+    let sid = h.open_minted();
+    h.text(&sid, "40");
+    h.emit(&sid, 1, "join_session", json!({ "sessionId": "stored-session-42" }));
+    let out = h.session.relay_opened(h.now, &sid);
+    h.take(out);
+    h.relay_failed(&sid, Refusal::Closed(1000));
+    assert!(
+        h.session.connection(&sid).is_some(),
+        "a plain close keeps the client, with an error"
+    );
     // A restarted object has no relays: the core hears so for every remembered one.
+    h.emit(&sid, 2, "join_session", json!({}));
+    assert!(matches!(h.relays.last(), Some(RelayCommand::Open { session_id, .. }) if session_id == "stored-session-42"));
     let out = h.session.relays_lost(h.now);
     h.take(out);
+    assert_eq!(h.ack(&sid, 2)["error"]["code"], "SESSION_UNAVAILABLE");
     let errors = h.events(&sid).into_iter().filter(|(n, _)| n == "error").count();
-    assert_eq!(errors, 4);
+    assert_eq!(errors, 2);
 }
 
 #[test]

@@ -158,6 +158,7 @@ async fn run(inner: Rc<Inner>, sid: String, session_id: String, identity: Identi
     );
     let outputs = inner.with_core(|c| c.relay_opened(now_ms(), &sid)).unwrap_or_default();
     inner.apply(outputs).await;
+    let mut ended = Refusal::Failed;
     while let Some(event) = events.next().await {
         let frame = match event {
             Ok(WebsocketEvent::Message(m)) => match m.text() {
@@ -167,7 +168,11 @@ async fn run(inner: Rc<Inner>, sid: String, session_id: String, identity: Identi
                     None => continue,
                 },
             },
-            Ok(WebsocketEvent::Close(_)) | Err(_) => break,
+            Ok(WebsocketEvent::Close(close)) => {
+                ended = Refusal::Closed(close.code());
+                break;
+            }
+            Err(_) => break,
         };
         let outputs = inner.with_core(|c| c.relayed(now_ms(), &sid, frame)).unwrap_or_default();
         inner.apply(outputs).await;
@@ -177,7 +182,7 @@ async fn run(inner: Rc<Inner>, sid: String, session_id: String, identity: Identi
     if relays.current(&sid, generation) {
         relays.links.borrow_mut().remove(&sid);
         let _ = ws.close(Some(1000), Some("relay ended"));
-        failed(&inner, &sid, Refusal::Failed, Vec::new()).await;
+        failed(&inner, &sid, ended, Vec::new()).await;
     }
 }
 

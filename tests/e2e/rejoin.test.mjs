@@ -231,6 +231,19 @@ describe("the relay", () => {
     assert.equal((await joinSession(direct, { sessionId })).ack.ok, true);
   });
 
+  test("a malformed packet through the relay closes that socket only; the session is untouched", async () => {
+    const { sessionId } = await storedSession("websocket");
+    const bad = await client("websocket");
+    await joinSession(bad, { sessionId });
+    const gone = new Promise((r) => bad.once("disconnect", r));
+    bad.io.engine.write("9 not a socket.io packet");
+    await Promise.race([gone, sleep(10_000).then(() => assert.fail("the socket was not closed"))]);
+    const next = await client("websocket");
+    const { created } = await joinSession(next, { sessionId });
+    assert.equal(created.conversationHistory.length, 2);
+    assert.deepEqual(errors(next), []);
+  });
+
   test("outside requests cannot pose as a relay: X-Mia-* headers are refused", async () => {
     const token = await anonymousToken();
     const { sessionId } = await storedSession("websocket", { token });
