@@ -231,6 +231,35 @@ describe("the relay", () => {
     assert.equal((await joinSession(direct, { sessionId })).ack.ok, true);
   });
 
+  test("the object that relays stores nothing for its own unused id", async () => {
+    const token = await anonymousToken();
+    const { sessionId } = await storedSession("websocket", { token });
+    const relayed = await client("websocket", { token });
+    await joinSession(relayed, { sessionId });
+    // The Engine.IO sid starts with the id the Worker minted for this connection.
+    const minted = relayed.io.engine.id.split(".")[0];
+    assert.notEqual(minted, sessionId);
+    // Had the relaying object claimed it for the token's user, a socket without one would be refused.
+    const probe = await client("websocket", { query: { sessionId: minted } });
+    const { created } = await joinSession(probe, { sessionId: minted });
+    assert.equal(created.isNew, true);
+    assert.deepEqual(created.conversationHistory, []);
+  });
+
+  test("a full session refuses a relayed join with a retryable TOO_MANY_CONNECTIONS", async () => {
+    const { sessionId } = await storedSession("websocket");
+    const tabs = [];
+    for (let i = 0; i < 3; i++) tabs.push(await client("websocket", { query: { sessionId } }));
+    const extra = await client("websocket");
+    const { ack } = await joinSession(extra, { sessionId });
+    assert.equal(ack.error.code, "TOO_MANY_CONNECTIONS");
+    assert.equal(errors(extra).at(-1).retryable, true);
+    tabs[0].close();
+    await sleep(500);
+    assert.equal((await joinSession(extra, { sessionId })).ack.ok, true, "it may try again once there is room");
+    for (const t of tabs) t.close();
+  });
+
   test("a malformed packet through the relay closes that socket only; the session is untouched", async () => {
     const { sessionId } = await storedSession("websocket");
     const bad = await client("websocket");
