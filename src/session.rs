@@ -15,7 +15,7 @@ use crate::ids;
 use crate::log::{Level, Record};
 use crate::mode::Mode;
 use crate::rate_limit::TokenBucket;
-use crate::relay::{self, Identity, JoinDecision, Link, Refusal, RelayCommand, RelayState};
+use crate::relay::{self, JoinDecision, Link, RelayCommand, RelayState};
 use crate::socketio::{self, Decoder, PacketType, ProtocolError};
 use crate::store::{Message, Meta, Owner, Write};
 
@@ -230,7 +230,7 @@ impl Session {
         self.out.push(output);
     }
 
-    fn save_conn(&mut self, sid: &str) {
+    pub(crate) fn save_conn(&mut self, sid: &str) {
         if let Some(c) = self.conns.get(sid) {
             self.out.push(Output::SaveConn(c.clone()));
         }
@@ -392,7 +392,7 @@ impl Session {
     }
 
     /// Frames on the connection's current transport.
-    fn send(&mut self, sid: &str, frames: Vec<Frame>) {
+    pub(crate) fn send(&mut self, sid: &str, frames: Vec<Frame>) {
         let via = self.conns.get(sid).map(|c| c.transport).unwrap_or_default();
         self.out.push(Output::Send {
             sid: sid.to_string(),
@@ -620,7 +620,7 @@ impl Session {
     }
 
     /// Sockets on "/" that receive this session's events.
-    fn joined_count(&self) -> usize {
+    pub(crate) fn joined_count(&self) -> usize {
         self.conns.values().filter(|c| c.joined_here()).count()
     }
 
@@ -630,7 +630,7 @@ impl Session {
         match &self.meta.owner {
             Owner::Unclaimed | Owner::Nobody => Ok(()),
             Owner::User(owner) if authenticated && owner == user_id => Ok(()),
-            Owner::User(_) => Err(ClientError::new("FORBIDDEN", "This session belongs to another user".into(), false)),
+            Owner::User(_) => Err(forbidden()),
         }
     }
 
@@ -652,7 +652,7 @@ impl Session {
     }
 
     /// An unsettled connection uses its own (minted) session after all: admit and claim.
-    fn settle(&mut self, sid: &str) -> Result<(), ClientError> {
+    pub(crate) fn settle(&mut self, sid: &str) -> Result<(), ClientError> {
         let Some(conn) = self.conns.get(sid) else { return Ok(()) };
         if conn.link != Link::Unsettled {
             return Ok(());
@@ -665,189 +665,6 @@ impl Session {
         conn.created_session |= created;
         self.save_conn(sid);
         Ok(())
-    }
-
-    fn set_link(&mut self, sid: &str, link: Link) {
-        if let Some(c) = self.conns.get_mut(sid) {
-            c.link = link;
-        }
-        self.save_conn(sid);
-    }
-
-    /// Asks the shell for a relay carrying `packet` (the `join_session`) to `session_id`.
-    fn start_relay(&mut self, sid: &str, session_id: String, packet: &socketio::Packet) {
-        let Some(conn) = self.conns.get(sid) else { return };
-        let Some(main) = conn.main() else { return };
-        let identity = Identity {
-            user_id: main.user_id.clone(),
-            authenticated: main.authenticated,
-            client_address: conn.client_address.clone(),
-        };
-        let first = packet
-            .encode()
-            .into_iter()
-            .map(|f| match f {
-                Frame::Text(t) => engineio::Packet::Message(t).encode(),
-                Frame::Binary(b) => engineio::Packet::BinaryMessage(b).encode(),
-            })
-            .collect();
-        self.set_link(
-            sid,
-            Link::Relay {
-                session_id: session_id.clone(),
-                state: RelayState::Opening { ack: packet.id },
-            },
-        );
-        self.out.push(Output::Relay(RelayCommand::Open {
-            sid: sid.to_string(),
-            session_id: session_id.clone(),
-            identity,
-            first,
-        }));
-        self.log(
-            Record::new(Level::Info, "relay_open")
-                .with("sid", sid)
-                .with("target", crate::log::tag(&session_id)),
-        );
-    }
-
-    fn end_relay(&mut self, conn: &Conn) {
-        if conn.relaying() {
-            self.out.push(Output::Relay(RelayCommand::Close { sid: conn.sid.clone() }));
-        }
-    }
-
-    /// The relay for `sid` is open: the target answers from now on.
-    pub fn relay_opened(&mut self, now: u64, sid: &str) -> Vec<Output> {
-        self.now = now;
-        if let Some(Link::Relay { session_id, .. }) = self.conns.get(sid).map(|c| c.link.clone()) {
-            self.set_link(
-                sid,
-                Link::Relay {
-                    session_id,
-                    state: RelayState::Open,
-                },
-            );
-        }
-        self.finish_outputs()
-    }
-
-    /// The relay for `sid` was refused, could not open, or closed. Frames the shell held
-    /// for it go back through [`Session::frame`] afterwards, to be answered here.
-    pub fn relay_failed(&mut self, now: u64, sid: &str, refusal: Refusal) -> Vec<Output> {
-        self.now = now;
-        let Some(Link::Relay { session_id, state }) = self.conns.get(sid).map(|c| c.link.clone()) else {
-            return self.finish_outputs();
-        };
-        self.log(
-            Record::new(Level::Info, "relay_failed")
-                .with("sid", sid)
-                .with("target", crate::log::tag(&session_id))
-                .with("refusal", format!("{refusal:?}")),
-        );
-        let ack = match state {
-            RelayState::Opening { ack } => ack,
-            RelayState::Open | RelayState::Lost => {
-                // Everything the target received is stored there; the socket may join again.
-                self.set_link(
-                    sid,
-                    Link::Relay {
-                        session_id,
-                        state: RelayState::Lost,
-                    },
-                );
-                if let Refusal::Closed(code @ (CLOSE_PROTOCOL | CLOSE_TOO_BIG)) = refusal {
-                    self.close(sid, code, "protocol error");
-                    return self.finish_outputs();
-                }
-                let e = ClientError::new(
-                    "SESSION_UNAVAILABLE",
-                    "The connection to this conversation was interrupted; join it again".into(),
-                    true,
-                );
-                self.emit_to(sid, "error", e.payload());
-                return self.finish_outputs();
-            }
-        };
-        self.set_link(sid, Link::Unsettled);
-        let result = match refusal {
-            // The named session does not exist: this socket keeps its fresh one.
-            Refusal::Unknown => self.settle(sid).map(|()| self.answer_join(sid)),
-            Refusal::Forbidden => Err(ClientError::new("FORBIDDEN", "This session belongs to another user".into(), false)),
-            Refusal::TooMany => Err(ClientError::new(
-                "TOO_MANY_CONNECTIONS",
-                "Too many connections to this session".into(),
-                true,
-            )),
-            Refusal::Failed | Refusal::Closed(_) => Err(ClientError::new(
-                "SESSION_UNAVAILABLE",
-                "This conversation could not be reached just now; please try again".into(),
-                true,
-            )),
-        };
-        self.answer(sid, "join_session", "/", ack, result);
-        self.finish_outputs()
-    }
-
-    /// Lost every relay (the shell restarted, its relays with it).
-    pub fn relays_lost(&mut self, now: u64) -> Vec<Output> {
-        let sids: Vec<String> = self.conns.values().filter(|c| c.relaying()).map(|c| c.sid.clone()).collect();
-        let mut out = Vec::new();
-        for sid in sids {
-            out.extend(self.relay_failed(now, &sid, Refusal::Failed));
-        }
-        out.extend(self.finish_outputs());
-        out
-    }
-
-    /// A frame from the target for the client of `sid`: Socket.IO packets only.
-    pub fn relayed(&mut self, now: u64, sid: &str, frame: Frame) -> Vec<Output> {
-        self.now = now;
-        if self.conns.get(sid).is_some_and(Conn::relaying) && relay::forwarded(&frame) {
-            self.send(sid, vec![frame]);
-        }
-        self.finish_outputs()
-    }
-
-    /// The far end of a relay from another object: admits `identity` through the same
-    /// check as a direct connection, to a session that exists. Returns the connection.
-    pub fn admit_relay(&mut self, now: u64, identity: &Identity) -> Result<(Conn, Vec<Output>), Refusal> {
-        self.now = now;
-        if self.cfg.conformance || self.meta.owner == Owner::Unclaimed {
-            return Err(Refusal::Unknown);
-        }
-        if self.admit(&identity.user_id, identity.authenticated).is_err() {
-            self.log(Record::new(Level::Info, "relay_refused").with("code", "FORBIDDEN"));
-            return Err(Refusal::Forbidden);
-        }
-        if self.joined_count() >= self.cfg.max_sockets_per_session {
-            return Err(Refusal::TooMany);
-        }
-        let conn = Conn {
-            sid: format!("{}.{}", self.meta.session_id, ids::socket_id()),
-            opened_at: now,
-            header_token: None,
-            last_ping_at: now,
-            awaiting_pong: None,
-            connected_once: true,
-            sockets: vec![NsSocket {
-                nsp: "/".into(),
-                id: ids::socket_id(),
-                user_id: identity.user_id.clone(),
-                authenticated: identity.authenticated,
-            }],
-            created_session: false,
-            transport: Transport::Websocket,
-            link: Link::Peer,
-            client_address: identity.client_address.clone(),
-        };
-        self.conns.insert(conn.sid.clone(), conn.clone());
-        self.log(
-            Record::new(Level::Info, "relay_admitted")
-                .with("sid", conn.sid.clone())
-                .with("authenticated", identity.authenticated),
-        );
-        Ok((conn, self.finish_outputs()))
     }
 
     fn on_event(&mut self, sid: &str, packet: socketio::Packet) {
@@ -879,14 +696,9 @@ impl Session {
                 return self.start_relay(sid, target, &packet);
             }
         }
-        let lost = ClientError::new(
-            "SESSION_UNAVAILABLE",
-            "The connection to this conversation was interrupted; join it again".into(),
-            true,
-        );
         let result = match name.as_str() {
             "join_session" => self.on_join(sid, &arg),
-            "message" | "cancel" if matches!(link, Link::Relay { .. }) => Err(lost),
+            "message" | "cancel" if matches!(link, Link::Relay { .. }) => Err(relay::lost()),
             "message" => {
                 // An unsettled socket that writes to its own session settles there.
                 let own = relay::named_session(&arg).is_none_or(|id| id == self.meta.session_id);
@@ -907,7 +719,7 @@ impl Session {
     }
 
     /// Answers an event: an `error` event when it failed, and its ack if it asked for one.
-    fn answer(&mut self, sid: &str, name: &str, nsp: &str, ack: Option<u64>, result: Result<Value, ClientError>) {
+    pub(crate) fn answer(&mut self, sid: &str, name: &str, nsp: &str, ack: Option<u64>, result: Result<Value, ClientError>) {
         let answer = match result {
             Ok(v) => v,
             Err(e) => {
@@ -941,7 +753,7 @@ impl Session {
     }
 
     /// `session_created` for the socket; returns its ack.
-    fn answer_join(&mut self, sid: &str) -> Value {
+    pub(crate) fn answer_join(&mut self, sid: &str) -> Value {
         let conn = &self.conns[sid];
         let user_id = conn.main().map(|s| s.user_id.clone()).unwrap_or_default();
         let is_new = conn.created_session && self.history.is_empty();
@@ -1018,6 +830,11 @@ impl ClientError {
         }
         v
     }
+}
+
+/// A session that belongs to someone else.
+pub(crate) fn forbidden() -> ClientError {
+    ClientError::new("FORBIDDEN", "This session belongs to another user".into(), false)
 }
 
 pub(crate) fn message_json(m: &Message) -> Value {
