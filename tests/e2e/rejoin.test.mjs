@@ -2,7 +2,8 @@
 // `join_session {sessionId: null}`, reads its id from `session_created`, chats, and on a
 // later visit reconnects with no `query` and joins the stored id. Mia relays such a socket
 // from the Durable Object the Worker picked to the stored session's one; these tests drive
-// that over WebSocket and over long-polling with the upgrade, with the real socket.io-client.
+// that over WebSocket, long-polling with the upgrade, and long-polling alone, with the real
+// socket.io-client.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
@@ -32,6 +33,7 @@ async function anonymousToken() {
 const TRANSPORTS = {
   websocket: { transports: ["websocket"] },
   "polling then upgrade": {},
+  "polling only": { transports: ["polling"] },
 };
 
 /** A socket as the original's clients open it: no query, optional token. */
@@ -115,7 +117,7 @@ for (const transport of Object.keys(TRANSPORTS)) {
       assert.equal(plain.ok, true);
       await waitFor(again, "message_complete", (p) => p.messageId === plain.replyId, 20_000);
       await upgraded(again);
-      assert.equal(again.io.engine.transport.name, "websocket");
+      assert.equal(again.io.engine.transport.name, transport === "polling only" ? "polling" : "websocket");
       assert.deepEqual(errors(again), []);
     });
 
