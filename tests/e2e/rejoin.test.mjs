@@ -16,6 +16,7 @@ const SECRET = "rejoin-test-secret-0123456789abcdef";
 let mock;
 let server;
 const opened = new Set();
+const storedIds = new Set();
 
 before(async () => {
   mock = await startMockOpenAI();
@@ -79,6 +80,7 @@ async function storedSession(transport, { token } = {}) {
   const { created } = await joinSession(first, { sessionId: null });
   await say(first, created.sessionId, "hello, I'm 12");
   first.close();
+  storedIds.add(created.sessionId);
   return { sessionId: created.sessionId, token };
 }
 
@@ -331,5 +333,14 @@ describe("the relay", () => {
     console.log(`  ${line("relayed", latency.relayed)}`);
     console.log(`  ${line("relayed - direct, same chunk", deltas)}`);
     assert.equal(deltas.length, 6 * CHUNKS, "every chunk reached both sockets");
+  });
+
+  test("the logs show relays by tags only, and no errors or panics", async () => {
+    await sleep(500);
+    const lines = server.logs.join("\n");
+    assert.match(lines, /"msg":"relay_open"/);
+    assert.match(lines, /"msg":"relay_admitted"/);
+    for (const id of storedIds) assert.ok(!lines.includes(id), "a session id in full in the logs");
+    assert.doesNotMatch(lines, /panicked|"level":"error"/);
   });
 });
