@@ -39,6 +39,10 @@ pub struct Config {
     pub substance_resources: Vec<Resource>,
     /// Behave as the official Socket.IO protocol test suite expects.
     pub conformance: bool,
+    /// Accept WebSockets with the Hibernation API (off under the conformance switch: the
+    /// runtime holds a hibernatable socket that never sent a frame open for seconds after
+    /// the server closes it, and the suite's silent sockets wait for that close).
+    pub hibernate_websockets: bool,
     /// Problems found while parsing: `(check name, what is wrong)`; no secret values.
     pub problems: Vec<(String, String)>,
 }
@@ -210,6 +214,7 @@ impl Config {
             crisis_resources,
             substance_resources,
             conformance,
+            hibernate_websockets: !conformance,
             problems,
         }
     }

@@ -366,6 +366,7 @@ impl Session {
             transport: Transport::Websocket,
             link: Link::Peer,
             client_address: identity.client_address.clone(),
+            upgrading: false,
         };
         self.conns.insert(conn.sid.clone(), conn.clone());
         self.log(

@@ -54,6 +54,9 @@ pub struct Conn {
     /// The client's address as the Worker saw it, carried into a relay.
     #[serde(default)]
     pub client_address: Option<String>,
+    /// A WebSocket has been accepted to take over this long-polling connection.
+    #[serde(default)]
+    pub upgrading: bool,
 }
 
 impl Conn {
@@ -105,6 +108,18 @@ pub enum Output {
     /// Wake the session (a Durable Object alarm) at this time.
     Alarm(u64),
     Log(Record),
+}
+
+/// What to do with a WebSocket that asks to take over a long-polling connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpgradeDecision {
+    /// Accept it: it is the connection's one upgrade.
+    Accept,
+    /// The connection already has its WebSocket (upgraded or upgrading): accept this one
+    /// and close it at once, as Engine.IO does, and leave the connection alone.
+    Duplicate,
+    /// No such long-polling connection: Engine.IO's "Session ID unknown".
+    Unknown,
 }
 
 /// Why a client frame was refused.
@@ -214,7 +229,9 @@ impl Session {
 
     pub(crate) fn finish_outputs(&mut self) -> Vec<Output> {
         if let Some(at) = self.next_deadline() {
-            self.out.push(Output::Alarm(at));
+            // Never at or before now: an alarm set for the past from inside the alarm handler
+            // may be dropped by the runtime (workerd#6866), and the timers would stop.
+            self.out.push(Output::Alarm(at.max(self.now + 1)));
         }
         std::mem::take(&mut self.out)
     }
@@ -271,6 +288,7 @@ impl Session {
                 Link::Own
             },
             client_address,
+            upgrading: false,
         };
         let handshake = Handshake {
             sid: conn.sid.clone(),
@@ -309,6 +327,35 @@ impl Session {
                     .with("error", e.to_string()),
             );
             self.close(sid, code, "protocol error");
+        }
+        self.finish_outputs()
+    }
+
+    /// A WebSocket asks to take over the long-polling connection `sid`.
+    pub fn upgrade(&mut self, now: u64, sid: &str) -> (UpgradeDecision, Vec<Output>) {
+        self.now = now;
+        let decision = match self.conns.get_mut(sid) {
+            None => UpgradeDecision::Unknown,
+            Some(c) if c.transport != Transport::Polling || c.upgrading => UpgradeDecision::Duplicate,
+            Some(c) => {
+                c.upgrading = true;
+                UpgradeDecision::Accept
+            }
+        };
+        match decision {
+            UpgradeDecision::Accept => self.save_conn(sid),
+            UpgradeDecision::Duplicate => self.log(Record::new(Level::Debug, "duplicate_upgrade").with("sid", sid)),
+            UpgradeDecision::Unknown => {}
+        }
+        (decision, self.finish_outputs())
+    }
+
+    /// The WebSocket of an upgrade that never switched over closed: the connection stays on
+    /// long-polling and may try again.
+    pub fn upgrade_abandoned(&mut self, now: u64, sid: &str) -> Vec<Output> {
+        self.now = now;
+        if let Some(c) = self.conns.get_mut(sid).filter(|c| c.transport == Transport::Polling) {
+            c.upgrading = false;
         }
         self.finish_outputs()
     }
@@ -472,6 +519,7 @@ impl Session {
             engineio::Packet::Upgrade(_) => {
                 if let Some(c) = self.conns.get_mut(sid) {
                     c.transport = Transport::Websocket;
+                    c.upgrading = false;
                 }
                 self.out.push(Output::Upgraded { sid: sid.to_string() });
                 self.save_conn(sid);

@@ -9,7 +9,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 use worker::{
     durable_object, AbortController, Delay, DurableObject, Env, Headers, Method, Request, RequestInit, Response, Result, ScheduledTime,
-    SqlStorage, SqlStorageValue, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
+    SqlStorage, SqlStorageValue, State, WebSocket, WebSocketIncomingMessage, WebSocketPair, WebsocketEvent,
 };
 
 use super::{config_from_env, now_ms, relay, upstream};
@@ -19,7 +19,7 @@ use crate::conversation::{OpinionRequest, UpstreamCommand, UpstreamEvent, Upstre
 use crate::engineio::{self, Frame, Transport};
 use crate::http::{self, EngineTarget};
 use crate::log::{Level, Record};
-use crate::session::{Conn, Output, Session};
+use crate::session::{Conn, Output, Session, UpgradeDecision};
 use crate::store::{self, Message, MessageRow, Meta, MetaRow, SqlValue, Write};
 
 /// Upstream work the core asked for.
@@ -138,6 +138,9 @@ fn bind(values: Vec<SqlValue>) -> Vec<SqlStorageValue> {
         })
         .collect()
 }
+
+/// How long the noop that ends a poll during an upgrade waits for the client's "5".
+const UPGRADE_NOOP_DELAY_MS: u64 = 100;
 
 fn delay(ms: u64) -> Delay {
     Delay::from(Duration::from_millis(ms))
@@ -411,30 +414,90 @@ impl Inner {
             .map(str::to_string))
     }
 
-    async fn open_websocket(&self, req: &Request) -> Result<Response> {
+    /// Accepts a connection's WebSocket: hibernatable (the runtime delivers its events to
+    /// the `websocket_*` handlers, even after an eviction), or, when hibernation is off, held
+    /// in memory with its events read here.
+    fn accept(self: &Rc<Self>, ws: &WebSocket, conn: &Conn) -> Result<()> {
+        if self.cfg.hibernate_websockets {
+            self.state.accept_websocket_with_tags(ws, &[conn.sid.as_str()]);
+            ws.serialize_attachment(conn)?;
+        } else {
+            ws.accept()?;
+            let (inner, ws, sid) = (Rc::clone(self), ws.clone(), conn.sid.clone());
+            worker::wasm_bindgen_futures::spawn_local(async move {
+                let Ok(mut events) = ws.events() else { return };
+                while let Some(event) = futures::StreamExt::next(&mut events).await {
+                    let frame = match event {
+                        Ok(WebsocketEvent::Message(m)) => match (m.text(), m.bytes()) {
+                            (Some(t), _) => Frame::Text(t),
+                            (None, Some(b)) => Frame::Binary(b),
+                            (None, None) => continue,
+                        },
+                        Ok(WebsocketEvent::Close(_)) | Err(_) => break,
+                    };
+                    inner.ws_frame(&sid, frame).await;
+                }
+                let _ = inner.ws_closed(&sid).await;
+            });
+        }
+        self.sockets.borrow_mut().insert(conn.sid.clone(), ws.clone());
+        Ok(())
+    }
+
+    async fn open_websocket(self: &Rc<Self>, req: &Request) -> Result<Response> {
         let pair = WebSocketPair::new()?;
         let token = Self::header_token(req)?;
         let (minted, address) = Self::origin_of(req)?;
         let (conn, outputs) = self
             .with_core(|c| c.open_for(now_ms(), token, Transport::Websocket, minted, address))
             .expect("loaded");
-        self.state.accept_websocket_with_tags(&pair.server, &[conn.sid.as_str()]);
-        pair.server.serialize_attachment(&conn)?;
-        self.sockets.borrow_mut().insert(conn.sid.clone(), pair.server.clone());
+        self.accept(&pair.server, &conn)?;
         self.apply(outputs).await;
         Response::from_websocket(pair.client)
     }
 
     /// The WebSocket that will take over a long-polling connection.
-    fn upgrade(&self, sid: &str, origin: Option<&str>) -> Result<Response> {
-        let Some(conn) = self.connection(sid).filter(|c| c.transport == Transport::Polling) else {
-            return self.engine_error(http::engineio_unknown_sid(), origin);
-        };
+    async fn upgrade(self: &Rc<Self>, sid: &str, origin: Option<&str>) -> Result<Response> {
+        let (decision, outputs) = self.with_core(|c| c.upgrade(now_ms(), sid)).expect("loaded");
+        self.apply(outputs).await;
         let pair = WebSocketPair::new()?;
-        self.state.accept_websocket_with_tags(&pair.server, &[sid]);
-        pair.server.serialize_attachment(&conn)?;
-        self.sockets.borrow_mut().insert(sid.to_string(), pair.server.clone());
+        match decision {
+            UpgradeDecision::Unknown => return self.engine_error(http::engineio_unknown_sid(), origin),
+            UpgradeDecision::Duplicate => {
+                // Not this connection's WebSocket: accepted only to be closed, never tagged.
+                pair.server.accept()?;
+                pair.server.close(Some(crate::session::CLOSE_PROTOCOL), Some("already upgraded"))?;
+            }
+            UpgradeDecision::Accept => {
+                let conn = self.connection(sid).expect("accepted upgrades have a connection");
+                self.accept(&pair.server, &conn)?;
+            }
+        }
         Response::from_websocket(pair.client)
+    }
+
+    /// A frame from a connection's WebSocket; the replies it starts run to the end.
+    async fn ws_frame(&self, sid: &str, frame: Frame) {
+        let outputs = self
+            .with_core(|c| c.frame(now_ms(), sid, frame, Transport::Websocket))
+            .unwrap_or_default();
+        let work = self.apply(outputs).await;
+        self.run(work).await;
+    }
+
+    /// A connection's WebSocket closed.
+    async fn ws_closed(&self, sid: &str) -> Result<()> {
+        self.load(None).await?;
+        self.sockets.borrow_mut().remove(sid);
+        // A WebSocket that closes during its upgrade leaves the polling connection alone.
+        let upgraded = self.connection(sid).is_some_and(|conn| conn.transport == Transport::Websocket);
+        let outputs = if upgraded {
+            self.with_core(|c| c.closed(now_ms(), sid))
+        } else {
+            self.with_core(|c| c.upgrade_abandoned(now_ms(), sid))
+        };
+        self.apply(outputs.unwrap_or_default()).await;
+        Ok(())
     }
 
     async fn poll_open(&self, req: &Request, origin: Option<&str>) -> Result<Response> {
@@ -490,6 +553,18 @@ impl Inner {
             }
             None => Vec::new(),
         };
+        // The probe's noop releases the poll so that the client can pause polling. As in
+        // Engine.IO's own server, it goes out a moment after the probe: a client that sends
+        // "5" at once has switched by then, and its poll is refused below.
+        let only_noops = frames.iter().all(|f| *f == engineio::Packet::Noop.encode());
+        if !frames.is_empty() && only_noops && self.connection(sid).is_some_and(|c| c.upgrading) {
+            delay(UPGRADE_NOOP_DELAY_MS).await;
+        }
+        // A poll still held when the connection switched to its WebSocket came after the
+        // probe released the last legitimate one: the sid is the WebSocket's now.
+        if only_noops && self.connection(sid).is_some_and(|c| c.transport == Transport::Websocket) {
+            return self.engine_error(http::engineio_bad_request(), origin);
+        }
         let frames = if frames.is_empty() {
             vec![engineio::Packet::Noop.encode()]
         } else {
@@ -565,7 +640,7 @@ impl DurableObject for MiaSession {
         let origin = req.headers().get("Origin")?;
         let sid = req.headers().get(SID_HEADER)?.unwrap_or_default();
         match req.headers().get(TARGET_HEADER)?.as_deref() {
-            Some("upgrade") => inner.upgrade(&sid, origin.as_deref()),
+            Some("upgrade") => inner.upgrade(&sid, origin.as_deref()).await,
             Some("poll-open") => inner.poll_open(&req, origin.as_deref()).await,
             Some("poll") if req.method() == Method::Post => inner.poll_post(&sid, req, origin.as_deref()).await,
             Some("poll") => inner.poll_get(&sid, origin.as_deref()).await,
@@ -581,11 +656,7 @@ impl DurableObject for MiaSession {
             WebSocketIncomingMessage::String(s) => Frame::Text(s),
             WebSocketIncomingMessage::Binary(b) => Frame::Binary(b),
         };
-        let outputs = inner
-            .with_core(|c| c.frame(now_ms(), &sid, frame, Transport::Websocket))
-            .unwrap_or_default();
-        let work = inner.apply(outputs).await;
-        inner.run(work).await;
+        inner.ws_frame(&sid, frame).await;
         Ok(())
     }
 
@@ -614,15 +685,9 @@ impl MiaSession {
     async fn closed(&self, ws: &WebSocket) -> Result<()> {
         let inner = &self.inner;
         inner.load(None).await?;
-        if let Some(sid) = inner.sid_of(ws) {
-            inner.sockets.borrow_mut().remove(&sid);
-            // A WebSocket that closes during its upgrade leaves the polling connection alone.
-            let upgraded = inner.connection(&sid).is_some_and(|conn| conn.transport == Transport::Websocket);
-            if upgraded {
-                let outputs = inner.with_core(|c| c.closed(now_ms(), &sid)).unwrap_or_default();
-                inner.apply(outputs).await;
-            }
+        match inner.sid_of(ws) {
+            Some(sid) => inner.ws_closed(&sid).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 }
