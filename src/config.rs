@@ -300,10 +300,43 @@ mod tests {
         let example = include_str!("../.env.example");
         for name in VARIABLES {
             assert!(
-                example.lines().any(|l| l.starts_with(&format!("{name}="))),
+                example
+                    .lines()
+                    .any(|l| l.starts_with(&format!("{name}=")) || l.starts_with(&format!("# {name}="))),
                 "{name} is missing from .env.example"
             );
         }
+    }
+
+    /// `npm run dev` copies `.env.example` to `.dev.vars`, whose values win over defaults:
+    /// pinned timers there would silently override the conformance switch's.
+    #[test]
+    fn env_example_leaves_the_timers_to_their_defaults() {
+        let example = include_str!("../.env.example");
+        let lookup = |name: &str| {
+            example
+                .lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+                .map(str::to_string)
+        };
+        let dev = Config::from_lookup(|name| {
+            if name == "SOCKETIO_CONFORMANCE" {
+                Some("1".into())
+            } else {
+                lookup(name)
+            }
+        });
+        assert_eq!(
+            (dev.ping_interval_ms, dev.ping_timeout_ms, dev.connect_timeout_ms),
+            (300, 200, 1000)
+        );
+        assert!(!dev.hibernate_websockets);
+        let dev = Config::from_lookup(lookup);
+        assert_eq!(
+            (dev.ping_interval_ms, dev.ping_timeout_ms, dev.connect_timeout_ms),
+            (25_000, 20_000, 45_000)
+        );
+        assert!(dev.hibernate_websockets);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use mia_server::conversation::{
 use mia_server::engineio::{Frame, Transport};
 use mia_server::log::{Level, Record};
 use mia_server::relay::{Identity, Refusal, RelayCommand};
-use mia_server::session::{Output, Session};
+use mia_server::session::{Output, Session, UpgradeDecision};
 use mia_server::store::{Role, Write};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -955,6 +955,64 @@ fn long_polling_upgrades_to_websocket() {
     // A late packet over polling is refused.
     let out = h.session.frame(h.now, &sid, Frame::Text("3".into()), Transport::Polling);
     assert!(out.iter().any(|o| matches!(o, Output::Close { .. })));
+}
+
+/// A long-polling connection takes one WebSocket: another one, while the first is upgrading
+/// or after it switched, is a duplicate; an abandoned upgrade lets the connection try again.
+#[test]
+fn a_polling_connection_has_one_websocket() {
+    let mut h = Harness::new(&[]);
+    let (conn, _) = h.session.open(h.now, None, Transport::Polling);
+    let sid = conn.sid;
+    assert_eq!(h.session.upgrade(h.now, "session-1.nope").0, UpgradeDecision::Unknown);
+    assert_eq!(h.session.upgrade(h.now, &sid).0, UpgradeDecision::Accept);
+    assert_eq!(h.session.upgrade(h.now, &sid).0, UpgradeDecision::Duplicate, "while upgrading");
+    // The first WebSocket closes before "5": polling carries on and may upgrade again.
+    let out = h.session.upgrade_abandoned(h.now, &sid);
+    h.take(out);
+    assert!(h.closed.is_empty());
+    assert_eq!(h.session.connection(&sid).unwrap().transport, Transport::Polling);
+    assert_eq!(h.session.upgrade(h.now, &sid).0, UpgradeDecision::Accept);
+    let out = h.session.frame(h.now, &sid, Frame::Text("2probe".into()), Transport::Websocket);
+    h.take(out);
+    let out = h.session.frame(h.now, &sid, Frame::Text("5".into()), Transport::Websocket);
+    h.take(out);
+    assert_eq!(h.session.upgrade(h.now, &sid).0, UpgradeDecision::Duplicate, "after the switch");
+    // A WebSocket connection has nothing to upgrade.
+    let ws = h.open();
+    assert_eq!(h.session.upgrade(h.now, &ws).0, UpgradeDecision::Duplicate);
+    assert!(h.closed.is_empty(), "refusing a duplicate closes nothing that works");
+}
+
+/// The alarm is always set in the future: an alarm that fires a moment early re-arms for
+/// its deadline, and one that fires late still asks for a time after now.
+#[test]
+fn the_alarm_is_never_set_in_the_past() {
+    let mut h = Harness::new(&[
+        ("PING_INTERVAL_MS", "1000"),
+        ("PING_TIMEOUT_MS", "500"),
+        ("CONNECT_TIMEOUT_MS", "3000"),
+    ]);
+    let sid = h.connected();
+    assert_eq!(h.alarm, Some(2_000));
+    // Early: nothing is due yet; the deadline stands.
+    h.now = 1_999;
+    let out = h.session.tick(h.now);
+    h.take(out);
+    assert_eq!(h.alarm, Some(2_000));
+    // Late by a second: the ping goes out and the timeout counts from it.
+    h.now = 3_000;
+    let out = h.session.tick(h.now);
+    h.take(out);
+    assert!(h.sent.iter().any(|(s, f)| *s == sid && *f == Frame::Text("2".into())));
+    assert_eq!(h.alarm, Some(3_500));
+    // A frame handled after the deadline passed (the alarm not yet run) asks for now + 1.
+    h.now = 3_600;
+    h.text(&sid, "6");
+    assert_eq!(h.alarm, Some(3_601));
+    let out = h.session.tick(h.now);
+    h.take(out);
+    assert_eq!(h.closed, vec![(sid, 1000)]);
 }
 
 /// Danger that builds over a conversation raises the tier at the message that tips it,
