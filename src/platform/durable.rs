@@ -287,11 +287,13 @@ impl Inner {
                         let _ = ws.close(Some(code), Some(reason));
                     }
                 }
-                Output::SaveConn(conn) => {
+                Output::SaveConn(conn) if self.cfg.hibernate_websockets => {
                     if let Some(ws) = self.socket(&conn.sid) {
                         let _ = ws.serialize_attachment(&conn);
                     }
                 }
+                // Without hibernation the object stays in memory, and the core with it.
+                Output::SaveConn(_) => {}
                 Output::Store(w) => self.write(&w),
                 Output::Relay(command) => self.relays.command(self, command),
                 Output::Upstream(UpstreamCommand::Start(job)) => work.jobs.push(job),
