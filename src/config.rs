@@ -35,6 +35,8 @@ pub struct Config {
     pub retry_base_ms: u64,
     pub token_ttl_secs: u64,
     pub offline_chunk_delay_ms: u64,
+    /// A session with no message for this long deletes itself (`SESSION_RETENTION_DAYS`).
+    pub retention_ms: u64,
     pub crisis_resources: Vec<Resource>,
     pub substance_resources: Vec<Resource>,
     /// Behave as the official Socket.IO protocol test suite expects.
@@ -75,9 +77,20 @@ pub const VARIABLES: &[&str] = &[
     "UPSTREAM_RETRY_BASE_MS",
     "TOKEN_TTL_SECONDS",
     "OFFLINE_CHUNK_DELAY_MS",
+    "SESSION_RETENTION_DAYS",
     "CRISIS_RESOURCES",
     "SOCKETIO_CONFORMANCE",
 ];
+
+const DAY_MS: u64 = 24 * 3600 * 1000;
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+pub const MAX_RETENTION_DAYS: u32 = 3650;
+
+/// Days (fractions allowed: tests use seconds' worth) as whole milliseconds, at least 1.
+fn parse_days(raw: &str) -> Option<u64> {
+    let days: f64 = raw.parse().ok()?;
+    (days.is_finite() && days > 0.0 && days <= f64::from(MAX_RETENTION_DAYS)).then(|| ((days * DAY_MS as f64).round() as u64).max(1))
+}
 
 /// The shortest `JWT_SECRET` accepted in production.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -126,6 +139,20 @@ impl Config {
         let token_ttl_secs = num("TOKEN_TTL_SECONDS", 7 * 24 * 3600, 60, 366 * 24 * 3600);
         let offline_chunk_delay_ms = num("OFFLINE_CHUNK_DELAY_MS", 30, 0, 10_000);
         let judge_timeout_ms = num("SAFETY_JUDGE_TIMEOUT_MS", 8_000, 100, 120_000);
+
+        let retention_ms = match get("SESSION_RETENTION_DAYS") {
+            None => DEFAULT_RETENTION_DAYS as u64 * DAY_MS,
+            Some(raw) => match parse_days(&raw) {
+                Some(ms) => ms,
+                None => {
+                    problems.push((
+                        "SESSION_RETENTION_DAYS".into(),
+                        format!("expected a number of days above 0 and at most {MAX_RETENTION_DAYS}; using {DEFAULT_RETENTION_DAYS}"),
+                    ));
+                    DEFAULT_RETENTION_DAYS as u64 * DAY_MS
+                }
+            },
+        };
 
         // Production unless development is asked for by name: a deployment that forgets
         // NODE_ENV (or misspells it) keeps the strict origin and secret checks.
@@ -211,6 +238,7 @@ impl Config {
             retry_base_ms,
             token_ttl_secs,
             offline_chunk_delay_ms,
+            retention_ms,
             crisis_resources,
             substance_resources,
             conformance,
@@ -358,6 +386,19 @@ mod tests {
         let (degraded, checks) = c.health_checks();
         assert!(degraded);
         assert_eq!(checks["jwtSecret"], "missing");
+    }
+
+    #[test]
+    fn retention_is_thirty_days_unless_set_and_takes_fractions() {
+        assert_eq!(cfg(&[]).retention_ms, 30 * 24 * 3600 * 1000);
+        assert_eq!(cfg(&[("SESSION_RETENTION_DAYS", "7")]).retention_ms, 7 * 24 * 3600 * 1000);
+        // A test's tiny retention: 0.0001 day = 8.64 s.
+        assert_eq!(cfg(&[("SESSION_RETENTION_DAYS", "0.0001")]).retention_ms, 8_640);
+        for bad in ["0", "-1", "never", "99999", "NaN"] {
+            let c = cfg(&[("SESSION_RETENTION_DAYS", bad)]);
+            assert_eq!(c.retention_ms, 30 * 24 * 3600 * 1000, "{bad}");
+            assert!(c.problems.iter().any(|(n, _)| n == "SESSION_RETENTION_DAYS"), "{bad}");
+        }
     }
 
     #[test]
