@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::mode::Mode;
 
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Idempotent schema; run in order on every start. Later versions append migrations.
 pub const SCHEMA: &[&str] = &[
@@ -36,13 +36,29 @@ pub const SCHEMA: &[&str] = &[
         rules TEXT NOT NULL,
         source TEXT NOT NULL,
         ts INTEGER NOT NULL)",
-    "INSERT INTO schema_version (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM schema_version)",
+    // Version 2: replies owed, from the message's arrival until its reply is stored.
+    "CREATE TABLE IF NOT EXISTS pending (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        reply_id TEXT NOT NULL UNIQUE,
+        user_message TEXT NOT NULL,
+        tier INTEGER NOT NULL,
+        partial TEXT NOT NULL DEFAULT '',
+        chunks INTEGER NOT NULL DEFAULT 0,
+        started_at INTEGER NOT NULL)",
+    "INSERT INTO schema_version (version) SELECT 2 WHERE NOT EXISTS (SELECT 1 FROM schema_version)",
+    "UPDATE schema_version SET version = 2 WHERE version < 2",
 ];
+
+/// Whether this object has stored anything yet (reading it stores nothing).
+pub const HAS_TABLES: &str = "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meta'";
 
 pub const LOAD_META: &str =
     "SELECT session_id, owner_kind, owner, age, mode, tier, fundraising_left, created_at, updated_at FROM meta WHERE id = 1";
 /// The newest messages, newest first; bind the limit.
 pub const LOAD_MESSAGES: &str = "SELECT id, role, content, ts, interrupted FROM messages ORDER BY seq DESC LIMIT ?";
+
+/// Replies owed, oldest first.
+pub const LOAD_PENDING: &str = "SELECT reply_id, user_message, tier, partial, chunks, started_at FROM pending ORDER BY seq";
 
 /// A value bound to a `?` placeholder.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,12 +208,63 @@ pub struct SafetyEvent {
     pub ts: u64,
 }
 
-/// One write.
+/// A reply owed to a stored user message: written with the message, updated with the
+/// reply's text as it streams, deleted in the transaction that stores the reply.
+/// A restarted session finds here what it still has to do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub reply_id: String,
+    pub user_message: String,
+    /// The message's tier (a second opinion's raise included).
+    pub tier: u8,
+    /// The reply's text saved so far (empty: nothing streamed yet, or not yet saved).
+    pub partial: String,
+    /// Chunks in `partial`.
+    pub chunks: u32,
+    pub started_at: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PendingRow {
+    pub reply_id: String,
+    pub user_message: String,
+    pub tier: f64,
+    pub partial: String,
+    pub chunks: f64,
+    pub started_at: f64,
+}
+
+impl From<PendingRow> for Pending {
+    fn from(r: PendingRow) -> Pending {
+        Pending {
+            reply_id: r.reply_id,
+            user_message: r.user_message,
+            tier: (r.tier as u8).clamp(1, 3),
+            partial: r.partial,
+            chunks: r.chunks as u32,
+            started_at: r.started_at as u64,
+        }
+    }
+}
+
+/// One write. The writes of one step of the core go to storage as one transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
     Meta(Meta),
     Message(Message),
     SafetyEvent(SafetyEvent),
+    /// A reply is owed (or its tier was raised).
+    Pending(Pending),
+    /// The text of a reply streamed so far.
+    Partial {
+        reply_id: String,
+        text: String,
+        chunks: u32,
+    },
+    /// The reply is stored (or given up): nothing is owed any more.
+    Done {
+        reply_id: String,
+    },
 }
 
 impl Write {
@@ -250,6 +317,23 @@ impl Write {
                     (e.ts as i64).into(),
                 ],
             ),
+            Write::Pending(p) => (
+                "INSERT INTO pending (reply_id, user_message, tier, partial, chunks, started_at) VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT(reply_id) DO UPDATE SET tier = excluded.tier",
+                vec![
+                    p.reply_id.as_str().into(),
+                    p.user_message.as_str().into(),
+                    i64::from(p.tier).into(),
+                    p.partial.as_str().into(),
+                    i64::from(p.chunks).into(),
+                    (p.started_at as i64).into(),
+                ],
+            ),
+            Write::Partial { reply_id, text, chunks } => (
+                "UPDATE pending SET partial = ?, chunks = ? WHERE reply_id = ?",
+                vec![text.as_str().into(), i64::from(*chunks).into(), reply_id.as_str().into()],
+            ),
+            Write::Done { reply_id } => ("DELETE FROM pending WHERE reply_id = ?", vec![reply_id.as_str().into()]),
         }
     }
 }
@@ -292,6 +376,20 @@ mod tests {
                 source: "rules",
                 ts: 4,
             }),
+            Write::Pending(Pending {
+                reply_id: "r".into(),
+                user_message: "m".into(),
+                tier: 3,
+                partial: String::new(),
+                chunks: 0,
+                started_at: 5,
+            }),
+            Write::Partial {
+                reply_id: "r".into(),
+                text: "Hel".into(),
+                chunks: 1,
+            },
+            Write::Done { reply_id: "r".into() },
         ];
         for w in writes {
             let (sql, binds) = w.sql();
