@@ -16,13 +16,17 @@ use crate::prompts;
 use crate::safety::{self, Resource};
 use crate::session::{ClientError, Output, Session, OPINION_TIERS_KEPT};
 use crate::sse;
-use crate::store::{Message, Role, SafetyEvent, Write};
+use crate::store::{Message, Pending, Role, SafetyEvent, Write};
 
 /// Retries after the first attempt, for failures before the first chunk.
 pub const MAX_RETRIES: u32 = 2;
 
 /// How long the moderation endpoint may take before its answer is given up.
 pub const MODERATION_TIMEOUT_MS: u64 = 10_000;
+
+/// A streaming reply's text is saved with the first chunk at least this long after its first
+/// chunk, then after the last save: a crash loses at most the text streamed in this time.
+pub const PARTIAL_SAVE_MS: u64 = 500;
 
 /// Earlier messages (user and assistant) the safety judge sees with the one it judges.
 pub const JUDGE_CONTEXT_MESSAGES: usize = 6;
@@ -169,7 +173,9 @@ pub struct Reply {
     request: UpstreamRequest,
     sse: sse::Parser,
     finished: bool,
-    started_at: u64,
+    pub(crate) started_at: u64,
+    /// When the text was last saved, or its first chunk came (`None`: no chunk yet).
+    saved_at: Option<u64>,
 }
 
 impl Reply {
@@ -291,6 +297,7 @@ impl Session {
         };
         self.push(Output::Store(Write::Message(user_message.clone())));
         self.history.push(user_message.clone());
+        self.last_active = now;
 
         // 2. Safety.
         let state_before = (self.meta.age, self.meta.mode, self.meta.tier, self.meta.fundraising_left);
@@ -347,6 +354,15 @@ impl Session {
                 .with("mode", self.meta.mode.as_str())
                 .with("queued", queued),
         );
+        // Owed until its reply is stored: a restarted session answers it (`recover`).
+        self.push(Output::Store(Write::Pending(Pending {
+            reply_id: job.reply_id.clone(),
+            user_message: job.user_message.clone(),
+            tier: job.tier,
+            partial: String::new(),
+            chunks: 0,
+            started_at: now,
+        })));
         let ack = json!({ "ok": true, "messageId": user_message.id, "replyId": job.reply_id, "queued": queued });
         if queued {
             self.queue.push_back(job);
@@ -437,6 +453,7 @@ impl Session {
             sse: sse::Parser::new(),
             finished: false,
             started_at: self.now,
+            saved_at: None,
         });
         self.request_attempt(0);
     }
@@ -598,11 +615,25 @@ impl Session {
             return false;
         }
         *known = verdict.tier;
+        let mut owed = None;
         if let Some(r) = self.reply.as_mut().filter(|r| r.for_message == message_id) {
             r.message_tier = r.message_tier.max(verdict.tier);
+            owed = Some((r.id.clone(), r.message_tier));
         }
         if let Some(j) = self.queue.iter_mut().find(|j| j.user_message == message_id) {
             j.tier = j.tier.max(verdict.tier);
+            owed = Some((j.reply_id.clone(), j.tier));
+        }
+        // A restart must still give this message's reply what its raised tier calls for.
+        if let Some((reply_id, tier)) = owed {
+            self.push(Output::Store(Write::Pending(Pending {
+                reply_id,
+                user_message: message_id.to_string(),
+                tier,
+                partial: String::new(),
+                chunks: 0,
+                started_at: self.now,
+            })));
         }
         let before = (self.meta.tier, self.meta.mode);
         self.meta.tier = self.meta.tier.max(verdict.tier);
@@ -703,6 +734,20 @@ impl Session {
         let payload = json!({ "sessionId": self.meta.session_id, "messageId": r.id, "chunk": text, "index": r.index });
         r.text.push_str(&text);
         r.index += 1;
+        // The clock starts at the first chunk: a reply streamed within PARTIAL_SAVE_MS costs no save.
+        let since = *r.saved_at.get_or_insert(self.now);
+        let partial = (self.now >= since + PARTIAL_SAVE_MS).then(|| {
+            r.saved_at = Some(self.now);
+            Write::Partial {
+                reply_id: r.id.clone(),
+                text: r.text.clone(),
+                chunks: r.index,
+            }
+        });
+        // Written in the same step as the chunk's frame, ahead of it.
+        if let Some(w) = partial {
+            self.push(Output::Store(w));
+        }
         self.emit_all("message_chunk", payload);
     }
 
@@ -780,6 +825,7 @@ impl Session {
             ),
         };
         self.reply = None;
+        self.push(Output::Store(Write::Done { reply_id }));
         self.emit_all("error", error.payload());
         self.next_job();
     }
@@ -819,7 +865,10 @@ impl Session {
             };
             self.push(Output::Store(Write::Message(stored.clone())));
             self.history.push(stored);
+            self.last_active = self.now;
         }
+        // In the same transaction as the reply: nothing is owed any more.
+        self.push(Output::Store(Write::Done { reply_id: r.id.clone() }));
         self.log(
             Record::new(Level::Info, "reply_complete")
                 .with("replyId", r.id.as_str())
@@ -857,5 +906,143 @@ impl Session {
         if excess > 0 {
             self.history.drain(..excess);
         }
+    }
+}
+
+impl Session {
+    /// After a restart: finishes the replies still owed (`pending`, oldest first, as stored).
+    /// A reply that had streamed text is stored as it was saved, marked `interrupted` (with
+    /// the crisis resources added at tier 3), and not generated again: the child has read
+    /// part of it. A message with no saved reply text is answered now, under the `replyId`
+    /// its ack gave, so a rejoining client finds it in `session_created.streaming`.
+    pub fn recover(&mut self, now: u64, pending: Vec<Pending>) -> Vec<Output> {
+        self.now = now;
+        for p in pending {
+            let live = self.reply.as_ref().is_some_and(|r| r.id == p.reply_id) || self.queue.iter().any(|j| j.reply_id == p.reply_id);
+            if live {
+                continue;
+            }
+            if p.partial.is_empty() {
+                self.log(
+                    Record::new(Level::Warn, "reply_recovered")
+                        .with("replyId", p.reply_id.as_str())
+                        .with("tier", p.tier)
+                        .with("action", "answer"),
+                );
+                self.queue.push_back(Job {
+                    user_message: p.user_message,
+                    reply_id: p.reply_id,
+                    tier: p.tier,
+                });
+                continue;
+            }
+            let mut text = p.partial;
+            let add_resources = p.tier >= 3 && !safety::mentions_resources(&text, &self.cfg.crisis_resources);
+            if add_resources {
+                text.push_str(&format!(
+                    "\n\nIf you need help right now, please reach out:\n{}",
+                    safety::resources_text(&self.cfg.crisis_resources)
+                ));
+            }
+            let stored = Message {
+                id: p.reply_id.clone(),
+                role: Role::Assistant,
+                content: text,
+                ts: now,
+                interrupted: true,
+            };
+            self.log(
+                Record::new(Level::Warn, "reply_recovered")
+                    .with("replyId", p.reply_id.as_str())
+                    .with("tier", p.tier)
+                    .with("chunks", p.chunks)
+                    .with("action", "interrupted")
+                    .with("resourcesAdded", add_resources),
+            );
+            self.emit_all(
+                "message_complete",
+                json!({
+                    "sessionId": self.meta.session_id,
+                    "messageId": stored.id,
+                    "message": stored.content,
+                    "mode": self.meta.mode.as_str(),
+                    "safetyTier": self.meta.tier,
+                    "interrupted": true,
+                }),
+            );
+            self.push(Output::Store(Write::Message(stored.clone())));
+            self.push(Output::Store(Write::Done { reply_id: p.reply_id }));
+            self.history.push(stored);
+        }
+        self.next_job();
+        self.finish_outputs()
+    }
+
+    /// A transaction the shell could not write, even after retrying. Memory follows storage:
+    /// a message it held leaves the history, the client is told with a retryable
+    /// `STORAGE_FAILED` naming it, and an unsaved user message is not answered — except at
+    /// tier 3, whose crisis reply is never withheld. An unsaved reply's owed row is cleared
+    /// (a restart must not bring it back as interrupted). Other writes (the session row, a
+    /// safety event, a reply's saved text) are logged; the session row goes with the next write.
+    pub fn storage_failed(&mut self, now: u64, writes: Vec<Write>, error: &str) -> Vec<Output> {
+        self.now = now;
+        let kinds: Vec<&str> = writes.iter().map(write_kind).collect();
+        self.log(
+            Record::new(Level::Error, "storage_failed")
+                .with("writes", kinds.join(","))
+                .with("error", error.chars().take(200).collect::<String>()),
+        );
+        for w in writes {
+            match w {
+                Write::Meta(_) => self.stored = false,
+                Write::Message(m) => {
+                    self.history.retain(|h| h.id != m.id);
+                    let text = match m.role {
+                        Role::User => {
+                            self.drop_reply_to(&m.id);
+                            "Your message could not be saved, so Mia could not take it in; please send it again."
+                        }
+                        Role::Assistant => {
+                            self.push(Output::Store(Write::Done { reply_id: m.id.clone() }));
+                            "Mia's reply could not be saved and will not be in the history; please ask again."
+                        }
+                    };
+                    self.emit_all(
+                        "error",
+                        json!({ "code": "STORAGE_FAILED", "message": text, "retryable": true, "messageId": m.id }),
+                    );
+                }
+                _ => {}
+            }
+        }
+        self.finish_outputs()
+    }
+
+    /// Stops the reply owed to an unsaved user message (never at tier 3).
+    fn drop_reply_to(&mut self, user_message: &str) {
+        self.queue.retain(|j| j.user_message != user_message || j.tier >= 3);
+        let current = self
+            .reply
+            .as_ref()
+            .filter(|r| r.for_message == user_message && r.message_tier < 3)
+            .map(|r| r.id.clone());
+        if let Some(id) = current {
+            self.push(Output::Upstream(UpstreamCommand::Abort { reply_id: id }));
+            self.reply = None;
+            self.next_job();
+        }
+    }
+}
+
+/// A write's kind, for logs (never its content).
+fn write_kind(w: &Write) -> &'static str {
+    match w {
+        Write::Meta(_) => "meta",
+        Write::Message(m) if m.role == Role::User => "user_message",
+        Write::Message(_) => "reply",
+        Write::SafetyEvent(_) => "safety_event",
+        Write::Pending(_) => "pending",
+        Write::Partial { .. } => "partial",
+        Write::Done { .. } => "done",
     }
 }

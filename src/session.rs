@@ -102,7 +102,14 @@ pub enum Output {
     },
     /// Store this connection state in the socket's attachment.
     SaveConn(Conn),
+    /// One write, as the core produces it. A step's writes leave the core together as one
+    /// [`Output::Commit`]; the shell never sees this variant from [`Session`].
     Store(Write),
+    /// These writes, in order, as one storage transaction, ahead of the step's frames. If it
+    /// still fails after the shell's retries, the shell reports it with [`Session::storage_failed`].
+    Commit(Vec<Write>),
+    /// The session expired (`SESSION_RETENTION_DAYS`): delete all its storage and its alarm.
+    DeleteAll,
     Upstream(UpstreamCommand),
     Relay(RelayCommand),
     /// Wake the session (a Durable Object alarm) at this time.
@@ -169,6 +176,10 @@ pub struct Session {
     pub(crate) bucket: TokenBucket,
     /// Recent messages' safety scores; `None` until the first message after a restore.
     pub(crate) context: Option<crate::safety::context::Context>,
+    /// Whether the session's row is stored: nothing is, until its first message.
+    pub(crate) stored: bool,
+    /// The last message (or reply) stored: retention counts from here.
+    pub(crate) last_active: u64,
     pub(crate) now: u64,
     out: Vec<Output>,
 }
@@ -176,16 +187,35 @@ pub struct Session {
 /// How many stored messages a session keeps in memory and shows on join.
 pub const HISTORY_SHOWN: usize = 50;
 
+/// How long after a reply's last possible moment (first byte + whole-reply timeouts) the
+/// session wakes to finish it, had the object restarted meanwhile.
+pub const RECOVERY_GRACE_MS: u64 = 5_000;
+
 /// How many recent messages' tiers are kept for their second opinions (far more than can
 /// be answered within the opinions' timeouts under the rate limit).
 pub const OPINION_TIERS_KEPT: usize = 32;
 
 impl Session {
     /// Rebuilds a session from storage (`meta` is `None` for a new one) and live connections.
+    /// Replies still owed are picked up by [`Session::recover`].
     pub fn restore(cfg: Config, session_id: &str, meta: Option<Meta>, history: Vec<Message>, conns: Vec<Conn>, now: u64) -> Session {
+        let stored = meta.is_some();
         let meta = meta.unwrap_or_else(|| Meta {
             session_id: session_id.to_string(),
-            owner: Owner::Unclaimed,
+            // Nothing is stored before the first message: a connection that claimed the
+            // session says who owns it (its attachment outlives hibernation).
+            owner: conns
+                .iter()
+                .filter(|c| c.created_session)
+                .find_map(|c| c.main())
+                .map(|s| {
+                    if s.authenticated {
+                        Owner::User(s.user_id.clone())
+                    } else {
+                        Owner::Nobody
+                    }
+                })
+                .unwrap_or(Owner::Unclaimed),
             age: None,
             mode: Mode::Greeting,
             tier: 1,
@@ -193,6 +223,12 @@ impl Session {
             created_at: now,
             updated_at: now,
         });
+        let last_active = history
+            .iter()
+            .map(|m| m.ts)
+            .chain([meta.created_at, meta.updated_at])
+            .max()
+            .unwrap_or(now);
         let bucket = TokenBucket::new(cfg.rate_limit_per_minute, now);
         Session {
             cfg,
@@ -205,6 +241,8 @@ impl Session {
             opinion_tiers: VecDeque::new(),
             bucket,
             context: None,
+            stored,
+            last_active,
             now,
             out: Vec::new(),
         }
@@ -228,12 +266,28 @@ impl Session {
     }
 
     pub(crate) fn finish_outputs(&mut self) -> Vec<Output> {
+        let mut writes = Vec::new();
+        let mut out = Vec::with_capacity(self.out.len() + 2);
+        for o in std::mem::take(&mut self.out) {
+            match o {
+                Output::Store(w) => writes.push(w),
+                other => out.push(other),
+            }
+        }
+        if !writes.is_empty() {
+            // The session's row goes with its first write (the first message).
+            if !self.stored && !writes.iter().any(|w| matches!(w, Write::Meta(_))) {
+                writes.insert(0, Write::Meta(self.meta.clone()));
+            }
+            self.stored = true;
+            out.insert(0, Output::Commit(coalesce(writes)));
+        }
         if let Some(at) = self.next_deadline() {
             // Never at or before now: an alarm set for the past from inside the alarm handler
             // may be dropped by the runtime (workerd#6866), and the timers would stop.
-            self.out.push(Output::Alarm(at.max(self.now + 1)));
+            out.push(Output::Alarm(at.max(self.now + 1)));
         }
-        std::mem::take(&mut self.out)
+        out
     }
 
     pub(crate) fn log(&mut self, record: Record) {
@@ -241,6 +295,11 @@ impl Session {
             let record = record.with("sessionId", self.meta.session_id.clone());
             self.out.push(Output::Log(record));
         }
+    }
+
+    /// Whether anything of this session is stored.
+    pub fn is_stored(&self) -> bool {
+        self.stored
     }
 
     pub(crate) fn push(&mut self, output: Output) {
@@ -405,10 +464,45 @@ impl Session {
                 _ => {}
             }
         }
+        if self.retention_deadline().is_some_and(|at| now >= at) {
+            self.expire();
+        }
         self.finish_outputs()
     }
 
+    /// When an idle, stored session expires: `SESSION_RETENTION_DAYS` after its last message.
+    /// Never while a socket is connected or a reply is owed (the alarm then serves them).
+    fn retention_deadline(&self) -> Option<u64> {
+        let idle = self.stored && self.conns.is_empty() && self.reply.is_none() && self.queue.is_empty();
+        idle.then(|| self.last_active.saturating_add(self.cfg.retention_ms))
+    }
+
+    /// Deletes the session: storage and alarm (by the shell), and its state here.
+    fn expire(&mut self) {
+        self.log(
+            Record::new(Level::Info, "session_expired")
+                .with("idleMs", self.now.saturating_sub(self.last_active))
+                .with("messages", self.history.len()),
+        );
+        let fresh = Session::restore(self.cfg.clone(), &self.meta.session_id, None, Vec::new(), Vec::new(), self.now);
+        self.meta = fresh.meta;
+        self.last_active = fresh.last_active;
+        self.history.clear();
+        self.opinion_tiers.clear();
+        self.context = None;
+        self.stored = false;
+        self.out.retain(|o| !matches!(o, Output::Store(_)));
+        self.out.push(Output::DeleteAll);
+    }
+
     fn next_deadline(&self) -> Option<u64> {
+        // A reply owed wakes the session after it must have ended: if the object restarted
+        // meanwhile, the wake-up restores it and finishes the work (see `recover`).
+        let watchdog = self
+            .reply
+            .as_ref()
+            .map(|r| r.started_at + self.cfg.first_byte_timeout_ms + self.cfg.reply_timeout_ms + RECOVERY_GRACE_MS)
+            .filter(|at| *at > self.now);
         self.conns
             .values()
             .filter(|c| c.link != Link::Peer)
@@ -423,6 +517,8 @@ impl Session {
                     ping.min(c.opened_at + self.cfg.connect_timeout_ms)
                 }
             })
+            .chain(watchdog)
+            .chain(self.retention_deadline())
             .min()
     }
 
@@ -695,7 +791,7 @@ impl Session {
         };
         self.meta.created_at = self.now;
         self.meta.updated_at = self.now;
-        self.out.push(Output::Store(Write::Meta(self.meta.clone())));
+        // Stored with the first message: a connection alone stores nothing.
         true
     }
 
@@ -896,4 +992,28 @@ pub(crate) fn message_json(m: &Message) -> Value {
         v["interrupted"] = json!(true);
     }
     v
+}
+
+/// One transaction's writes: a reply's text saved twice in one step keeps only the last
+/// save, and none at all when the reply itself is stored (or given up) in the same step.
+fn coalesce(writes: Vec<Write>) -> Vec<Write> {
+    let done: Vec<String> = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Done { reply_id } => Some(reply_id.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut out: Vec<Write> = Vec::with_capacity(writes.len());
+    for w in writes.into_iter().rev() {
+        if let Write::Partial { reply_id, .. } = &w {
+            let later = out.iter().any(|o| matches!(o, Write::Partial { reply_id: r, .. } if r == reply_id));
+            if later || done.contains(reply_id) {
+                continue;
+            }
+        }
+        out.push(w);
+    }
+    out.reverse();
+    out
 }

@@ -19,6 +19,9 @@ struct Harness {
     sent: Vec<(String, Frame)>,
     closed: Vec<(String, u16)>,
     writes: Vec<Write>,
+    /// Each step's transaction, as the shell would write it.
+    commits: Vec<Vec<Write>>,
+    deleted: bool,
     jobs: Vec<UpstreamJob>,
     aborts: Vec<String>,
     opinions: Vec<OpinionRequest>,
@@ -47,6 +50,8 @@ impl Harness {
             sent: Vec::new(),
             closed: Vec::new(),
             writes: Vec::new(),
+            commits: Vec::new(),
+            deleted: false,
             jobs: Vec::new(),
             aborts: Vec::new(),
             opinions: Vec::new(),
@@ -62,7 +67,12 @@ impl Harness {
                 Output::Send { sid, frames, .. } => self.sent.extend(frames.into_iter().map(|f| (sid.clone(), f))),
                 Output::Upgraded { .. } => {}
                 Output::Close { sid, code, .. } => self.closed.push((sid, code)),
-                Output::Store(w) => self.writes.push(w),
+                Output::Store(w) => panic!("a write left the core outside a transaction: {w:?}"),
+                Output::Commit(ws) => {
+                    self.writes.extend(ws.iter().cloned());
+                    self.commits.push(ws);
+                }
+                Output::DeleteAll => self.deleted = true,
                 Output::Upstream(UpstreamCommand::Start(j)) => self.jobs.push(j),
                 Output::Upstream(UpstreamCommand::Abort { reply_id }) => self.aborts.push(reply_id),
                 Output::Alarm(at) => self.alarm = Some(at),
@@ -1207,16 +1217,22 @@ fn an_unknown_id_keeps_the_fresh_minted_session() {
         (json!("session-1"), json!(true))
     );
     assert_eq!(h.ack(&sid, 1), json!({ "ok": true, "sessionId": "session-1" }));
-    assert!(
-        h.writes.iter().any(|w| matches!(w, Write::Meta(_))),
-        "now the session is claimed and stored"
+    assert_eq!(
+        h.session.meta().owner,
+        mia_server::store::Owner::Nobody,
+        "now the session is claimed"
     );
+    assert!(h.writes.is_empty(), "and stored with its first message, not before");
     // The frames held while the relay opened come back to this object (the shell replays them).
     h.text(
         &sid,
         &format!("422{}", json!(["message", { "message": "queued while the relay opened" }])),
     );
     assert_eq!(h.ack(&sid, 2)["ok"], true);
+    assert!(
+        matches!(h.commits[0].first(), Some(Write::Meta(_))),
+        "stored with its first message"
+    );
     // Settled: another id is a mismatch now.
     h.emit(&sid, 3, "join_session", json!({ "sessionId": "stored-session-42" }));
     assert_eq!(h.ack(&sid, 3)["error"]["code"], "SESSION_MISMATCH");
@@ -1420,4 +1436,406 @@ fn a_reply_still_streaming_reaches_a_relayed_join() {
     t.say(&tab, 3, "another");
     t.emit(&peer.sid, 4, "cancel", json!({}));
     assert_eq!(t.ack(&peer.sid, 4)["cancelled"], true);
+}
+
+// ---- durability: transactions, crash recovery, storage failures, retention ----
+
+use mia_server::conversation::PARTIAL_SAVE_MS;
+use mia_server::mode::Mode;
+use mia_server::store::{Message, Meta, Owner, Pending};
+
+impl Harness {
+    /// A session restarted on this storage: its row, history and the replies still owed.
+    fn from_storage(pairs: &[(&str, &str)], meta: Meta, history: Vec<Message>, pending: Vec<Pending>) -> Self {
+        let mut h = Self::restored(pairs, Vec::new());
+        let cfg = h.session_config(pairs);
+        h.session = Session::restore(cfg, "session-1", Some(meta), history, Vec::new(), h.now);
+        let out = h.session.recover(h.now, pending);
+        h.take(out);
+        h
+    }
+
+    fn session_config(&self, pairs: &[(&str, &str)]) -> Config {
+        let mut all = vec![("OPENAI_API_KEY", "sk-test"), ("JWT_SECRET", "native-test-secret-0123456789abcdef")];
+        all.extend_from_slice(pairs);
+        config(&all)
+    }
+
+    /// `session_created` for a new socket.
+    fn rejoin(&mut self) -> (String, Value) {
+        let sid = self.connected();
+        self.emit(&sid, 900, "join_session", json!({}));
+        let created = self
+            .events(&sid)
+            .into_iter()
+            .find(|(n, _)| n == "session_created")
+            .expect("joined")
+            .1;
+        (sid, created)
+    }
+
+    fn fail_last_commit(&mut self) {
+        let commit = self.commits.last().expect("a commit").clone();
+        let out = self
+            .session
+            .storage_failed(self.now, commit, "string or blob too big: SQLITE_TOOBIG");
+        self.take(out);
+    }
+}
+
+fn stored_meta() -> Meta {
+    Meta {
+        session_id: "session-1".into(),
+        owner: Owner::Nobody,
+        age: None,
+        mode: Mode::Greeting,
+        tier: 1,
+        fundraising_left: 0,
+        created_at: 500,
+        updated_at: 500,
+    }
+}
+
+fn user(id: &str, text: &str, ts: u64) -> Message {
+    Message {
+        id: id.into(),
+        role: Role::User,
+        content: text.into(),
+        ts,
+        interrupted: false,
+    }
+}
+
+fn owed(reply_id: &str, user_message: &str, tier: u8, partial: &str) -> Pending {
+    Pending {
+        reply_id: reply_id.into(),
+        user_message: user_message.into(),
+        tier,
+        partial: partial.into(),
+        chunks: u32::from(!partial.is_empty()),
+        started_at: 900,
+    }
+}
+
+fn kinds(commit: &[Write]) -> Vec<&'static str> {
+    commit
+        .iter()
+        .map(|w| match w {
+            Write::Meta(_) => "meta",
+            Write::Message(m) if m.role == Role::User => "user",
+            Write::Message(_) => "reply",
+            Write::SafetyEvent(_) => "safety",
+            Write::Pending(_) => "pending",
+            Write::Partial { .. } => "partial",
+            Write::Done { .. } => "done",
+        })
+        .collect()
+}
+
+#[test]
+fn nothing_is_stored_for_a_session_until_its_first_message() {
+    let mut h = Harness::new(&[]);
+    let silent = h.open();
+    let (sid, created) = h.rejoin();
+    assert_eq!(created["isNew"], true);
+    h.emit(&sid, 2, "message", json!({ "message": "   " }));
+    h.emit(&sid, 3, "cancel", json!({}));
+    h.now += 50_000;
+    let out = h.session.tick(h.now);
+    h.take(out);
+    assert!(h.closed.iter().any(|(s, _)| *s == silent), "the silent socket timed out");
+    assert!(
+        h.commits.is_empty(),
+        "a connection, a join, a refused message and a timeout store nothing"
+    );
+    assert!(!h.session.is_stored());
+
+    h.say(&sid, 4, "hello");
+    assert_eq!(h.commits.len(), 1);
+    assert_eq!(
+        kinds(&h.commits[0]),
+        ["meta", "user", "pending"],
+        "the session row comes with the first message"
+    );
+    let Write::Meta(m) = &h.commits[0][0] else { unreachable!() };
+    assert_eq!(m.owner, Owner::Nobody);
+}
+
+#[test]
+fn the_owner_of_an_unstored_session_outlives_hibernation() {
+    let secret = "native-test-secret-0123456789abcdef";
+    let mut h = Harness::new(&[]);
+    h.now = 1_800_000_000_000;
+    let alice = mia_server::auth::mint(secret, "alice", h.now, 3600);
+    let a = h.open();
+    h.text(&a, &format!("40{}", json!({ "token": alice })));
+    let conn = h.session.connection(&a).unwrap().clone();
+    // The object is evicted with nothing stored; the socket's attachment remains.
+    let cfg = h.session_config(&[]);
+    let again = Session::restore(cfg, "session-1", None, Vec::new(), vec![conn], h.now);
+    assert_eq!(again.meta().owner, Owner::User("alice".into()));
+}
+
+#[test]
+fn each_step_is_one_transaction_and_a_reply_is_saved_as_it_streams() {
+    let mut h = Harness::new(&[]);
+    let sid = h.connected();
+    h.say(&sid, 1, "I want to kill myself");
+    assert_eq!(
+        h.commits.len(),
+        1,
+        "the message, its safety event, the session row and the reply owed: one transaction"
+    );
+    assert_eq!(kinds(&h.commits[0]), ["user", "safety", "meta", "pending"]);
+    let job = h.last_job();
+    h.upstream(
+        &job,
+        UpstreamEvent::Status {
+            code: 200,
+            retry_after_ms: None,
+        },
+    );
+    // A chunk every 100 ms: saved once PARTIAL_SAVE_MS has passed since the first, then the last save.
+    let mut saved_at = Vec::new();
+    for i in 0..12u64 {
+        let before = h.commits.len();
+        let line = format!("data: {}\n\n", json!({"choices": [{"delta": {"content": format!("w{i} ")}}]}));
+        h.upstream(&job, UpstreamEvent::Bytes(line.into_bytes()));
+        if h.commits.len() > before {
+            let Some(Write::Partial { text, chunks, .. }) = h.commits.last().unwrap().first() else {
+                panic!("a partial save expected")
+            };
+            assert_eq!(*chunks as u64, i + 1);
+            assert!(text.ends_with(&format!("w{i} ")));
+            saved_at.push(i * 100);
+        }
+        h.now += 100;
+    }
+    assert_eq!(saved_at, [500, 1000]);
+    assert!(saved_at.windows(2).all(|w| w[1] - w[0] >= PARTIAL_SAVE_MS));
+    let before = h.commits.len();
+    h.upstream(&job, UpstreamEvent::Bytes(b"data: [DONE]\n\n".to_vec()));
+    assert_eq!(h.commits.len(), before + 1, "the reply is one transaction");
+    assert_eq!(
+        kinds(h.commits.last().unwrap()),
+        ["reply", "done"],
+        "with no partial save beside it"
+    );
+    // Per message: 1 transaction on arrival, 1 for the reply, and one per 500 ms of streaming.
+    assert_eq!(h.commits.len(), 1 + 2 + 1);
+
+    // A reply streamed within 500 ms: two transactions for the message and its reply, no more.
+    let before = h.commits.len();
+    h.say(&sid, 2, "thank you");
+    let job = h.last_job();
+    h.sse(&job, &["You're ", "welcome", "."], true);
+    assert_eq!(h.commits.len(), before + 2);
+}
+
+#[test]
+fn a_restart_stores_the_interrupted_reply_and_answers_what_was_owed() {
+    let history = vec![
+        user("m1", "my dog ran away", 600),
+        user("m2", "are you there?", 700),
+        user("m3", "I want to kill myself", 800),
+    ];
+    let pending = vec![
+        owed("r1", "m1", 1, "Oh no, I'm so"),
+        owed("r2", "m2", 1, ""),
+        owed("r3", "m3", 3, ""),
+    ];
+    let mut h = Harness::from_storage(&[], stored_meta(), history, pending);
+    // The cut reply is stored as it was saved, interrupted, in one transaction with its row cleared.
+    assert_eq!(kinds(&h.commits[0]), ["reply", "done"]);
+    let Write::Message(cut) = &h.commits[0][0] else { unreachable!() };
+    assert_eq!(
+        (cut.id.as_str(), cut.content.as_str(), cut.interrupted),
+        ("r1", "Oh no, I'm so", true)
+    );
+    // The next owed message is answered now, under the reply id its ack gave.
+    let job = h.last_job();
+    assert_eq!(job.reply_id, "r2");
+    let UpstreamRequest::Http(req) = &job.request else { panic!() };
+    let body: Value = serde_json::from_str(&req.body).unwrap();
+    assert_eq!(body["messages"].as_array().unwrap().last().unwrap()["content"], "are you there?");
+
+    // A client that rejoins sees the interrupted reply and the one being generated.
+    let (sid, created) = h.rejoin();
+    let shown = created["conversationHistory"].as_array().unwrap();
+    let last = shown.last().unwrap();
+    assert_eq!((last["id"].as_str(), last["interrupted"].as_bool()), (Some("r1"), Some(true)));
+    assert_eq!(created["streaming"]["messageId"], "r2");
+    assert_eq!(created["streaming"]["inReplyTo"], "m2");
+
+    h.sse(&job, &["I'm here."], true);
+    let complete = h.events(&sid).into_iter().find(|(n, _)| n == "message_complete").unwrap().1;
+    assert_eq!(complete["messageId"], "r2");
+    // The tier-3 message gets its crisis reply even when the model fails.
+    let job = h.last_job();
+    assert_eq!(job.reply_id, "r3");
+    for attempt in 0..3 {
+        let job = if attempt == 0 { job.clone() } else { h.last_job() };
+        h.upstream(
+            &job,
+            UpstreamEvent::Status {
+                code: 503,
+                retry_after_ms: None,
+            },
+        );
+    }
+    let crisis = h
+        .events(&sid)
+        .into_iter()
+        .find(|(n, p)| n == "message_complete" && p["messageId"] == "r3")
+        .unwrap()
+        .1;
+    assert!(crisis["message"].as_str().unwrap().contains("988"));
+    assert_eq!(
+        h.stored_messages().iter().map(|(r, _, i)| (*r, *i)).collect::<Vec<_>>(),
+        [(Role::Assistant, true), (Role::Assistant, false), (Role::Assistant, false)]
+    );
+    assert!(kinds(h.commits.last().unwrap()).ends_with(&["done"]));
+}
+
+#[test]
+fn a_tier_three_reply_cut_by_a_restart_is_stored_with_the_crisis_resources() {
+    let history = vec![user("m1", "I want to kill myself", 600)];
+    let h = Harness::from_storage(
+        &[],
+        stored_meta(),
+        history,
+        vec![owed("r1", "m1", 3, "I'm really glad you told me")],
+    );
+    let Write::Message(cut) = &h.commits[0][0] else { panic!() };
+    assert!(cut.interrupted);
+    assert!(cut.content.starts_with("I'm really glad you told me"));
+    assert!(cut.content.contains("988"), "{}", cut.content);
+    assert!(h.jobs.is_empty(), "an interrupted reply is not generated again");
+}
+
+#[test]
+fn a_judge_raise_is_stored_with_the_reply_owed() {
+    let mut h = Harness::new(&[("SAFETY_MODEL", "judge")]);
+    let sid = h.connected();
+    let first = h.say(&sid, 1, "hi");
+    let second = h.say(&sid, 2, "everything is pointless");
+    h.judge_says(&second, r#"{"tier":3,"categories":["suicide"],"reason":"hopeless"}"#);
+    let raised = h
+        .writes
+        .iter()
+        .filter_map(|w| if let Write::Pending(p) = w { Some(p) } else { None })
+        .rfind(|p| p.user_message == second)
+        .unwrap();
+    assert_eq!(raised.tier, 3, "a restart would still give the queued reply the crisis resources");
+    assert_ne!(first, second);
+}
+
+#[test]
+fn a_failed_transaction_is_told_to_the_client_and_memory_follows_storage() {
+    let mut h = Harness::new(&[]);
+    let sid = h.connected();
+    // The user message cannot be stored: it is not answered, and the client is told.
+    let lost = h.say(&sid, 1, "hello");
+    let job = h.last_job();
+    h.fail_last_commit();
+    let error = h.events(&sid).into_iter().rfind(|(n, _)| n == "error").unwrap().1;
+    assert_eq!(error["code"], "STORAGE_FAILED");
+    assert_eq!(error["retryable"], true);
+    assert_eq!(error["messageId"], lost.as_str());
+    assert_eq!(h.aborts, vec![job.reply_id.clone()]);
+    assert!(!h.session.wants(&job.reply_id, job.attempt));
+    let (_, created) = h.rejoin();
+    assert_eq!(created["conversationHistory"], json!([]));
+
+    // The next message carries the session row again, since the first one was lost.
+    h.say(&sid, 2, "hello again");
+    assert_eq!(kinds(h.commits.last().unwrap()), ["meta", "user", "pending"]);
+    // A reply that cannot be stored leaves memory too, and nothing stays owed.
+    let job = h.last_job();
+    h.sse(&job, &["Hi!"], true);
+    h.fail_last_commit();
+    let error = h.events(&sid).into_iter().rfind(|(n, _)| n == "error").unwrap().1;
+    assert_eq!(
+        (error["code"].as_str(), error["messageId"].as_str()),
+        (Some("STORAGE_FAILED"), Some(job.reply_id.as_str()))
+    );
+    assert_eq!(kinds(h.commits.last().unwrap()), ["done"]);
+    let (_, created) = h.rejoin();
+    let shown: Vec<&str> = created["conversationHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(shown, ["hello again"]);
+
+    // At tier 3 the crisis reply goes on even when the message could not be stored.
+    h.say(&sid, 3, "I want to kill myself");
+    let job = h.last_job();
+    h.fail_last_commit();
+    assert!(h.session.wants(&job.reply_id, job.attempt));
+}
+
+#[test]
+fn an_idle_session_deletes_itself_after_the_retention_time() {
+    let day = 24 * 3600 * 1000;
+    let mut h = Harness::new(&[("SESSION_RETENTION_DAYS", "2")]);
+    let sid = h.connected();
+    h.say(&sid, 1, "hello");
+    let job = h.last_job();
+    h.sse(&job, &["Hi"], true);
+    let last = h.now;
+    h.now = last + 1_000;
+    let out = h.session.closed(h.now, &sid);
+    h.take(out);
+    assert!(!h.deleted);
+    // Closed: the alarm is the expiry, counted from the last message.
+    assert_eq!(h.alarm, Some(last + 2 * day));
+    let out = h.session.tick(last + 2 * day - 1);
+    assert!(!out.iter().any(|o| matches!(o, Output::DeleteAll)));
+    h.now = last + 2 * day;
+    let out = h.session.tick(h.now);
+    h.take(out.clone());
+    assert!(h.deleted, "storage and alarm are deleted");
+    assert!(!out.iter().any(|o| matches!(o, Output::Alarm(_) | Output::Commit(_))));
+    let (_, created) = h.rejoin();
+    assert_eq!(created["conversationHistory"], json!([]));
+    assert_eq!(created["isNew"], true);
+
+    // While a socket is connected, its timers drive the alarm and nothing expires; once it
+    // closes past the expiry, the session goes at once.
+    let mut busy = Harness::new(&[("SESSION_RETENTION_DAYS", "2")]);
+    let sid = busy.connected();
+    busy.say(&sid, 1, "hello");
+    let job = busy.last_job();
+    busy.sse(&job, &["Hi"], true);
+    busy.now += 3 * day;
+    let out = busy.session.tick(busy.now);
+    assert!(!out.iter().any(|o| matches!(o, Output::DeleteAll)));
+    let out = busy.session.closed(busy.now, &sid);
+    busy.take(out);
+    assert_eq!(busy.alarm, Some(busy.now + 1));
+    let out = busy.session.tick(busy.now + 1);
+    assert!(out.iter().any(|o| matches!(o, Output::DeleteAll)));
+
+    // A session with nothing stored sets no expiry alarm at all.
+    let mut idle = Harness::new(&[("SESSION_RETENTION_DAYS", "2")]);
+    let sid = idle.connected();
+    idle.alarm = None;
+    let out = idle.session.closed(idle.now, &sid);
+    idle.take(out);
+    assert_eq!(idle.alarm, None);
+}
+
+#[test]
+fn a_restored_session_expires_from_its_stored_last_message() {
+    let day = 24 * 3600 * 1000;
+    let history = vec![user("m1", "hello", 10 * day)];
+    let mut h = Harness::from_storage(&[("SESSION_RETENTION_DAYS", "30")], stored_meta(), history, Vec::new());
+    h.now = 40 * day - 1;
+    let out = h.session.tick(h.now);
+    assert!(!out.iter().any(|o| matches!(o, Output::DeleteAll)));
+    assert!(out.iter().any(|o| matches!(o, Output::Alarm(at) if *at == 40 * day)));
+    let out = h.session.tick(40 * day);
+    assert!(out.iter().any(|o| matches!(o, Output::DeleteAll)));
 }

@@ -20,7 +20,24 @@ use crate::engineio::{self, Frame, Transport};
 use crate::http::{self, EngineTarget};
 use crate::log::{Level, Record};
 use crate::session::{Conn, Output, Session, UpgradeDecision};
-use crate::store::{self, Message, MessageRow, Meta, MetaRow, SqlValue, Write};
+use crate::store::{self, Message, MessageRow, Meta, MetaRow, Pending, PendingRow, SqlValue, Write};
+use worker::js_sys;
+use worker::wasm_bindgen::{closure::Closure, JsCast, JsValue};
+
+/// Attempts at one transaction before the core is told that it failed.
+const COMMIT_ATTEMPTS: u32 = 3;
+
+#[derive(serde::Deserialize)]
+struct Count {
+    n: f64,
+}
+
+/// A JavaScript exception's message.
+fn js_error(e: JsValue) -> String {
+    e.as_string()
+        .or_else(|| js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()))
+        .unwrap_or_else(|| "unknown storage error".into())
+}
 
 /// Upstream work the core asked for.
 #[derive(Default)]
@@ -119,6 +136,8 @@ pub(super) struct Inner {
     core: RefCell<Option<Session>>,
     aborts: RefCell<HashMap<String, AbortController>>,
     alarm_at: Cell<Option<u64>>,
+    /// Whether this object's tables exist (they are made by its first write).
+    schema_ready: Cell<bool>,
     /// WebSockets by socket id, filled as they are met (the runtime's own lookup costs a JS array per call).
     pub(super) sockets: RefCell<HashMap<String, WebSocket>>,
     polls: RefCell<HashMap<String, Poll>>,
@@ -151,12 +170,18 @@ impl Inner {
         self.me.upgrade()
     }
 
-    /// [`Inner::ensure_loaded`], then what the core asked for on starting.
+    /// [`Inner::ensure_loaded`], then what the core asked for on starting; the replies a
+    /// restart left owed run on beside whatever woke the object.
     pub(super) async fn load(&self, session_id: Option<&str>) -> Result<()> {
         self.ensure_loaded(session_id)?;
         let started = std::mem::take(&mut *self.started.borrow_mut());
         if !started.is_empty() {
-            self.apply(started).await;
+            let work = self.apply(started).await;
+            if !work.jobs.is_empty() || !work.opinions.is_empty() {
+                if let Some(me) = self.me() {
+                    worker::wasm_bindgen_futures::spawn_local(async move { me.run(work).await });
+                }
+            }
         }
         Ok(())
     }
@@ -167,37 +192,55 @@ impl Inner {
         }
     }
 
-    /// Builds the core from storage and the live sockets, once per wake-up.
+    /// Builds the core from storage and the live sockets, once per wake-up; what it asks for
+    /// on starting (lost relays, replies a restart left owed: `Session::recover`) waits in
+    /// `started`. An object that has stored nothing stays so: reading creates no table.
     fn ensure_loaded(&self, session_id: Option<&str>) -> Result<()> {
         if self.core.borrow().is_some() {
             return Ok(());
         }
-        for statement in store::SCHEMA {
-            self.sql.exec(statement, None)?;
-        }
-        let meta: Option<Meta> = self
+        let has_tables = self
             .sql
-            .exec(store::LOAD_META, None)?
-            .to_array::<MetaRow>()?
-            .into_iter()
-            .next()
-            .map(Into::into);
-        let limit = Session::history_to_load(&self.cfg) as i64;
-        let mut history: Vec<Message> = self
-            .sql
-            .exec(store::LOAD_MESSAGES, vec![SqlStorageValue::Integer(limit)])?
-            .to_array::<MessageRow>()?
-            .into_iter()
-            .map(Into::into)
-            .collect();
-        history.reverse();
+            .exec(store::HAS_TABLES, None)?
+            .to_array::<Count>()?
+            .first()
+            .is_some_and(|c| c.n > 0.0);
+        let (meta, history, pending) = if has_tables {
+            self.ensure_schema()?;
+            let meta: Option<Meta> = self
+                .sql
+                .exec(store::LOAD_META, None)?
+                .to_array::<MetaRow>()?
+                .into_iter()
+                .next()
+                .map(Into::into);
+            let limit = Session::history_to_load(&self.cfg) as i64;
+            let mut history: Vec<Message> = self
+                .sql
+                .exec(store::LOAD_MESSAGES, vec![SqlStorageValue::Integer(limit)])?
+                .to_array::<MessageRow>()?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+            history.reverse();
+            let pending: Vec<Pending> = self
+                .sql
+                .exec(store::LOAD_PENDING, None)?
+                .to_array::<PendingRow>()?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+            (meta, history, pending)
+        } else {
+            (None, Vec::new(), Vec::new())
+        };
         let conns: Vec<Conn> = self
             .state
             .get_websockets()
             .iter()
             .filter_map(|ws| ws.deserialize_attachment::<Conn>().ok().flatten())
             .collect();
-        // Nothing is stored for a session until it is claimed: its id is also in its sids.
+        // Nothing is stored for a session until its first message: its id is also in its sids.
         let from_sids = conns.iter().find_map(|c| http::session_of_sid(&c.sid).map(str::to_string));
         let id = match (&meta, session_id, from_sids) {
             (Some(m), _, _) => m.session_id.clone(),
@@ -207,16 +250,77 @@ impl Inner {
         };
         let mut session = Session::restore(self.cfg.clone(), &id, meta, history, conns, now_ms());
         // Relays live in memory only: any the attachments remember ended with the last instance.
-        *self.started.borrow_mut() = session.relays_lost(now_ms());
+        let mut started = session.relays_lost(now_ms());
+        // Replies a restart left owed are finished now.
+        if !pending.is_empty() {
+            started.extend(session.recover(now_ms(), pending));
+        }
+        *self.started.borrow_mut() = started;
         *self.core.borrow_mut() = Some(session);
         Ok(())
     }
 
-    fn write(&self, w: &Write) {
-        let (sql, values) = w.sql();
-        if let Err(e) = self.sql.exec(sql, bind(values)) {
-            self.log(Record::new(Level::Error, "storage_write_failed").with("error", e.to_string()));
+    /// Creates (or migrates) the tables, once per wake-up, before the first write.
+    fn ensure_schema(&self) -> Result<()> {
+        if !self.schema_ready.get() {
+            for statement in store::SCHEMA {
+                self.sql.exec(statement, None)?;
+            }
+            self.schema_ready.set(true);
         }
+        Ok(())
+    }
+
+    /// Writes one step's writes as one transaction, retried up to [`COMMIT_ATTEMPTS`] times.
+    fn commit(&self, writes: &[Write]) -> std::result::Result<(), String> {
+        let mut error = String::new();
+        for attempt in 1..=COMMIT_ATTEMPTS {
+            match self.transaction(writes) {
+                Ok(()) => {
+                    self.log(
+                        Record::new(Level::Debug, "storage_commit")
+                            .with("statements", writes.len())
+                            .with("attempt", attempt),
+                    );
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.log(
+                        Record::new(Level::Warn, "storage_retry")
+                            .with("attempt", attempt)
+                            .with("error", e.chars().take(200).collect::<String>()),
+                    );
+                    error = e;
+                }
+            }
+        }
+        Err(error)
+    }
+
+    /// `transactionSync`: every statement or none.
+    fn transaction(&self, writes: &[Write]) -> std::result::Result<(), String> {
+        self.ensure_schema().map_err(|e| e.to_string())?;
+        let sql = self.sql.clone();
+        let statements: Vec<(&'static str, Vec<SqlStorageValue>)> = writes
+            .iter()
+            .map(|w| {
+                let (q, v) = w.sql();
+                (q, bind(v))
+            })
+            .collect();
+        let body = Closure::once(move || -> std::result::Result<JsValue, JsValue> {
+            for (q, v) in statements {
+                sql.exec(q, v).map_err(|e| JsValue::from_str(&e.to_string()))?;
+            }
+            Ok(JsValue::UNDEFINED)
+        });
+        let storage = self.state.storage();
+        let raw: &JsValue = storage.as_raw().as_ref();
+        let run: js_sys::Function = js_sys::Reflect::get(raw, &"transactionSync".into())
+            .map_err(js_error)?
+            .dyn_into()
+            .map_err(js_error)?;
+        run.call1(raw, body.as_ref().unchecked_ref()).map(|_| ()).map_err(js_error)
     }
 
     pub(super) fn with_core<T>(&self, f: impl FnOnce(&mut Session) -> T) -> Option<T> {
@@ -250,6 +354,8 @@ impl Inner {
     pub(super) async fn apply(&self, outputs: Vec<Output>) -> Work {
         let mut work = Work::default();
         let mut alarm = None;
+        let mut failed = Vec::new();
+        let mut delete = false;
         for output in outputs {
             match output {
                 Output::Send {
@@ -294,7 +400,17 @@ impl Inner {
                 }
                 // Without hibernation the object stays in memory, and the core with it.
                 Output::SaveConn(_) => {}
-                Output::Store(w) => self.write(&w),
+                Output::Commit(writes) => {
+                    if let Err(e) = self.commit(&writes) {
+                        failed.push((writes, e));
+                    }
+                }
+                Output::Store(w) => {
+                    if let Err(e) = self.commit(std::slice::from_ref(&w)) {
+                        failed.push((vec![w], e));
+                    }
+                }
+                Output::DeleteAll => delete = true,
                 Output::Relay(command) => self.relays.command(self, command),
                 Output::Upstream(UpstreamCommand::Start(job)) => work.jobs.push(job),
                 Output::Upstream(UpstreamCommand::SecondOpinion(ask)) => work.opinions.push(ask),
@@ -306,6 +422,15 @@ impl Inner {
                 Output::Alarm(at) => alarm = Some(at),
                 Output::Log(record) => self.log(record),
             }
+        }
+        if delete {
+            let storage = self.state.storage();
+            if let Err(e) = storage.delete_all().await {
+                self.log(Record::new(Level::Error, "delete_failed").with("error", e.to_string()));
+            }
+            let _ = storage.delete_alarm().await;
+            self.schema_ready.set(false);
+            self.alarm_at.set(None);
         }
         if let Some(at) = alarm {
             if self.alarm_at.get() != Some(at) {
@@ -319,6 +444,12 @@ impl Inner {
                     self.log(Record::new(Level::Error, "alarm_failed").with("error", e.to_string()));
                 }
             }
+        }
+        // A transaction that could not be written goes back to the core, which tells the
+        // clients and brings its memory in line with storage.
+        for (writes, error) in failed {
+            let outputs = self.with_core(|c| c.storage_failed(now_ms(), writes, &error)).unwrap_or_default();
+            work.extend(Box::pin(self.apply(outputs)).await);
         }
         work
     }
@@ -622,6 +753,7 @@ impl DurableObject for MiaSession {
                 core: RefCell::new(None),
                 aborts: RefCell::new(HashMap::new()),
                 alarm_at: Cell::new(None),
+                schema_ready: Cell::new(false),
                 sockets: RefCell::new(HashMap::new()),
                 polls: RefCell::new(HashMap::new()),
                 relays: relay::Relays::default(),
@@ -675,7 +807,10 @@ impl DurableObject for MiaSession {
     async fn alarm(&self) -> Result<Response> {
         let inner = &self.inner;
         inner.alarm_at.set(None);
-        inner.load(None).await?;
+        // An object with nothing stored and no connection has nothing to wake for.
+        if inner.load(None).await.is_err() {
+            return Response::ok("");
+        }
         let outputs = inner.with_core(|c| c.tick(now_ms())).unwrap_or_default();
         let work = inner.apply(outputs).await;
         inner.run(work).await;
