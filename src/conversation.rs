@@ -295,7 +295,12 @@ impl Session {
             ts: now,
             interrupted: false,
         };
-        self.push(Output::Store(Write::Message(user_message.clone())));
+        // Owed its reply until that reply is stored: a restarted session answers it (`recover`).
+        let reply_id = ids::message_id();
+        self.push(Output::Store(Write::Owed {
+            message: user_message.clone(),
+            reply_id: reply_id.clone(),
+        }));
         self.history.push(user_message.clone());
         self.last_active = now;
 
@@ -339,7 +344,7 @@ impl Session {
 
         let job = Job {
             user_message: user_message.id.clone(),
-            reply_id: ids::message_id(),
+            reply_id,
             tier: assessment.tier,
         };
         self.ask_second_opinions(&user_message.id, text, assessment.tier);
@@ -354,15 +359,6 @@ impl Session {
                 .with("mode", self.meta.mode.as_str())
                 .with("queued", queued),
         );
-        // Owed until its reply is stored: a restarted session answers it (`recover`).
-        self.push(Output::Store(Write::Pending(Pending {
-            reply_id: job.reply_id.clone(),
-            user_message: job.user_message.clone(),
-            tier: job.tier,
-            partial: String::new(),
-            chunks: 0,
-            started_at: now,
-        })));
         let ack = json!({ "ok": true, "messageId": user_message.id, "replyId": job.reply_id, "queued": queued });
         if queued {
             self.queue.push_back(job);
@@ -615,25 +611,11 @@ impl Session {
             return false;
         }
         *known = verdict.tier;
-        let mut owed = None;
         if let Some(r) = self.reply.as_mut().filter(|r| r.for_message == message_id) {
             r.message_tier = r.message_tier.max(verdict.tier);
-            owed = Some((r.id.clone(), r.message_tier));
         }
         if let Some(j) = self.queue.iter_mut().find(|j| j.user_message == message_id) {
             j.tier = j.tier.max(verdict.tier);
-            owed = Some((j.reply_id.clone(), j.tier));
-        }
-        // A restart must still give this message's reply what its raised tier calls for.
-        if let Some((reply_id, tier)) = owed {
-            self.push(Output::Store(Write::Pending(Pending {
-                reply_id,
-                user_message: message_id.to_string(),
-                tier,
-                partial: String::new(),
-                chunks: 0,
-                started_at: self.now,
-            })));
         }
         let before = (self.meta.tier, self.meta.mode);
         self.meta.tier = self.meta.tier.max(verdict.tier);
@@ -741,7 +723,7 @@ impl Session {
             Write::Partial {
                 reply_id: r.id.clone(),
                 text: r.text.clone(),
-                chunks: r.index,
+                ts: self.now,
             }
         });
         // Written in the same step as the chunk's frame, ahead of it.
@@ -825,7 +807,7 @@ impl Session {
             ),
         };
         self.reply = None;
-        self.push(Output::Store(Write::Done { reply_id }));
+        self.push(Output::Store(Write::Unowed { reply_id }));
         self.emit_all("error", error.payload());
         self.next_job();
     }
@@ -863,12 +845,13 @@ impl Session {
                 ts: self.now,
                 interrupted,
             };
+            // Stored, the reply settles what its message was owed.
             self.push(Output::Store(Write::Message(stored.clone())));
             self.history.push(stored);
             self.last_active = self.now;
+        } else {
+            self.push(Output::Store(Write::Unowed { reply_id: r.id.clone() }));
         }
-        // In the same transaction as the reply: nothing is owed any more.
-        self.push(Output::Store(Write::Done { reply_id: r.id.clone() }));
         self.log(
             Record::new(Level::Info, "reply_complete")
                 .with("replyId", r.id.as_str())
@@ -955,7 +938,7 @@ impl Session {
                 Record::new(Level::Warn, "reply_recovered")
                     .with("replyId", p.reply_id.as_str())
                     .with("tier", p.tier)
-                    .with("chunks", p.chunks)
+                    .with("chars", stored.content.chars().count())
                     .with("action", "interrupted")
                     .with("resourcesAdded", add_resources),
             );
@@ -971,7 +954,6 @@ impl Session {
                 }),
             );
             self.push(Output::Store(Write::Message(stored.clone())));
-            self.push(Output::Store(Write::Done { reply_id: p.reply_id }));
             self.history.push(stored);
         }
         self.next_job();
@@ -981,8 +963,8 @@ impl Session {
     /// A transaction the shell could not write, even after retrying. Memory follows storage:
     /// a message it held leaves the history, the client is told with a retryable
     /// `STORAGE_FAILED` naming it, and an unsaved user message is not answered — except at
-    /// tier 3, whose crisis reply is never withheld. An unsaved reply's owed row is cleared
-    /// (a restart must not bring it back as interrupted). Other writes (the session row, a
+    /// tier 3, whose crisis reply is never withheld. An unsaved reply's saved text is removed
+    /// and its message owed nothing (a restart must not bring it back as interrupted). Other writes (the session row, a
     /// safety event, a reply's saved text) are logged; the session row goes with the next write.
     pub fn storage_failed(&mut self, now: u64, writes: Vec<Write>, error: &str) -> Vec<Output> {
         self.now = now;
@@ -995,7 +977,7 @@ impl Session {
         for w in writes {
             match w {
                 Write::Meta(_) => self.stored = false,
-                Write::Message(m) => {
+                Write::Message(m) | Write::Owed { message: m, .. } => {
                     self.history.retain(|h| h.id != m.id);
                     let text = match m.role {
                         Role::User => {
@@ -1003,7 +985,8 @@ impl Session {
                             "Your message could not be saved, so Mia could not take it in; please send it again."
                         }
                         Role::Assistant => {
-                            self.push(Output::Store(Write::Done { reply_id: m.id.clone() }));
+                            self.push(Output::Store(Write::Forget { reply_id: m.id.clone() }));
+                            self.push(Output::Store(Write::Unowed { reply_id: m.id.clone() }));
                             "Mia's reply could not be saved and will not be in the history; please ask again."
                         }
                     };
@@ -1038,11 +1021,11 @@ impl Session {
 fn write_kind(w: &Write) -> &'static str {
     match w {
         Write::Meta(_) => "meta",
-        Write::Message(m) if m.role == Role::User => "user_message",
+        Write::Owed { .. } => "user_message",
         Write::Message(_) => "reply",
         Write::SafetyEvent(_) => "safety_event",
-        Write::Pending(_) => "pending",
         Write::Partial { .. } => "partial",
-        Write::Done { .. } => "done",
+        Write::Unowed { .. } => "unowed",
+        Write::Forget { .. } => "forget",
     }
 }

@@ -1000,7 +1000,8 @@ fn coalesce(writes: Vec<Write>) -> Vec<Write> {
     let done: Vec<String> = writes
         .iter()
         .filter_map(|w| match w {
-            Write::Done { reply_id } => Some(reply_id.clone()),
+            Write::Message(m) => Some(m.id.clone()),
+            Write::Unowed { reply_id } => Some(reply_id.clone()),
             _ => None,
         })
         .collect();

@@ -7,7 +7,7 @@ use crate::mode::Mode;
 
 pub const SCHEMA_VERSION: i64 = 2;
 
-/// Idempotent schema; run in order on every start. Later versions append migrations.
+/// Idempotent schema of version 1; run in order on every start, then [`MIGRATIONS`].
 pub const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS meta (
@@ -36,29 +36,48 @@ pub const SCHEMA: &[&str] = &[
         rules TEXT NOT NULL,
         source TEXT NOT NULL,
         ts INTEGER NOT NULL)",
-    // Version 2: replies owed, from the message's arrival until its reply is stored.
-    "CREATE TABLE IF NOT EXISTS pending (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        reply_id TEXT NOT NULL UNIQUE,
-        user_message TEXT NOT NULL,
-        tier INTEGER NOT NULL,
-        partial TEXT NOT NULL DEFAULT '',
-        chunks INTEGER NOT NULL DEFAULT 0,
-        started_at INTEGER NOT NULL)",
-    "INSERT INTO schema_version (version) SELECT 2 WHERE NOT EXISTS (SELECT 1 FROM schema_version)",
-    "UPDATE schema_version SET version = 2 WHERE version < 2",
+    "INSERT INTO schema_version (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM schema_version)",
 ];
+
+/// Each version after 1 and the statements that bring a database to it (the last one
+/// records the version), run in one transaction.
+pub const MIGRATIONS: &[(i64, &[&str])] = &[(
+    2,
+    &[
+        // A user message names the reply it is owed; a reply row is `streaming` while it
+        // holds the text saved so far. A message is owed while its reply is missing or streaming.
+        "ALTER TABLE messages ADD COLUMN reply_id TEXT",
+        "ALTER TABLE messages ADD COLUMN streaming INTEGER NOT NULL DEFAULT 0",
+        "UPDATE schema_version SET version = 2",
+    ],
+)];
+
+/// The migrations a database at `version` still needs, in order.
+pub fn migrations_after(version: i64) -> impl Iterator<Item = &'static [&'static str]> {
+    MIGRATIONS
+        .iter()
+        .filter(move |(v, _)| *v > version)
+        .map(|(_, statements)| *statements)
+}
+
+pub const LOAD_VERSION: &str = "SELECT version FROM schema_version";
 
 /// Whether this object has stored anything yet (reading it stores nothing).
 pub const HAS_TABLES: &str = "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meta'";
 
 pub const LOAD_META: &str =
     "SELECT session_id, owner_kind, owner, age, mode, tier, fundraising_left, created_at, updated_at FROM meta WHERE id = 1";
-/// The newest messages, newest first; bind the limit.
-pub const LOAD_MESSAGES: &str = "SELECT id, role, content, ts, interrupted FROM messages ORDER BY seq DESC LIMIT ?";
+/// The newest messages, newest first (a reply counts from when it ended); bind the limit.
+/// A reply still `streaming` is not history yet: [`LOAD_OWED`] finds it.
+pub const LOAD_MESSAGES: &str =
+    "SELECT id, role, content, ts, interrupted FROM messages WHERE streaming = 0 ORDER BY ts DESC, seq DESC LIMIT ?";
 
-/// Replies owed, oldest first.
-pub const LOAD_PENDING: &str = "SELECT reply_id, user_message, tier, partial, chunks, started_at FROM pending ORDER BY seq";
+/// The replies owed, oldest first: the text saved of each, and its message's highest tier.
+pub const LOAD_OWED: &str = "SELECT u.id AS user_message, u.reply_id AS reply_id, COALESCE(r.content, '') AS partial,
+       COALESCE((SELECT max(e.tier) FROM safety_events e WHERE e.message_id = u.id), 1) AS tier
+     FROM messages u LEFT JOIN messages r ON r.id = u.reply_id
+     WHERE u.role = 'user' AND u.reply_id IS NOT NULL AND (r.id IS NULL OR r.streaming = 1)
+     ORDER BY u.seq";
 
 /// A value bound to a `?` placeholder.
 #[derive(Debug, Clone, PartialEq)]
@@ -208,30 +227,23 @@ pub struct SafetyEvent {
     pub ts: u64,
 }
 
-/// A reply owed to a stored user message: written with the message, updated with the
-/// reply's text as it streams, deleted in the transaction that stores the reply.
-/// A restarted session finds here what it still has to do.
+/// A reply owed to a stored user message, as a restarted session finds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pending {
     pub reply_id: String,
     pub user_message: String,
-    /// The message's tier (a second opinion's raise included).
+    /// The message's highest tier (its stored safety events, second opinions included).
     pub tier: u8,
     /// The reply's text saved so far (empty: nothing streamed yet, or not yet saved).
     pub partial: String,
-    /// Chunks in `partial`.
-    pub chunks: u32,
-    pub started_at: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct PendingRow {
-    pub reply_id: String,
     pub user_message: String,
-    pub tier: f64,
+    pub reply_id: String,
     pub partial: String,
-    pub chunks: f64,
-    pub started_at: f64,
+    pub tier: f64,
 }
 
 impl From<PendingRow> for Pending {
@@ -241,28 +253,34 @@ impl From<PendingRow> for Pending {
             user_message: r.user_message,
             tier: (r.tier as u8).clamp(1, 3),
             partial: r.partial,
-            chunks: r.chunks as u32,
-            started_at: r.started_at as u64,
         }
     }
 }
 
-/// One write. The writes of one step of the core go to storage as one transaction.
+/// One write, one statement. The writes of one step of the core go as one transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
     Meta(Meta),
+    /// A reply, whole or cut (`interrupted`); it replaces the text saved while it streamed.
     Message(Message),
     SafetyEvent(SafetyEvent),
-    /// A reply is owed (or its tier was raised).
-    Pending(Pending),
+    /// A user message and the reply it is owed until that reply is stored.
+    Owed {
+        message: Message,
+        reply_id: String,
+    },
     /// The text of a reply streamed so far.
     Partial {
         reply_id: String,
         text: String,
-        chunks: u32,
+        ts: u64,
     },
-    /// The reply is stored (or given up): nothing is owed any more.
-    Done {
+    /// The reply was given up with nothing to store: its message is owed nothing any more.
+    Unowed {
+        reply_id: String,
+    },
+    /// Removes a reply's saved text (a reply that could not be stored).
+    Forget {
         reply_id: String,
     },
 }
@@ -297,7 +315,8 @@ impl Write {
             }
             Write::Message(msg) => (
                 "INSERT INTO messages (id, role, content, ts, interrupted) VALUES (?, ?, ?, ?, ?)
-                 ON CONFLICT(id) DO UPDATE SET content = excluded.content, interrupted = excluded.interrupted",
+                 ON CONFLICT(id) DO UPDATE SET content = excluded.content, interrupted = excluded.interrupted,
+                   ts = excluded.ts, streaming = 0",
                 vec![
                     msg.id.as_str().into(),
                     msg.role.as_str().into(),
@@ -317,23 +336,29 @@ impl Write {
                     (e.ts as i64).into(),
                 ],
             ),
-            Write::Pending(p) => (
-                "INSERT INTO pending (reply_id, user_message, tier, partial, chunks, started_at) VALUES (?, ?, ?, ?, ?, ?)
-                 ON CONFLICT(reply_id) DO UPDATE SET tier = excluded.tier",
+            Write::Owed { message, reply_id } => (
+                "INSERT INTO messages (id, role, content, ts, interrupted, reply_id) VALUES (?, ?, ?, ?, 0, ?)",
                 vec![
-                    p.reply_id.as_str().into(),
-                    p.user_message.as_str().into(),
-                    i64::from(p.tier).into(),
-                    p.partial.as_str().into(),
-                    i64::from(p.chunks).into(),
-                    (p.started_at as i64).into(),
+                    message.id.as_str().into(),
+                    message.role.as_str().into(),
+                    message.content.as_str().into(),
+                    (message.ts as i64).into(),
+                    reply_id.as_str().into(),
                 ],
             ),
-            Write::Partial { reply_id, text, chunks } => (
-                "UPDATE pending SET partial = ?, chunks = ? WHERE reply_id = ?",
-                vec![text.as_str().into(), i64::from(*chunks).into(), reply_id.as_str().into()],
+            Write::Partial { reply_id, text, ts } => (
+                "INSERT INTO messages (id, role, content, ts, interrupted, streaming) VALUES (?, 'assistant', ?, ?, 0, 1)
+                 ON CONFLICT(id) DO UPDATE SET content = excluded.content, ts = excluded.ts",
+                vec![reply_id.as_str().into(), text.as_str().into(), (*ts as i64).into()],
             ),
-            Write::Done { reply_id } => ("DELETE FROM pending WHERE reply_id = ?", vec![reply_id.as_str().into()]),
+            Write::Unowed { reply_id } => (
+                "UPDATE messages SET reply_id = NULL WHERE role = 'user' AND reply_id = ?",
+                vec![reply_id.as_str().into()],
+            ),
+            Write::Forget { reply_id } => (
+                "DELETE FROM messages WHERE id = ? AND streaming = 1",
+                vec![reply_id.as_str().into()],
+            ),
         }
     }
 }
@@ -345,7 +370,18 @@ mod tests {
     #[test]
     fn the_schema_records_its_version() {
         let insert = SCHEMA.iter().find(|s| s.starts_with("INSERT INTO schema_version")).unwrap();
-        assert!(insert.contains(&format!("SELECT {SCHEMA_VERSION} ")), "{insert}");
+        assert!(insert.contains("SELECT 1 "), "{insert}");
+        // Each migration ends by recording its version; the last one is SCHEMA_VERSION.
+        for (expected, (version, statements)) in (2..).zip(MIGRATIONS) {
+            assert_eq!(*version, expected);
+            assert_eq!(
+                *statements.last().unwrap(),
+                format!("UPDATE schema_version SET version = {version}")
+            );
+        }
+        assert_eq!(MIGRATIONS.last().unwrap().0, SCHEMA_VERSION);
+        assert_eq!(migrations_after(1).count(), MIGRATIONS.len());
+        assert_eq!(migrations_after(SCHEMA_VERSION).count(), 0);
     }
 
     #[test]
@@ -376,20 +412,23 @@ mod tests {
                 source: "rules",
                 ts: 4,
             }),
-            Write::Pending(Pending {
+            Write::Owed {
+                message: Message {
+                    id: "m".into(),
+                    role: Role::User,
+                    content: "hi".into(),
+                    ts: 3,
+                    interrupted: false,
+                },
                 reply_id: "r".into(),
-                user_message: "m".into(),
-                tier: 3,
-                partial: String::new(),
-                chunks: 0,
-                started_at: 5,
-            }),
+            },
             Write::Partial {
                 reply_id: "r".into(),
                 text: "Hel".into(),
-                chunks: 1,
+                ts: 5,
             },
-            Write::Done { reply_id: "r".into() },
+            Write::Unowed { reply_id: "r".into() },
+            Write::Forget { reply_id: "r".into() },
         ];
         for w in writes {
             let (sql, binds) = w.sql();

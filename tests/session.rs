@@ -206,7 +206,7 @@ impl Harness {
     fn stored_messages(&self) -> Vec<(Role, String, bool)> {
         let mut by_id: Vec<(String, (Role, String, bool))> = Vec::new();
         for w in &self.writes {
-            if let Write::Message(m) = w {
+            if let Write::Message(m) | Write::Owed { message: m, .. } = w {
                 match by_id.iter_mut().find(|(id, _)| *id == m.id) {
                     Some((_, v)) => *v = (m.role, m.content.clone(), m.interrupted),
                     None => by_id.push((m.id.clone(), (m.role, m.content.clone(), m.interrupted))),
@@ -1512,8 +1512,6 @@ fn owed(reply_id: &str, user_message: &str, tier: u8, partial: &str) -> Pending 
         user_message: user_message.into(),
         tier,
         partial: partial.into(),
-        chunks: u32::from(!partial.is_empty()),
-        started_at: 900,
     }
 }
 
@@ -1522,12 +1520,12 @@ fn kinds(commit: &[Write]) -> Vec<&'static str> {
         .iter()
         .map(|w| match w {
             Write::Meta(_) => "meta",
-            Write::Message(m) if m.role == Role::User => "user",
+            Write::Owed { .. } => "user",
             Write::Message(_) => "reply",
             Write::SafetyEvent(_) => "safety",
-            Write::Pending(_) => "pending",
             Write::Partial { .. } => "partial",
-            Write::Done { .. } => "done",
+            Write::Unowed { .. } => "unowed",
+            Write::Forget { .. } => "forget",
         })
         .collect()
 }
@@ -1554,7 +1552,7 @@ fn nothing_is_stored_for_a_session_until_its_first_message() {
     assert_eq!(h.commits.len(), 1);
     assert_eq!(
         kinds(&h.commits[0]),
-        ["meta", "user", "pending"],
+        ["meta", "user"],
         "the session row comes with the first message"
     );
     let Write::Meta(m) = &h.commits[0][0] else { unreachable!() };
@@ -1586,7 +1584,7 @@ fn each_step_is_one_transaction_and_a_reply_is_saved_as_it_streams() {
         1,
         "the message, its safety event, the session row and the reply owed: one transaction"
     );
-    assert_eq!(kinds(&h.commits[0]), ["user", "safety", "meta", "pending"]);
+    assert_eq!(kinds(&h.commits[0]), ["user", "safety", "meta"]);
     let job = h.last_job();
     h.upstream(
         &job,
@@ -1602,10 +1600,11 @@ fn each_step_is_one_transaction_and_a_reply_is_saved_as_it_streams() {
         let line = format!("data: {}\n\n", json!({"choices": [{"delta": {"content": format!("w{i} ")}}]}));
         h.upstream(&job, UpstreamEvent::Bytes(line.into_bytes()));
         if h.commits.len() > before {
-            let Some(Write::Partial { text, chunks, .. }) = h.commits.last().unwrap().first() else {
+            let Some(Write::Partial { text, reply_id, .. }) = h.commits.last().unwrap().first() else {
                 panic!("a partial save expected")
             };
-            assert_eq!(*chunks as u64, i + 1);
+            assert_eq!(*reply_id, job.reply_id);
+            assert_eq!(text.split(' ').filter(|w| !w.is_empty()).count() as u64, i + 1);
             assert!(text.ends_with(&format!("w{i} ")));
             saved_at.push(i * 100);
         }
@@ -1616,11 +1615,7 @@ fn each_step_is_one_transaction_and_a_reply_is_saved_as_it_streams() {
     let before = h.commits.len();
     h.upstream(&job, UpstreamEvent::Bytes(b"data: [DONE]\n\n".to_vec()));
     assert_eq!(h.commits.len(), before + 1, "the reply is one transaction");
-    assert_eq!(
-        kinds(h.commits.last().unwrap()),
-        ["reply", "done"],
-        "with no partial save beside it"
-    );
+    assert_eq!(kinds(h.commits.last().unwrap()), ["reply"], "with no partial save beside it");
     // Per message: 1 transaction on arrival, 1 for the reply, and one per 500 ms of streaming.
     assert_eq!(h.commits.len(), 1 + 2 + 1);
 
@@ -1646,7 +1641,7 @@ fn a_restart_stores_the_interrupted_reply_and_answers_what_was_owed() {
     ];
     let mut h = Harness::from_storage(&[], stored_meta(), history, pending);
     // The cut reply is stored as it was saved, interrupted, in one transaction with its row cleared.
-    assert_eq!(kinds(&h.commits[0]), ["reply", "done"]);
+    assert_eq!(kinds(&h.commits[0]), ["reply"]);
     let Write::Message(cut) = &h.commits[0][0] else { unreachable!() };
     assert_eq!(
         (cut.id.as_str(), cut.content.as_str(), cut.interrupted),
@@ -1694,7 +1689,6 @@ fn a_restart_stores_the_interrupted_reply_and_answers_what_was_owed() {
         h.stored_messages().iter().map(|(r, _, i)| (*r, *i)).collect::<Vec<_>>(),
         [(Role::Assistant, true), (Role::Assistant, false), (Role::Assistant, false)]
     );
-    assert!(kinds(h.commits.last().unwrap()).ends_with(&["done"]));
 }
 
 #[test]
@@ -1714,20 +1708,21 @@ fn a_tier_three_reply_cut_by_a_restart_is_stored_with_the_crisis_resources() {
 }
 
 #[test]
-fn a_judge_raise_is_stored_with_the_reply_owed() {
+fn a_judge_raise_is_stored_where_a_restart_finds_the_tier_of_the_reply_owed() {
     let mut h = Harness::new(&[("SAFETY_MODEL", "judge")]);
     let sid = h.connected();
-    let first = h.say(&sid, 1, "hi");
+    h.say(&sid, 1, "hi");
     let second = h.say(&sid, 2, "everything is pointless");
     h.judge_says(&second, r#"{"tier":3,"categories":["suicide"],"reason":"hopeless"}"#);
-    let raised = h
-        .writes
-        .iter()
-        .filter_map(|w| if let Write::Pending(p) = w { Some(p) } else { None })
-        .rfind(|p| p.user_message == second)
-        .unwrap();
-    assert_eq!(raised.tier, 3, "a restart would still give the queued reply the crisis resources");
-    assert_ne!(first, second);
+    // `store::LOAD_OWED` gives a reply owed the highest tier among its message's safety events.
+    let highest = h
+        .safety_events()
+        .into_iter()
+        .filter(|e| e.message_id == second)
+        .map(|e| e.tier)
+        .max();
+    assert_eq!(highest, Some(3));
+    assert!(mia_server::store::LOAD_OWED.contains("max(e.tier)"));
 }
 
 #[test]
@@ -1749,7 +1744,7 @@ fn a_failed_transaction_is_told_to_the_client_and_memory_follows_storage() {
 
     // The next message carries the session row again, since the first one was lost.
     h.say(&sid, 2, "hello again");
-    assert_eq!(kinds(h.commits.last().unwrap()), ["meta", "user", "pending"]);
+    assert_eq!(kinds(h.commits.last().unwrap()), ["meta", "user"]);
     // A reply that cannot be stored leaves memory too, and nothing stays owed.
     let job = h.last_job();
     h.sse(&job, &["Hi!"], true);
@@ -1759,7 +1754,7 @@ fn a_failed_transaction_is_told_to_the_client_and_memory_follows_storage() {
         (error["code"].as_str(), error["messageId"].as_str()),
         (Some("STORAGE_FAILED"), Some(job.reply_id.as_str()))
     );
-    assert_eq!(kinds(h.commits.last().unwrap()), ["done"]);
+    assert_eq!(kinds(h.commits.last().unwrap()), ["forget", "unowed"]);
     let (_, created) = h.rejoin();
     let shown: Vec<&str> = created["conversationHistory"]
         .as_array()

@@ -32,6 +32,11 @@ struct Count {
     n: f64,
 }
 
+#[derive(serde::Deserialize)]
+struct Version {
+    version: f64,
+}
+
 /// A JavaScript exception's message.
 fn js_error(e: JsValue) -> String {
     e.as_string()
@@ -225,7 +230,7 @@ impl Inner {
             history.reverse();
             let pending: Vec<Pending> = self
                 .sql
-                .exec(store::LOAD_PENDING, None)?
+                .exec(store::LOAD_OWED, None)?
                 .to_array::<PendingRow>()?
                 .into_iter()
                 .map(Into::into)
@@ -266,6 +271,16 @@ impl Inner {
             for statement in store::SCHEMA {
                 self.sql.exec(statement, None)?;
             }
+            let version = self
+                .sql
+                .exec(store::LOAD_VERSION, None)?
+                .to_array::<Version>()?
+                .first()
+                .map_or(1, |v| v.version as i64);
+            for migration in store::migrations_after(version) {
+                let statements = migration.iter().map(|q| (*q, Vec::new())).collect();
+                self.transaction(statements).map_err(worker::Error::RustError)?;
+            }
             self.schema_ready.set(true);
         }
         Ok(())
@@ -275,7 +290,18 @@ impl Inner {
     fn commit(&self, writes: &[Write]) -> std::result::Result<(), String> {
         let mut error = String::new();
         for attempt in 1..=COMMIT_ATTEMPTS {
-            match self.transaction(writes) {
+            let statements = writes
+                .iter()
+                .map(|w| {
+                    let (q, v) = w.sql();
+                    (q, bind(v))
+                })
+                .collect();
+            match self
+                .ensure_schema()
+                .map_err(|e| e.to_string())
+                .and_then(|()| self.transaction(statements))
+            {
                 Ok(()) => {
                     self.log(
                         Record::new(Level::Debug, "storage_commit")
@@ -297,17 +323,13 @@ impl Inner {
         Err(error)
     }
 
-    /// `transactionSync`: every statement or none.
-    fn transaction(&self, writes: &[Write]) -> std::result::Result<(), String> {
-        self.ensure_schema().map_err(|e| e.to_string())?;
+    /// `transactionSync`: every statement or none. One statement needs no transaction.
+    fn transaction(&self, mut statements: Vec<(&'static str, Vec<SqlStorageValue>)>) -> std::result::Result<(), String> {
+        if statements.len() == 1 {
+            let (q, v) = statements.remove(0);
+            return self.sql.exec(q, v).map(|_| ()).map_err(|e| e.to_string());
+        }
         let sql = self.sql.clone();
-        let statements: Vec<(&'static str, Vec<SqlStorageValue>)> = writes
-            .iter()
-            .map(|w| {
-                let (q, v) = w.sql();
-                (q, bind(v))
-            })
-            .collect();
         let body = Closure::once(move || -> std::result::Result<JsValue, JsValue> {
             for (q, v) in statements {
                 sql.exec(q, v).map_err(|e| JsValue::from_str(&e.to_string()))?;

@@ -240,7 +240,7 @@ describe("a storage write that fails", () => {
 });
 
 describe("storage per message", () => {
-  test("each message is one transaction on arrival and one with its reply", async () => {
+  test("each message is one transaction on arrival and one with its reply, one statement each", async () => {
     const server = await start();
     const { socket } = await rejoin(server.url, uniqueSession("count"), { keep: true });
     mock.clear();
@@ -252,8 +252,11 @@ describe("storage per message", () => {
     const mine = commits().slice(before);
     const statements = mine.reduce((n, c) => n + c.statements, 0);
     console.log(`# storage: ${messages.length} messages → ${mine.length} transactions, ${statements} statements (${(mine.length / messages.length).toFixed(1)} transactions per message)`);
-    // The mock's replies stream within 500 ms: no partial save, so exactly two per message.
+    // The mock's replies stream within 500 ms: no partial save, so exactly two per message,
+    // each one statement (the user message names the reply it is owed; the reply settles it),
+    // plus the session row with the first message and when "I'm 12" sets the age.
     assert.equal(mine.length, 2 * messages.length);
+    assert.equal(statements, 2 * messages.length + 2);
     assert.ok(mine.every((c) => c.attempt === 1));
     await stop(server);
   });
@@ -295,7 +298,7 @@ describe("storage and retention", () => {
     if (touched) {
       const withTables = fresh(await storedTables(server.persistDir)).filter(([, t]) => t.length > 0);
       assert.equal(withTables.length, 1, "the session with a message is stored");
-      assert.deepEqual(withTables[0][1], ["messages", "meta", "pending", "safety_events", "schema_version"]);
+      assert.deepEqual(withTables[0][1], ["messages", "meta", "safety_events", "schema_version"]);
       objectId = withTables[0][0];
     }
     // …and deletes itself once idle past the retention time (its alarm fires, deleteAll).
