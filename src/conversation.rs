@@ -955,6 +955,7 @@ impl Session {
             );
             self.push(Output::Store(Write::Message(stored.clone())));
             self.history.push(stored);
+            self.last_active = now;
         }
         self.next_job();
         self.finish_outputs()

@@ -268,15 +268,20 @@ impl Inner {
     /// Creates (or migrates) the tables, once per wake-up, before the first write.
     fn ensure_schema(&self) -> Result<()> {
         if !self.schema_ready.get() {
-            for statement in store::SCHEMA {
-                self.sql.exec(statement, None)?;
-            }
-            let version = self
+            // A current database needs one read; a new one (no tables: an error) its tables.
+            let mut version = self
                 .sql
-                .exec(store::LOAD_VERSION, None)?
-                .to_array::<Version>()?
-                .first()
-                .map_or(1, |v| v.version as i64);
+                .exec(store::LOAD_VERSION, None)
+                .and_then(|c| c.to_array::<Version>())
+                .ok()
+                .and_then(|v| v.first().map(|v| v.version as i64))
+                .unwrap_or(0);
+            if version < 1 {
+                for statement in store::SCHEMA {
+                    self.sql.exec(statement, None)?;
+                }
+                version = 1;
+            }
             for migration in store::migrations_after(version) {
                 let statements = migration.iter().map(|q| (*q, Vec::new())).collect();
                 self.transaction(statements).map_err(worker::Error::RustError)?;
