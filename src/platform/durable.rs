@@ -276,15 +276,25 @@ impl Inner {
                 .ok()
                 .and_then(|v| v.first().map(|v| v.version as i64))
                 .unwrap_or(0);
+            let (from, mut statements) = (version, 0);
             if version < 1 {
                 for statement in store::SCHEMA {
                     self.sql.exec(statement, None)?;
                 }
+                statements += store::SCHEMA.len();
                 version = 1;
             }
             for migration in store::migrations_after(version) {
-                let statements = migration.iter().map(|q| (*q, Vec::new())).collect();
-                self.transaction(statements).map_err(worker::Error::RustError)?;
+                statements += migration.len();
+                let migration = migration.iter().map(|q| (*q, Vec::new())).collect();
+                self.transaction(migration).map_err(worker::Error::RustError)?;
+            }
+            if statements > 0 {
+                self.log(
+                    Record::new(Level::Debug, "storage_schema")
+                        .with("from", from)
+                        .with("statements", statements),
+                );
             }
             self.schema_ready.set(true);
         }
