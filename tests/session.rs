@@ -1612,8 +1612,14 @@ fn each_step_is_one_transaction_and_a_reply_is_saved_as_it_streams() {
     }
     assert_eq!(saved_at, [500, 1000]);
     assert!(saved_at.windows(2).all(|w| w[1] - w[0] >= PARTIAL_SAVE_MS));
+    // The crisis resources come as a last chunk, due for a save: the reply's own write replaces it.
+    h.now += 400;
     let before = h.commits.len();
     h.upstream(&job, UpstreamEvent::Bytes(b"data: [DONE]\n\n".to_vec()));
+    let Some(Write::Message(reply)) = h.commits.last().unwrap().first() else {
+        panic!()
+    };
+    assert!(reply.content.contains("988"));
     assert_eq!(h.commits.len(), before + 1, "the reply is one transaction");
     assert_eq!(kinds(h.commits.last().unwrap()), ["reply"], "with no partial save beside it");
     // Per message: 1 transaction on arrival, 1 for the reply, and one per 500 ms of streaming.
