@@ -844,9 +844,14 @@ impl DurableObject for MiaSession {
     async fn alarm(&self) -> Result<Response> {
         let inner = &self.inner;
         inner.alarm_at.set(None);
-        // An object with nothing stored and no connection has nothing to wake for.
-        if inner.load(None).await.is_err() {
-            return Response::ok("");
+        if let Err(e) = inner.load(None).await {
+            // An object with nothing stored and no connection has nothing to wake for (after
+            // `deleteAll`, or an alarm left from a connection that stored nothing).
+            if inner.state.get_websockets().is_empty() {
+                inner.log(Record::new(Level::Debug, "alarm_idle").with("error", e.to_string()));
+                return Response::ok("");
+            }
+            return Err(e);
         }
         let outputs = inner.with_core(|c| c.tick(now_ms())).unwrap_or_default();
         let work = inner.apply(outputs).await;
