@@ -210,6 +210,14 @@ impl Problem {
     }
 }
 
+/// What a tier-3 reply that does not name the crisis resources ends with.
+fn resources_suffix(resources: &[Resource]) -> String {
+    format!(
+        "\n\nIf you need help right now, please reach out:\n{}",
+        safety::resources_text(resources)
+    )
+}
+
 fn crisis_fallback(resources: &[Resource]) -> String {
     format!(
         "I'm really glad you reached out, and I'm so sorry you're going through this. I'm having trouble answering right now, but you deserve support this very moment, and people are ready to help:\n{}\n\nIf you are in immediate danger, please call 911 or go to a trusted adult now. You are not alone.",
@@ -819,11 +827,7 @@ impl Session {
             .as_ref()
             .is_some_and(|r| r.message_tier >= 3 && !safety::mentions_resources(&r.text, &self.cfg.crisis_resources));
         if needs_resources {
-            let suffix = format!(
-                "\n\nIf you need help right now, please reach out:\n{}",
-                safety::resources_text(&self.cfg.crisis_resources)
-            );
-            self.chunk(suffix);
+            self.chunk(resources_suffix(&self.cfg.crisis_resources));
         }
         let Some(r) = self.reply.take() else { return };
         let mut payload = json!({
@@ -922,10 +926,7 @@ impl Session {
             let mut text = p.partial;
             let add_resources = p.tier >= 3 && !safety::mentions_resources(&text, &self.cfg.crisis_resources);
             if add_resources {
-                text.push_str(&format!(
-                    "\n\nIf you need help right now, please reach out:\n{}",
-                    safety::resources_text(&self.cfg.crisis_resources)
-                ));
+                text.push_str(&resources_suffix(&self.cfg.crisis_resources));
             }
             let stored = Message {
                 id: p.reply_id.clone(),
