@@ -239,6 +239,35 @@ describe("a storage write that fails", () => {
   });
 });
 
+describe("a user message that cannot be stored", () => {
+  test("is surfaced as STORAGE_FAILED, not answered, and in neither memory nor storage", async () => {
+    // 600,000 four-byte characters: within MAX_MESSAGE_CHARS here, 2.4 MB for SQLite.
+    const server = await start({ MAX_MESSAGE_CHARS: "1000000", MAX_PAYLOAD: "10000000" });
+    const sessionId = uniqueSession("bigmsg");
+    const socket = await connect(server.url, { sessionId });
+    await join(socket);
+    mock.clear();
+    const ack = await request(socket, "message", { message: "🙂".repeat(600_000) }, 30_000);
+    assert.equal(ack.ok, true);
+    const error = await waitFor(socket, "error", (p) => p.code === "STORAGE_FAILED", 30_000);
+    assert.equal(error.retryable, true);
+    assert.equal(error.messageId, ack.messageId);
+    await sleep(1000);
+    assert.equal(mock.requests.length, 0, "a message that is not stored is not answered");
+    const created = await rejoin(server.url, sessionId);
+    assert.deepEqual(created.conversationHistory, []);
+    // The next message is stored (with the session row the failed one did not get) and answered.
+    const next = await converse(socket, "a short one");
+    assert.equal(next.ack.ok, true);
+    await kill(server);
+    const again = await start({}, server.persistDir);
+    const history = (await rejoin(again.url, sessionId)).conversationHistory;
+    assert.deepEqual(history.map((m) => m.role), ["user", "assistant"]);
+    assert.equal(history[0].content, "a short one");
+    await stop(again);
+  });
+});
+
 describe("storage per message", () => {
   test("each message is one transaction on arrival and one with its reply, one statement each", async () => {
     const server = await start();
