@@ -1840,3 +1840,19 @@ fn a_restored_session_expires_from_its_stored_last_message() {
     let out = h.session.tick(40 * day);
     assert!(out.iter().any(|o| matches!(o, Output::DeleteAll)));
 }
+
+#[test]
+fn a_reply_owed_with_nobody_connected_sets_an_alarm_past_its_last_possible_moment() {
+    let mut h = Harness::new(&[("UPSTREAM_FIRST_BYTE_TIMEOUT_MS", "1000"), ("UPSTREAM_TIMEOUT_MS", "4000")]);
+    let sid = h.connected();
+    let started = h.now;
+    h.say(&sid, 1, "tell me about owls");
+    let out = h.session.closed(h.now + 10, &sid);
+    h.take(out);
+    // Had the object restarted meanwhile, this wake-up restores it and finishes the reply.
+    assert_eq!(h.alarm, Some(started + 1000 + 4000 + mia_server::session::RECOVERY_GRACE_MS));
+    let job = h.last_job();
+    h.sse(&job, &["Owls hunt at night."], true);
+    // Answered: the alarm is the expiry again.
+    assert_eq!(h.alarm, Some(h.now + 30 * 24 * 3600 * 1000));
+}
