@@ -5,6 +5,7 @@
 //! their JSON and carry the attachments as separate binary messages.
 
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::engineio::Frame;
@@ -79,6 +80,8 @@ pub enum ProtocolError {
     InvalidPayload(&'static str),
     UnexpectedBinary,
     UnexpectedText,
+    /// The attachments of one packet add up to more than the decoder's limit.
+    AttachmentsTooLarge(usize),
 }
 
 impl fmt::Display for ProtocolError {
@@ -97,6 +100,9 @@ impl fmt::Display for ProtocolError {
             }
             ProtocolError::UnexpectedText => {
                 write!(f, "text packet while attachments were awaited")
+            }
+            ProtocolError::AttachmentsTooLarge(max) => {
+                write!(f, "binary attachments over {max} bytes")
             }
         }
     }
@@ -227,7 +233,8 @@ pub fn decode_text(s: &str) -> Result<(Packet, usize), ProtocolError> {
     let data = if rest.is_empty() {
         None
     } else {
-        Some(serde_json::from_str::<Value>(rest).map_err(|e| ProtocolError::BadJson(e.to_string()))?)
+        let json = replace_lone_surrogates(rest);
+        Some(serde_json::from_str::<Value>(&json).map_err(|e| ProtocolError::BadJson(e.to_string()))?)
     };
 
     validate(kind, id, &data)?;
@@ -280,13 +287,72 @@ fn count_placeholders(v: Option<&Value>) -> usize {
     }
 }
 
+/// Replaces `\uXXXX` escapes of unpaired UTF-16 surrogates with `\uFFFD`, as JavaScript
+/// (whose strings may hold them, and `JSON.stringify` escapes them) and the reference
+/// server accept them while serde_json refuses the whole document. An escaped backslash
+/// (`\\u…`) is left alone: escapes are read pairwise from the left.
+pub fn replace_lone_surrogates(json: &str) -> Cow<'_, str> {
+    fn surrogate_at(b: &[u8], i: usize) -> Option<u16> {
+        if b.get(i) != Some(&b'\\') || b.get(i + 1) != Some(&b'u') {
+            return None;
+        }
+        let hex = std::str::from_utf8(b.get(i + 2..i + 6)?).ok()?;
+        let unit = u16::from_str_radix(hex, 16).ok()?;
+        (0xD800..=0xDFFF).contains(&unit).then_some(unit)
+    }
+    let b = json.as_bytes();
+    if !json.contains("\\u") {
+        return Cow::Borrowed(json);
+    }
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match surrogate_at(b, i) {
+            // A high surrogate followed by a low one is a proper pair.
+            Some(0xD800..=0xDBFF) if matches!(surrogate_at(b, i + 6), Some(0xDC00..=0xDFFF)) => i += 12,
+            Some(_) => {
+                let o = out.get_or_insert_with(|| String::with_capacity(json.len()));
+                o.push_str(&json[copied..i]);
+                o.push_str("\\uFFFD");
+                i += 6;
+                copied = i;
+            }
+            // Any other escape, `\\` included, is two characters (`\uXXXX` checked above).
+            None => i += 2,
+        }
+    }
+    match out {
+        Some(mut o) => {
+            o.push_str(&json[copied.min(json.len())..]);
+            Cow::Owned(o)
+        }
+        None => Cow::Borrowed(json),
+    }
+}
+
 /// Reassembles packets from Engine.IO messages, binary attachments included.
 #[derive(Debug, Default)]
 pub struct Decoder {
     pending: Option<(Packet, usize)>,
+    /// Bytes of attachments one packet may hold in waiting; 0 = no limit.
+    max_pending: usize,
 }
 
 impl Decoder {
+    /// A decoder that refuses a packet whose attachments add up to more than `max_bytes`,
+    /// so one connection never holds more than that in waiting.
+    pub fn with_limit(max_bytes: usize) -> Self {
+        Decoder {
+            pending: None,
+            max_pending: max_bytes,
+        }
+    }
+
     /// Feeds a text message; a complete packet comes back, or `None` while attachments are due.
     pub fn feed_text(&mut self, s: &str) -> Result<Option<Packet>, ProtocolError> {
         if self.pending.is_some() {
@@ -304,6 +370,12 @@ impl Decoder {
     /// Feeds a binary message (an attachment).
     pub fn feed_binary(&mut self, bytes: Vec<u8>) -> Result<Option<Packet>, ProtocolError> {
         let (mut packet, expected) = self.pending.take().ok_or(ProtocolError::UnexpectedBinary)?;
+        if self.max_pending > 0 {
+            let held: usize = packet.attachments.iter().map(Vec::len).sum();
+            if held + bytes.len() > self.max_pending {
+                return Err(ProtocolError::AttachmentsTooLarge(self.max_pending));
+            }
+        }
         packet.attachments.push(bytes);
         if packet.attachments.len() == expected {
             Ok(Some(packet))
@@ -384,6 +456,41 @@ mod tests {
             }
             assert_eq!(got, p);
         }
+    }
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters() {
+        let cases = [
+            (r#"["message","cut emoji \ud83d"]"#, "cut emoji \u{FFFD}"),
+            (r#"["message","\ude00 low first"]"#, "\u{FFFD} low first"),
+            (r#"["message","pair \ud83d\ude00 ok"]"#, "pair \u{1F600} ok"),
+            (r#"["message","two highs \uD83D\uD83D\uDE00"]"#, "two highs \u{FFFD}\u{1F600}"),
+            (r#"["message","escaped \\ud83d stays text"]"#, "escaped \\ud83d stays text"),
+            (r#"["message","\\\ud83d"]"#, "\\\u{FFFD}"),
+            (r#"["message","end \ud83d"]"#, "end \u{FFFD}"),
+            (r#"["message","é \u00e9 \ud83d é"]"#, "é é \u{FFFD} é"),
+        ];
+        for (json, want) in cases {
+            let (p, _) = decode_text(&format!("2{json}")).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(p.event_args()[0], json!(want), "{json}");
+        }
+        assert!(matches!(replace_lone_surrogates(r#"["a","no escapes"]"#), Cow::Borrowed(_)));
+        assert!(matches!(decode_text("2[\"a\",\"\\ud83\"]"), Err(ProtocolError::BadJson(_))));
+    }
+
+    #[test]
+    fn pending_attachments_are_bounded() {
+        let mut d = Decoder::with_limit(10);
+        assert_eq!(
+            d.feed_text(r#"52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#),
+            Ok(None)
+        );
+        assert_eq!(d.feed_binary(vec![0; 6]), Ok(None));
+        assert_eq!(d.feed_binary(vec![0; 5]), Err(ProtocolError::AttachmentsTooLarge(10)));
+        assert!(!d.is_waiting());
+        let mut d = Decoder::with_limit(10);
+        d.feed_text(r#"51-["up",{"_placeholder":true,"num":0}]"#).unwrap();
+        assert_eq!(d.feed_binary(vec![0; 10]).unwrap().unwrap().attachments[0].len(), 10);
     }
 
     #[test]
