@@ -61,8 +61,18 @@ pub fn mint(secret: &str, user_id: &str, now_ms: u64, ttl_secs: u64) -> String {
         .expect("HS256 signing cannot fail")
 }
 
-/// Verifies signature, algorithm, `exp` (required) and `nbf`; returns the user id.
-pub fn verify(secret: &str, token: &str, now_ms: u64) -> Result<String, TokenError> {
+/// A verified token: whose it is and until when (ms) it may be served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub user_id: String,
+    /// `exp` plus the leeway: past this, a socket authenticated by the token is disconnected.
+    pub expires_at_ms: u64,
+}
+
+/// Verifies signature, algorithm, `exp` (required), `nbf` and the lifetime cap; returns the
+/// user id. A token may live at most `max_lifetime_secs`: `exp - iat` over it, or `exp` further
+/// than that from now, is `AUTH_INVALID` (a token valid for centuries is a leak waiting).
+pub fn verify(secret: &str, token: &str, now_ms: u64, max_lifetime_secs: u64) -> Result<Verified, TokenError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::Invalid("token too long"));
     }
@@ -87,11 +97,21 @@ pub fn verify(secret: &str, token: &str, now_ms: u64) -> Result<String, TokenErr
             .validate_maturity(&options)
             .map_err(|_| TokenError::Invalid("the token is not valid yet"))?;
     }
+    let exp = claims.expiration.map(|e| e.timestamp()).unwrap_or(0);
+    let cap = i64::try_from(max_lifetime_secs).unwrap_or(i64::MAX);
+    let lifetime_from_iat = claims.issued_at.map(|iat| exp.saturating_sub(iat.timestamp()));
+    let from_now = exp.saturating_sub(now.timestamp());
+    if lifetime_from_iat.is_some_and(|l| l > cap) || from_now > cap.saturating_add(LEEWAY_SECS) {
+        return Err(TokenError::Invalid("the token lives longer than this server allows"));
+    }
     let user = &claims.custom.user_id;
     if user.is_empty() || user.len() > 256 {
         return Err(TokenError::Invalid("bad userId"));
     }
-    Ok(user.clone())
+    Ok(Verified {
+        user_id: user.clone(),
+        expires_at_ms: (exp.saturating_add(LEEWAY_SECS).max(0) as u64).saturating_mul(1000),
+    })
 }
 
 /// Compares two secrets in time independent of where they differ.
@@ -138,6 +158,38 @@ mod tests {
 
     const SECRET: &str = "a-test-secret-that-is-long-enough-0123456789";
     const NOW: u64 = 1_800_000_000_000;
+    const CAP: u64 = 30 * 24 * 3600;
+
+    fn verify(secret: &str, token: &str, now_ms: u64) -> Result<String, TokenError> {
+        super::verify(secret, token, now_ms, CAP).map(|v| v.user_id)
+    }
+
+    fn signed(iat: Option<i64>, exp: i64) -> String {
+        let mut claims = Claims::new(UserClaims { user_id: "u1".into() });
+        claims.issued_at = iat.map(|t| Utc.timestamp_opt(t, 0).unwrap());
+        claims.expiration = Some(Utc.timestamp_opt(exp, 0).unwrap());
+        Hs256.token(&Header::empty(), &claims, &Hs256Key::new(SECRET.as_bytes())).unwrap()
+    }
+
+    #[test]
+    fn lifetimes_over_the_cap_are_invalid() {
+        let (now, cap) = ((NOW / 1000) as i64, CAP as i64);
+        // The attack pass's token: valid for 250,000 years.
+        let forever = signed(Some(now), now + 250_000 * 365 * 86_400);
+        let too_long = signed(Some(now), now + cap + 1);
+        let no_iat = signed(None, now + cap + 3600);
+        let future_iat = signed(Some(now + cap), now + cap + 60);
+        for t in [&forever, &too_long, &no_iat, &future_iat] {
+            assert_eq!(
+                verify(SECRET, t, NOW),
+                Err(TokenError::Invalid("the token lives longer than this server allows"))
+            );
+        }
+        let at_cap = signed(Some(now), now + cap);
+        assert_eq!(verify(SECRET, &at_cap, NOW), Ok("u1".into()));
+        let v = super::verify(SECRET, &mint(SECRET, "u1", NOW, 3600), NOW, CAP).unwrap();
+        assert_eq!(v.expires_at_ms, NOW + 3_600_000 + LEEWAY_SECS as u64 * 1000);
+    }
 
     fn b64(bytes: &[u8]) -> String {
         crate::ids::base64url(bytes)
@@ -210,14 +262,17 @@ mod tests {
 
     #[test]
     fn tokens_from_the_original_node_server_verify() {
-        // jwt.sign({userId, iat}, secret, {expiresIn}) from the npm `jsonwebtoken` package.
-        let legacy = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VySWQiOiJsZWdhY3ktdXNlciIsImlhdCI6MTcwMDAwMDAwMCwiZXhwIjo0MTAyNDQ0ODAwfQ.n_jUBCqAddRCtxIHI7b2JvGCEMbgOHdcqwKzvFGNQKE";
+        // jwt.sign({userId, iat}, secret, {expiresIn: "24h"}) from the npm `jsonwebtoken`
+        // package, as the original server minted them.
+        let legacy = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VySWQiOiJsZWdhY3ktdXNlciIsImlhdCI6MTgwMDAwMDAwMCwiZXhwIjoxODAwMDg2NDAwfQ.ECeqAEf3eGOBFz3UKZHI0B827mLD62nnGQmu0zVYfbs";
         assert_eq!(verify("original-node-server-secret", legacy, NOW), Ok("legacy-user".into()));
         assert_eq!(verify(SECRET, legacy, NOW).unwrap_err().code(), "AUTH_INVALID");
         assert_eq!(
-            verify("original-node-server-secret", legacy, 4_102_444_800_000 + 60_000),
+            verify("original-node-server-secret", legacy, NOW + 86_400_000 + 60_000),
             Err(TokenError::Expired)
         );
+        // Its 24 hours fit under a 1-day cap, the shortest a deployment would set.
+        assert!(super::verify("original-node-server-secret", legacy, NOW, 86_400).is_ok());
     }
 
     #[test]
