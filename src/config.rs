@@ -34,6 +34,12 @@ pub struct Config {
     pub reply_timeout_ms: u64,
     pub retry_base_ms: u64,
     pub token_ttl_secs: u64,
+    /// The longest token lifetime accepted on connect (never below `token_ttl_secs`).
+    pub max_token_lifetime_secs: u64,
+    /// New connections (Engine.IO handshakes) per client address per minute; 0 = no limit.
+    pub client_sessions_per_minute: u32,
+    /// Replies from the model per client address per minute; 0 = no limit.
+    pub client_model_calls_per_minute: u32,
     pub offline_chunk_delay_ms: u64,
     /// A session with no message for this long deletes itself (`SESSION_RETENTION_DAYS`).
     pub retention_ms: u64,
@@ -76,6 +82,9 @@ pub const VARIABLES: &[&str] = &[
     "UPSTREAM_TIMEOUT_MS",
     "UPSTREAM_RETRY_BASE_MS",
     "TOKEN_TTL_SECONDS",
+    "MAX_TOKEN_LIFETIME_SECONDS",
+    "CLIENT_SESSIONS_PER_MINUTE",
+    "CLIENT_MODEL_CALLS_PER_MINUTE",
     "OFFLINE_CHUNK_DELAY_MS",
     "SESSION_RETENTION_DAYS",
     "CRISIS_RESOURCES",
@@ -137,6 +146,10 @@ impl Config {
         let reply_timeout_ms = num("UPSTREAM_TIMEOUT_MS", 120_000, 10, 3_600_000);
         let retry_base_ms = num("UPSTREAM_RETRY_BASE_MS", 500, 0, 60_000);
         let token_ttl_secs = num("TOKEN_TTL_SECONDS", 7 * 24 * 3600, 60, 366 * 24 * 3600);
+        // Tokens this server mints always verify; the original's were 24 h.
+        let max_token_lifetime_secs = num("MAX_TOKEN_LIFETIME_SECONDS", 30 * 24 * 3600, 3600, 366 * 24 * 3600).max(token_ttl_secs);
+        let client_sessions_per_minute = num("CLIENT_SESSIONS_PER_MINUTE", 30, 0, 1_000_000) as u32;
+        let client_model_calls_per_minute = num("CLIENT_MODEL_CALLS_PER_MINUTE", 120, 0, 1_000_000) as u32;
         let offline_chunk_delay_ms = num("OFFLINE_CHUNK_DELAY_MS", 30, 0, 10_000);
         let judge_timeout_ms = num("SAFETY_JUDGE_TIMEOUT_MS", 8_000, 100, 120_000);
 
@@ -237,6 +250,9 @@ impl Config {
             reply_timeout_ms,
             retry_base_ms,
             token_ttl_secs,
+            max_token_lifetime_secs,
+            client_sessions_per_minute,
+            client_model_calls_per_minute,
             offline_chunk_delay_ms,
             retention_ms,
             crisis_resources,

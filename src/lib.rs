@@ -3,6 +3,7 @@
 //! The pure core (everything but `platform`) compiles and is tested natively; the
 //! `platform` module is the thin Cloudflare Workers shell around it.
 
+pub mod access;
 pub mod age;
 pub mod auth;
 pub mod base64;
@@ -12,6 +13,7 @@ pub mod engineio;
 pub mod evaluation;
 pub mod http;
 pub mod ids;
+pub mod limits;
 pub mod log;
 pub mod mode;
 pub mod normalize;
