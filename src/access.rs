@@ -45,10 +45,9 @@ pub fn admit(owner: &Owner, has_history: bool, visitor: Visitor<'_>) -> Admissio
 }
 
 /// The key binding an Engine.IO sid to what opened it: the client's address (the Worker's
-/// `CF-Connecting-IP`) and its `Authorization` header, both of which a stock
-/// socket.io-client repeats on every polling request and on the WebSocket upgrade. A
-/// request naming the sid without the same key is refused. Hashed, so a connection's state
-/// never holds the address or the header themselves.
+/// `CF-Connecting-IP`) and the bearer token of its `Authorization` header, both of which a
+/// stock socket.io-client repeats on every polling request and on the WebSocket upgrade. A
+/// request naming the sid without the same key is refused.
 pub fn connection_key(address: Option<&str>, authorization: Option<&str>) -> String {
     let mut h = Sha256::new();
     h.update(b"mia-sid-binding\0");

@@ -186,6 +186,23 @@ pub fn check_internal_headers<'a>(mut names: impl Iterator<Item = &'a str>) -> R
     Ok(())
 }
 
+/// The 429 for a client address that opens connections faster than
+/// `CLIENT_SESSIONS_PER_MINUTE`.
+pub fn client_rate_limited(retry_after_ms: u64) -> Reply {
+    let mut r = error(
+        429,
+        "RATE_LIMITED",
+        "Too many new connections from your network; please wait a moment",
+    );
+    r.body["error"]["retryAfterMs"] = json!(retry_after_ms);
+    r
+}
+
+/// Engine.IO's answer for a request naming a sid that is not its own.
+pub fn engineio_forbidden() -> Reply {
+    Reply::new(403, json!({ "code": 4, "message": "Forbidden" }))
+}
+
 /// The largest `Authorization` header a `/socket.io/` request may carry. Its bearer token
 /// travels with the connection (into the WebSocket's attachment, at most 16 KiB on Workers),
 /// and no token this server verifies is anywhere near this long.
@@ -410,7 +427,12 @@ mod tests {
         assert_eq!(anon.body["anonymous"], true);
         let uid = anon.body["userId"].as_str().unwrap();
         assert!(uid.starts_with("anon_"));
-        assert_eq!(auth::verify(SECRET, anon.body["token"].as_str().unwrap(), 0).unwrap(), uid);
+        assert_eq!(
+            auth::verify(SECRET, anon.body["token"].as_str().unwrap(), 0, c.max_token_lifetime_secs)
+                .unwrap()
+                .user_id,
+            uid
+        );
         assert_eq!(token(&c, 0, b"", None).status, 200);
         assert_eq!(token(&c, 0, br#"{"userId":"u1"}"#, None).status, 401);
         assert_eq!(token(&c, 0, br#"{"userId":"u1"}"#, Some("Bearer wrong")).status, 401);

@@ -153,6 +153,9 @@ pub struct Identity {
     pub authenticated: bool,
     /// The client's address as the Worker saw it (`CF-Connecting-IP`), if known.
     pub client_address: Option<String>,
+    /// When the connection's token stops being served (ms), so the target puts the socket
+    /// out then as a direct connection's would be.
+    pub expires_at: Option<u64>,
 }
 
 /// Prefix of every header that only this server's own objects may set.
@@ -160,6 +163,7 @@ pub const INTERNAL_HEADER_PREFIX: &str = "x-mia-";
 pub const USER_HEADER: &str = "X-Mia-User-Id";
 pub const AUTHENTICATED_HEADER: &str = "X-Mia-Authenticated";
 pub const ADDRESS_HEADER: &str = "X-Mia-Client-Address";
+pub const EXPIRES_HEADER: &str = "X-Mia-Expires-At";
 
 impl Identity {
     /// As relay request headers.
@@ -171,6 +175,9 @@ impl Identity {
         if let Some(a) = &self.client_address {
             h.push((ADDRESS_HEADER, a.clone()));
         }
+        if let Some(at) = self.expires_at {
+            h.push((EXPIRES_HEADER, at.to_string()));
+        }
         h
     }
 
@@ -180,6 +187,7 @@ impl Identity {
             user_id: get(USER_HEADER).filter(|u| !u.is_empty())?,
             authenticated: get(AUTHENTICATED_HEADER).as_deref() == Some("1"),
             client_address: get(ADDRESS_HEADER),
+            expires_at: get(EXPIRES_HEADER).and_then(|v| v.parse().ok()),
         })
     }
 }
@@ -210,6 +218,7 @@ impl Session {
             user_id: main.user_id.clone(),
             authenticated: main.authenticated,
             client_address: conn.client_address.clone(),
+            expires_at: main.expires_at,
         };
         let first = packet
             .encode()
@@ -349,6 +358,9 @@ impl Session {
         if self.joined_count() >= self.cfg.max_sockets_per_session {
             return Err(Refusal::TooMany);
         }
+        // The same claim as a direct connection's: a token holder takes an ownerless
+        // session with no history for herself (and puts out whoever is on it).
+        self.claim(&identity.user_id, identity.authenticated);
         let conn = Conn {
             sid: format!("{}.{}", self.meta.session_id, ids::socket_id()),
             opened_at: now,
@@ -361,6 +373,7 @@ impl Session {
                 id: ids::socket_id(),
                 user_id: identity.user_id.clone(),
                 authenticated: identity.authenticated,
+                expires_at: identity.expires_at,
             }],
             created_session: false,
             transport: Transport::Websocket,
@@ -427,6 +440,7 @@ mod tests {
             user_id: "u1".into(),
             authenticated: true,
             client_address: Some("203.0.113.9".into()),
+            expires_at: Some(1_800_000_000_000),
         };
         let headers = id.headers();
         let get = |name: &str| headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());

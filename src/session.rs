@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use crate::access::{self, Admission, Visitor};
 use crate::auth;
 use crate::config::Config;
 use crate::conversation::{Job, Reply, UpstreamCommand};
@@ -27,6 +28,10 @@ pub struct NsSocket {
     pub user_id: String,
     /// Whether the user id comes from a verified token.
     pub authenticated: bool,
+    /// When the token stops being served (ms): the socket's next event is refused with
+    /// `AUTH_EXPIRED` and the socket disconnected.
+    #[serde(default)]
+    pub expires_at: Option<u64>,
 }
 
 /// Per-connection state; the shell keeps it in the WebSocket's attachment.
@@ -57,6 +62,16 @@ pub struct Conn {
     /// A WebSocket has been accepted to take over this long-polling connection.
     #[serde(default)]
     pub upgrading: bool,
+}
+
+/// Whether a request naming a sid may act on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SidCheck {
+    Ok,
+    /// No such connection: Engine.IO's "Session ID unknown".
+    Unknown,
+    /// The connection exists but the request does not come from its client: "Forbidden".
+    Forbidden,
 }
 
 impl Conn {
@@ -369,6 +384,24 @@ impl Session {
         (conn, self.finish_outputs())
     }
 
+    /// Whether a polling request or upgrade naming `sid` comes from the client that opened
+    /// it: the same address (`CF-Connecting-IP`) and bearer token as its handshake
+    /// ([`access::connection_key`]).
+    pub fn check_sid(&self, sid: &str, client_address: Option<&str>, header_token: Option<&str>) -> SidCheck {
+        match self.conns.get(sid) {
+            None => SidCheck::Unknown,
+            Some(c) => {
+                let opened = access::connection_key(c.client_address.as_deref(), c.header_token.as_deref());
+                let asking = access::connection_key(client_address, header_token);
+                if auth::constant_time_eq(opened.as_bytes(), asking.as_bytes()) {
+                    SidCheck::Ok
+                } else {
+                    SidCheck::Forbidden
+                }
+            }
+        }
+    }
+
     /// A frame from a client, received over `via`.
     pub fn frame(&mut self, now: u64, sid: &str, frame: Frame, via: Transport) -> Vec<Output> {
         self.now = now;
@@ -569,6 +602,13 @@ impl Session {
             engineio::Packet::Noop | engineio::Packet::Upgrade(_) => Ok(()),
             engineio::Packet::Open(_) => Err(FrameError::Unexpected("client sent an open packet")),
             engineio::Packet::Message(_) | engineio::Packet::BinaryMessage(_) if self.conns.get(sid).is_some_and(Conn::relaying) => {
+                if self.conns.get(sid).and_then(Conn::main).is_some_and(|s| self.is_expired(s)) {
+                    // Its token expired: the relay ends, and the socket is put out here.
+                    self.out.push(Output::Relay(RelayCommand::Close { sid: sid.to_string() }));
+                    self.set_link(sid, Link::Own);
+                    self.put_out(sid, "/", expired_error(), None);
+                    return Ok(());
+                }
                 self.out.push(Output::Relay(RelayCommand::Send {
                     sid: sid.to_string(),
                     frames: vec![packet.encode()],
@@ -576,14 +616,29 @@ impl Session {
                 Ok(())
             }
             engineio::Packet::Message(text) => {
-                let decoded = self.decoders.entry(sid.to_string()).or_default().feed_text(&text);
+                // Attachments are held only for a connected socket, and only up to maxPayload.
+                let connected = self.conns.get(sid).is_some_and(|c| !c.sockets.is_empty());
+                if !connected && (text.starts_with('5') || text.starts_with('6')) {
+                    return Err(FrameError::Unexpected("binary packet before CONNECT"));
+                }
+                let limit = self.cfg.max_payload as usize;
+                let decoded = self
+                    .decoders
+                    .entry(sid.to_string())
+                    .or_insert_with(|| Decoder::with_limit(limit))
+                    .feed_text(&text);
                 match decoded.map_err(FrameError::Socket)? {
                     Some(p) => self.on_packet(sid, p),
                     None => Ok(()),
                 }
             }
             engineio::Packet::BinaryMessage(bytes) => {
-                let decoded = self.decoders.entry(sid.to_string()).or_default().feed_binary(bytes);
+                let limit = self.cfg.max_payload as usize;
+                let decoded = self
+                    .decoders
+                    .entry(sid.to_string())
+                    .or_insert_with(|| Decoder::with_limit(limit))
+                    .feed_binary(bytes);
                 match decoded.map_err(FrameError::Socket)? {
                     Some(p) => self.on_packet(sid, p),
                     None => Ok(()),
@@ -706,20 +761,20 @@ impl Session {
         } else {
             auth::connect_token(&payload).map(|t| t.map(str::to_string).or_else(|| conn.header_token.clone()))
         };
-        let (user_id, authenticated) = match token {
-            _ if self.cfg.conformance => (ids::anonymous_user(), false),
+        let (user_id, authenticated, expires_at) = match token {
+            _ if self.cfg.conformance => (ids::anonymous_user(), false, None),
             Err(e) => {
                 self.connect_error(sid, nsp, &e.message(), Some(e.code()));
                 return;
             }
-            Ok(None) => (ids::anonymous_user(), false),
+            Ok(None) => (ids::anonymous_user(), false, None),
             Ok(Some(token)) => {
                 let verified = match &self.cfg.jwt_secret {
-                    Some(secret) => auth::verify(secret, &token, self.now),
+                    Some(secret) => auth::verify(secret, &token, self.now, self.cfg.max_token_lifetime_secs),
                     None => Err(auth::TokenError::Invalid("this server has no JWT_SECRET and cannot verify tokens")),
                 };
                 match verified {
-                    Ok(user) => (user, true),
+                    Ok(v) => (v.user_id, true, Some(v.expires_at_ms)),
                     Err(e) => {
                         self.connect_error(sid, nsp, &e.message(), Some(e.code()));
                         return;
@@ -743,6 +798,7 @@ impl Session {
             id: ids::socket_id(),
             user_id,
             authenticated,
+            expires_at,
         };
         let reply = socketio::Packet::new(PacketType::Connect, nsp, Some(json!({ "sid": socket.id })));
         let conn = self.conns.get_mut(sid).expect("checked above");
@@ -770,29 +826,39 @@ impl Session {
 
     /// Whether this user may join the session (CONTRACT §2): the one check for a direct
     /// connection and a relayed `join_session` alike.
+    /// The rule itself is [`access::admit`].
     pub(crate) fn admit(&self, user_id: &str, authenticated: bool) -> Result<(), ClientError> {
-        match &self.meta.owner {
-            Owner::Unclaimed | Owner::Nobody => Ok(()),
-            Owner::User(owner) if authenticated && owner == user_id => Ok(()),
-            Owner::User(_) => Err(forbidden()),
+        match self.admission(user_id, authenticated) {
+            Admission::Refuse => Err(forbidden()),
+            Admission::Join | Admission::Claim(_) => Ok(()),
         }
     }
 
+    fn admission(&self, user_id: &str, authenticated: bool) -> Admission {
+        let visitor = Visitor { user_id, authenticated };
+        access::admit(&self.meta.owner, !self.history.is_empty(), visitor)
+    }
+
     /// The first join claims an unclaimed session for its user (or for nobody, without a
-    /// token) and stores it. Returns whether it did.
-    fn claim(&mut self, user_id: &str, authenticated: bool) -> bool {
-        if self.meta.owner != Owner::Unclaimed {
+    /// token) and stores it; a token holder claims an ownerless one that has no history yet,
+    /// and the sockets already on it are put out. Returns whether the session was created.
+    pub(crate) fn claim(&mut self, user_id: &str, authenticated: bool) -> bool {
+        let Admission::Claim(owner) = self.admission(user_id, authenticated) else {
             return false;
-        }
-        self.meta.owner = if authenticated {
-            Owner::User(user_id.to_string())
-        } else {
-            Owner::Nobody
         };
-        self.meta.created_at = self.now;
+        let created = self.meta.owner == Owner::Unclaimed;
+        if created {
+            self.meta.created_at = self.now;
+        }
+        self.meta.owner = owner;
         self.meta.updated_at = self.now;
         // Stored with the first message: a connection alone stores nothing.
-        true
+        // Sockets already joined that are not the new owner's must not read what she writes
+        // (an ownerless session's opener; after a restart, anyone whose socket outlived it).
+        if matches!(self.meta.owner, Owner::User(_)) {
+            self.put_out_all_but(user_id, "FORBIDDEN", "This conversation now belongs to a signed-in user");
+        }
+        created
     }
 
     /// An unsettled connection uses its own (minted) session after all: admit and claim.
@@ -812,6 +878,15 @@ impl Session {
     }
 
     fn on_event(&mut self, sid: &str, packet: socketio::Packet) {
+        let expired = self
+            .conns
+            .get(sid)
+            .and_then(|c| c.sockets.iter().find(|s| s.nsp == packet.nsp))
+            .is_some_and(|s| self.is_expired(s));
+        if expired {
+            self.put_out(sid, &packet.nsp, expired_error(), packet.id);
+            return;
+        }
         let name = packet.event_name().unwrap_or_default().to_string();
         if self.cfg.conformance {
             match name.as_str() {
@@ -938,14 +1013,130 @@ impl Session {
         self.send_packet(sid, &socketio::Packet::event("/", event, vec![payload]));
     }
 
-    /// Sends an event to every socket joined to this session.
+    /// Sends an event to every socket joined to this session (a socket whose token has
+    /// expired is disconnected instead).
     pub(crate) fn emit_all(&mut self, event: &str, payload: Value) {
+        self.expire_sockets();
         let packet = socketio::Packet::event("/", event, vec![payload]);
         let sids: Vec<String> = self.conns.values().filter(|c| c.joined_here()).map(|c| c.sid.clone()).collect();
         for sid in sids {
             self.send_packet(&sid, &packet);
         }
     }
+}
+
+impl Session {
+    fn is_expired(&self, socket: &NsSocket) -> bool {
+        socket.expires_at.is_some_and(|at| self.now >= at)
+    }
+
+    /// Disconnects the sockets whose token has expired.
+    fn expire_sockets(&mut self) {
+        let expired: Vec<(String, String)> = self
+            .conns
+            .values()
+            .flat_map(|c| {
+                c.sockets
+                    .iter()
+                    .filter(|s| self.is_expired(s))
+                    .map(|s| (c.sid.clone(), s.nsp.clone()))
+            })
+            .collect();
+        for (sid, nsp) in expired {
+            self.put_out(&sid, &nsp, expired_error(), None);
+        }
+    }
+
+    /// Ends one Socket.IO socket: an `error` event saying why (and a failed ack for the
+    /// event `ack` that found it out), then a DISCONNECT packet (socket.io-client's "io server
+    /// disconnect": it does not reconnect by itself). The Engine.IO connection stays until
+    /// the client closes it.
+    fn put_out(&mut self, sid: &str, nsp: &str, why: ClientError, ack: Option<u64>) {
+        let Some(conn) = self.conns.get_mut(sid) else { return };
+        let before = conn.sockets.len();
+        conn.sockets.retain(|s| s.nsp != nsp);
+        if conn.sockets.len() == before {
+            return;
+        }
+        self.send_packet(sid, &socketio::Packet::event(nsp, "error", vec![why.payload()]));
+        if let Some(id) = ack {
+            let answer = json!({ "ok": false, "error": { "code": why.code, "message": why.message } });
+            self.send_packet(sid, &socketio::Packet::ack(nsp, id, vec![answer]));
+        }
+        self.send_packet(sid, &socketio::Packet::new(PacketType::Disconnect, nsp, None));
+        self.log(Record::new(Level::Info, "socket_put_out").with("sid", sid).with("code", why.code));
+        self.save_conn(sid);
+    }
+
+    /// Puts out every joined socket that is not `owner`'s verified token.
+    fn put_out_all_but(&mut self, owner: &str, code: &'static str, message: &str) {
+        let others: Vec<String> = self
+            .conns
+            .values()
+            .filter(|c| c.joined_here() && c.main().is_some_and(|s| !(s.authenticated && s.user_id == owner)))
+            .map(|c| c.sid.clone())
+            .collect();
+        for sid in others {
+            self.put_out(&sid, "/", ClientError::new(code, message.to_string(), false), None);
+        }
+    }
+}
+
+impl Session {
+    /// The client key to count against the per-client model-call limit when `frame` is a
+    /// `message` event from a joined socket that will ask the model for a reply; `None` for
+    /// everything else (and when the limit is off or the offline companion answers).
+    pub fn model_call_client(&self, sid: &str, frame: &Frame) -> Option<String> {
+        if self.cfg.conformance || self.cfg.openai_api_key.is_none() || self.cfg.client_model_calls_per_minute == 0 {
+            return None;
+        }
+        if self.decoders.get(sid).is_some_and(Decoder::is_waiting) {
+            return None;
+        }
+        let conn = self.conns.get(sid)?;
+        // A relayed connection's messages are counted where they are answered.
+        if conn.main().is_none() || conn.relaying() {
+            return None;
+        }
+        let packet = message_event(frame)?;
+        (packet.nsp == "/").then(|| access::client_key(conn.client_address.as_deref()))
+    }
+
+    /// Answers a `message` event over the per-client limit: `error` `RATE_LIMITED` with
+    /// `retryAfterMs` and a failed ack; nothing is stored and no reply starts.
+    pub fn refuse_model_call(&mut self, now: u64, sid: &str, frame: &Frame, retry_after_ms: u64) -> Vec<Output> {
+        self.now = now;
+        if let Some(packet) = message_event(frame) {
+            let mut e = ClientError::new(
+                "RATE_LIMITED",
+                "Too many messages from your network right now; please wait a moment".into(),
+                true,
+            );
+            e.retry_after_ms = Some(retry_after_ms);
+            self.emit_to(sid, "error", e.payload());
+            if let Some(id) = packet.id {
+                let answer = json!({ "ok": false, "error": { "code": e.code, "message": e.message } });
+                self.send_packet(sid, &socketio::Packet::ack(&packet.nsp, id, vec![answer]));
+            }
+            self.log(
+                Record::new(Level::Warn, "client_rate_limited")
+                    .with("sid", sid)
+                    .with("retryAfterMs", retry_after_ms),
+            );
+        }
+        self.finish_outputs()
+    }
+}
+
+/// The Socket.IO `message` event a frame carries, if it is one.
+fn message_event(frame: &Frame) -> Option<socketio::Packet> {
+    let Frame::Text(text) = frame else { return None };
+    let (packet, attachments) = socketio::decode_text(text.strip_prefix('4')?).ok()?;
+    (attachments == 0 && packet.event_name() == Some("message")).then_some(packet)
+}
+
+fn expired_error() -> ClientError {
+    ClientError::new("AUTH_EXPIRED", "Your sign-in has expired; reconnect with a new token".into(), false)
 }
 
 /// A refusal answered to the client as an `error` event and a failed ack.
