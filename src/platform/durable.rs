@@ -12,14 +12,15 @@ use worker::{
     SqlStorage, SqlStorageValue, State, WebSocket, WebSocketIncomingMessage, WebSocketPair, WebsocketEvent,
 };
 
-use super::{config_from_env, now_ms, relay, upstream};
+use super::{config_from_env, limiter, now_ms, relay, upstream};
 use crate::auth;
 use crate::config::Config;
 use crate::conversation::{OpinionRequest, UpstreamCommand, UpstreamEvent, UpstreamJob};
 use crate::engineio::{self, Frame, Transport};
 use crate::http::{self, EngineTarget};
+use crate::limits::Kind;
 use crate::log::{Level, Record};
-use crate::session::{Conn, Output, Session, UpgradeDecision};
+use crate::session::{Conn, Output, Session, SidCheck, UpgradeDecision};
 use crate::store::{self, Message, MessageRow, Meta, MetaRow, Pending, PendingRow, SqlValue, Write};
 use worker::js_sys;
 use worker::wasm_bindgen::{closure::Closure, JsCast, JsValue};
@@ -111,6 +112,47 @@ pub(super) async fn forward(env: &Env, req: &mut Request, session_id: &str, targ
     stub.fetch_with_request(inner).await
 }
 
+/// Lets client frames through one at a time, in arrival order, across the awaits of the
+/// per-client limiter (which would otherwise let a later message overtake an earlier one).
+#[derive(Default)]
+struct Gate {
+    busy: Cell<bool>,
+    waiting: RefCell<std::collections::VecDeque<oneshot::Sender<()>>>,
+}
+
+struct Turn<'a>(&'a Gate);
+
+impl Gate {
+    async fn enter(&self) -> Turn<'_> {
+        if self.busy.replace(true) {
+            let (tx, rx) = oneshot::channel();
+            self.waiting.borrow_mut().push_back(tx);
+            let _ = rx.await;
+        }
+        Turn(self)
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        // Hand the turn to the next waiter still there; none: the gate is free.
+        loop {
+            let next = self.0.waiting.borrow_mut().pop_front();
+            match next {
+                Some(tx) => {
+                    if tx.send(()).is_ok() {
+                        return;
+                    }
+                }
+                None => {
+                    self.0.busy.set(false);
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// A long-polling connection's side of the shell: frames waiting for the next `GET`.
 #[derive(Default)]
 struct Poll {
@@ -150,6 +192,8 @@ pub(super) struct Inner {
     pub(super) relays: relay::Relays,
     /// Outputs of the core's start-up, applied by [`Inner::load`].
     started: RefCell<Vec<Output>>,
+    /// Client frames one at a time, in order.
+    gate: Gate,
 }
 
 fn bind(values: Vec<SqlValue>) -> Vec<SqlStorageValue> {
@@ -584,6 +628,43 @@ impl Inner {
             .map(str::to_string))
     }
 
+    /// Whether a request naming `sid` comes from the client that opened it (its address and
+    /// bearer token); `Err` is Engine.IO's answer.
+    fn check_sid(&self, req: &Request, sid: &str, origin: Option<&str>) -> Result<std::result::Result<(), Response>> {
+        let token = Self::header_token(req)?;
+        let (_, address) = Self::origin_of(req)?;
+        let check = self
+            .core
+            .borrow()
+            .as_ref()
+            .map_or(SidCheck::Unknown, |c| c.check_sid(sid, address.as_deref(), token.as_deref()));
+        Ok(match check {
+            SidCheck::Ok => Ok(()),
+            SidCheck::Unknown => Err(self.engine_error(http::engineio_unknown_sid(), origin)?),
+            SidCheck::Forbidden => {
+                self.log(Record::new(Level::Warn, "sid_forbidden").with("sid", sid));
+                Err(self.engine_error(http::engineio_forbidden(), origin)?)
+            }
+        })
+    }
+
+    /// Feeds one client frame to the core, after the per-client model-call limit when it is
+    /// a message the model will answer; returns the upstream work it started.
+    async fn client_frame(&self, sid: &str, frame: Frame, via: Transport) -> Work {
+        let _turn = self.gate.enter().await;
+        let client = self.core.borrow().as_ref().and_then(|c| c.model_call_client(sid, &frame));
+        if let Some(client) = client {
+            if let Some(retry) = limiter::take(&self.env, &self.cfg, &client, Kind::ModelCall).await {
+                let outputs = self
+                    .with_core(|c| c.refuse_model_call(now_ms(), sid, &frame, retry))
+                    .unwrap_or_default();
+                return self.apply(outputs).await;
+            }
+        }
+        let outputs = self.with_core(|c| c.frame(now_ms(), sid, frame, via)).unwrap_or_default();
+        self.apply(outputs).await
+    }
+
     /// Accepts a connection's WebSocket: hibernatable (the runtime delivers its events to
     /// the `websocket_*` handlers, even after an eviction), or, when hibernation is off, held
     /// in memory with its events read here.
@@ -627,7 +708,10 @@ impl Inner {
     }
 
     /// The WebSocket that will take over a long-polling connection.
-    async fn upgrade(self: &Rc<Self>, sid: &str, origin: Option<&str>) -> Result<Response> {
+    async fn upgrade(self: &Rc<Self>, req: &Request, sid: &str, origin: Option<&str>) -> Result<Response> {
+        if let Err(refused) = self.check_sid(req, sid, origin)? {
+            return Ok(refused);
+        }
         let (decision, outputs) = self.with_core(|c| c.upgrade(now_ms(), sid)).expect("loaded");
         self.apply(outputs).await;
         let pair = WebSocketPair::new()?;
@@ -648,10 +732,7 @@ impl Inner {
 
     /// A frame from a connection's WebSocket; the replies it starts run to the end.
     async fn ws_frame(&self, sid: &str, frame: Frame) {
-        let outputs = self
-            .with_core(|c| c.frame(now_ms(), sid, frame, Transport::Websocket))
-            .unwrap_or_default();
-        let work = self.apply(outputs).await;
+        let work = self.client_frame(sid, frame, Transport::Websocket).await;
         self.run(work).await;
     }
 
@@ -688,7 +769,10 @@ impl Inner {
     }
 
     /// A long-poll: answers as soon as something is waiting, or with a noop after a while.
-    async fn poll_get(&self, sid: &str, origin: Option<&str>) -> Result<Response> {
+    async fn poll_get(&self, req: &Request, sid: &str, origin: Option<&str>) -> Result<Response> {
+        if let Err(refused) = self.check_sid(req, sid, origin)? {
+            return Ok(refused);
+        }
         enum Start {
             Unknown,
             Twice,
@@ -748,6 +832,9 @@ impl Inner {
         if !self.polls.borrow().contains_key(sid) || self.connection(sid).is_none() {
             return self.engine_error(http::engineio_unknown_sid(), origin);
         }
+        if let Err(refused) = self.check_sid(&req, sid, origin)? {
+            return Ok(refused);
+        }
         let body = req.bytes().await.unwrap_or_default();
         let text = String::from_utf8_lossy(&body);
         let frames = match engineio::decode_payload(&text, self.cfg.max_payload as usize) {
@@ -763,10 +850,7 @@ impl Inner {
         };
         let mut work = Work::default();
         for frame in frames {
-            let outputs = self
-                .with_core(|c| c.frame(now_ms(), sid, frame, Transport::Polling))
-                .unwrap_or_default();
-            work.extend(self.apply(outputs).await);
+            work.extend(self.client_frame(sid, frame, Transport::Polling).await);
         }
         let inner = Rc::clone(self);
         worker::wasm_bindgen_futures::spawn_local(async move { inner.run(work).await });
@@ -795,6 +879,7 @@ impl DurableObject for MiaSession {
                 polls: RefCell::new(HashMap::new()),
                 relays: relay::Relays::default(),
                 started: RefCell::new(Vec::new()),
+                gate: Gate::default(),
             }),
         }
     }
@@ -811,10 +896,10 @@ impl DurableObject for MiaSession {
         let origin = req.headers().get("Origin")?;
         let sid = req.headers().get(SID_HEADER)?.unwrap_or_default();
         match req.headers().get(TARGET_HEADER)?.as_deref() {
-            Some("upgrade") => inner.upgrade(&sid, origin.as_deref()).await,
+            Some("upgrade") => inner.upgrade(&req, &sid, origin.as_deref()).await,
             Some("poll-open") => inner.poll_open(&req, origin.as_deref()).await,
             Some("poll") if req.method() == Method::Post => inner.poll_post(&sid, req, origin.as_deref()).await,
-            Some("poll") => inner.poll_get(&sid, origin.as_deref()).await,
+            Some("poll") => inner.poll_get(&req, &sid, origin.as_deref()).await,
             _ => inner.open_websocket(&req).await,
         }
     }

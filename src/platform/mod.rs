@@ -2,6 +2,7 @@
 //! timers and upstream bytes between the platform and the pure core. No decisions here.
 
 mod durable;
+mod limiter;
 mod relay;
 mod upstream;
 
@@ -98,6 +99,16 @@ async fn route(mut req: Request, env: &Env, cfg: &Config) -> Result<Response> {
             }
             if let Err(reply) = http::check_authorization(req.headers().get("Authorization")?.as_deref()) {
                 return json_reply(reply, &cors);
+            }
+            if matches!(target, EngineTarget::WebSocket | EngineTarget::PollOpen) {
+                // Set by Cloudflare's edge (and by wrangler dev) for every request.
+                let address = req.headers().get("CF-Connecting-IP")?;
+                let client = crate::access::client_key(address.as_deref());
+                if let Some(retry) = limiter::take(env, cfg, &client, crate::limits::Kind::Session).await {
+                    let mut headers = cors.clone();
+                    headers.push(("Retry-After", retry.div_ceil(1000).to_string()));
+                    return json_reply(http::client_rate_limited(retry), &headers);
+                }
             }
             let minted = http::session_minted(url.query().unwrap_or(""));
             durable::forward(env, &mut req, &session_id, &target, minted).await
