@@ -17,7 +17,10 @@ export async function startMiniflare(vars, { inspectorPort } = {}) {
     ],
     compatibilityDate,
     compatibilityFlags,
-    durableObjects: { MIA_SESSION: { className: "MiaSession", useSQLite: true } },
+    durableObjects: {
+      MIA_SESSION: { className: "MiaSession", useSQLite: true },
+      MIA_LIMITER: { className: "MiaLimiter", useSQLite: true },
+    },
     bindings: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, String(v)])),
     host: "127.0.0.1",
     port: 0,

@@ -98,6 +98,8 @@ let url = opt("url", null);
 const serverVars = {
   OPENAI_API_KEY: "sk-bench", OPENAI_BASE_URL: mockUrl, LOG_LEVEL: "warn",
   RATE_LIMIT_PER_MINUTE: 100000, MAX_SOCKETS_PER_SESSION: 10000,
+  // Every bench session comes from 127.0.0.1: lift the per-client-address limits.
+  CLIENT_SESSIONS_PER_MINUTE: 0, CLIENT_MODEL_CALLS_PER_MINUTE: 0,
 };
 let runtime = url ? "given" : "wrangler dev";
 if (!url && args.includes("--node-reference")) {

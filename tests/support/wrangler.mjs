@@ -51,7 +51,10 @@ export async function startWrangler({ vars = {}, persistDir, port, nodeArgs } = 
     "--persist-to", persistDir, "--show-interactive-dev-session=false",
     "--inspector-port", String(inspectorPort),
   ];
-  for (const [k, v] of Object.entries({ NODE_ENV: "development", LOG_LEVEL: "debug", ...vars })) {
+  // Every test client comes from 127.0.0.1: the per-client-address limits are off unless a
+  // suite sets them (tests/e2e/privacy.test.mjs does).
+  const defaults = { NODE_ENV: "development", LOG_LEVEL: "debug", CLIENT_SESSIONS_PER_MINUTE: 0, CLIENT_MODEL_CALLS_PER_MINUTE: 0 };
+  for (const [k, v] of Object.entries({ ...defaults, ...vars })) {
     args.push("--var", `${k}:${v}`);
   }
   // With nodeArgs (e.g. --cpu-prof), run wrangler's CLI under this Node directly.
