@@ -323,6 +323,16 @@ mod tests {
     }
 
     #[test]
+    fn refusals_use_the_wire_forms_clients_read() {
+        assert_eq!(engineio_forbidden(), Reply::new(403, json!({"code": 4, "message": "Forbidden"})));
+        let r = client_rate_limited(1500);
+        assert_eq!(
+            (r.status, &r.body["error"]["code"], &r.body["error"]["retryAfterMs"]),
+            (429, &json!("RATE_LIMITED"), &json!(1500))
+        );
+    }
+
+    #[test]
     fn routes() {
         assert_eq!(route("GET", "/health", ""), Ok(Route::Health));
         assert_eq!(route("POST", "/api/auth/token", ""), Ok(Route::Token));
