@@ -36,6 +36,9 @@ after(async () => { closeAll(); await server?.stop(); await mock?.close(); });
 
 const mint = async () => (await (await fetch(`${server.url}/api/auth/token`, { method: "POST", body: "{}" })).json()).token;
 const from = (ip, opts = {}) => ({ ...opts, extraHeaders: { "cf-connecting-ip": ip, ...(opts.extraHeaders ?? {}) } });
+/** `promise`, or a failure after `ms` (an attack that is not refused must fail, not hang). */
+const within = (promise, ms = 15_000, what = "the expected answer") =>
+  Promise.race([promise, sleep(ms).then(() => { throw new Error(`no ${what} within ${ms} ms`); })]);
 const wsUrl = (query) => `${server.url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket&${query}`;
 
 describe("items 1–2: a conversation is its starter's; no fixation", () => {
@@ -59,7 +62,7 @@ describe("items 1–2: a conversation is its starter's; no fixation", () => {
     const disconnected = new Promise((r) => attacker.once("disconnect", r));
     const token = await mint();
     const victim = await connect(server.url, from(address(), { sessionId, token }));
-    assert.equal(await disconnected, "io server disconnect");
+    assert.equal(await within(disconnected, 15_000, "disconnect"), "io server disconnect");
     assert.ok(attacker.received.some(([n, p]) => n === "error" && p.code === "FORBIDDEN"));
     const { complete } = await converse(victim, "only for me");
     assert.ok(complete.message);
@@ -131,7 +134,7 @@ describe("item 3: a sid is bound to the client that opened it", () => {
       s.once("connect", () => resolve(s));
       s.once("connect_error", reject);
     });
-    await new Promise((r) => (socket.io.engine.transport.name === "websocket" ? r() : socket.io.engine.once("upgrade", r)));
+    await within(new Promise((r) => (socket.io.engine.transport.name === "websocket" ? r() : socket.io.engine.once("upgrade", r))), 15_000, "upgrade");
     assert.equal(socket.io.engine.transport.name, "websocket");
     await join(socket);
     socket.close();
@@ -165,7 +168,7 @@ describe("item 7: binary attachments", () => {
     const c = raw(`sessionId=${uniqueSession("bin")}`, address());
     await c.open;
     c.ws.send('451-["upload",{"_placeholder":true,"num":0}]');
-    assert.equal(await c.closed, 1002);
+    assert.equal(await within(c.closed, 15_000, "close"), 1002);
   });
 
   test("after CONNECT, attachments beyond maxPayload in waiting → closed (1002); a new socket works", async () => {
@@ -178,7 +181,7 @@ describe("item 7: binary attachments", () => {
     while (!c.frames.some((f) => f.startsWith("40")) && Date.now() - start < 10_000) await sleep(20);
     c.ws.send('453-["upload",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},{"_placeholder":true,"num":2}]');
     for (let i = 0; i < 3; i++) c.ws.send(Buffer.alloc(600_000));
-    assert.equal(await c.closed, 1002);
+    assert.equal(await within(c.closed, 30_000, "close"), 1002);
     const s = await connect(server.url, from(ip, { sessionId }));
     await join(s);
   });
@@ -209,7 +212,7 @@ describe("item 9: token lifetime", () => {
     assert.equal(ack.ok, false);
     assert.equal(ack.error.code, "AUTH_EXPIRED");
     assert.ok(socket.received.some(([n, p]) => n === "error" && p.code === "AUTH_EXPIRED"));
-    assert.equal(await disconnected, "io server disconnect");
+    assert.equal(await within(disconnected, 15_000, "disconnect"), "io server disconnect");
   });
 });
 
