@@ -1156,6 +1156,8 @@ fn a_minted_connection_joining_a_stored_id_is_relayed_and_stores_nothing_here() 
                     user_id: "alice".into(),
                     authenticated: true,
                     client_address: Some("203.0.113.7".into()),
+                    // The token's exp (an hour) and leeway: the target puts the socket out then.
+                    expires_at: Some(1_800_000_000_000 + 3_600_000 + 30_000),
                 }
             );
             // The join itself travels, ack id and all, so the target answers it.
@@ -1340,6 +1342,7 @@ fn the_target_admits_relays_through_the_ownership_check() {
         user_id: user.into(),
         authenticated,
         client_address: None,
+        expires_at: None,
     };
     assert_eq!(
         fresh.session.admit_relay(fresh.now, &id("alice", true)).err(),
@@ -1417,6 +1420,7 @@ fn a_reply_still_streaming_reaches_a_relayed_join() {
                 user_id: "anon_y".into(),
                 authenticated: false,
                 client_address: None,
+                expires_at: None,
             },
         )
         .unwrap();
