@@ -76,6 +76,33 @@ describe("items 1–2: a conversation is its starter's; no fixation", () => {
   });
 });
 
+describe("items 1–2 through join_session (the original's flow, relayed between sessions)", () => {
+  test("a token holder's join_session to an ownerless id with history → FORBIDDEN; to an empty one she takes it over", async () => {
+    const withHistory = uniqueSession("fix-relay");
+    const opener = await connect(server.url, from(address(), { sessionId: withHistory }));
+    await join(opener);
+    await converse(opener, "opened by someone else");
+    const victim = await connect(server.url, from(address(), { token: await mint() }));
+    const refusedJoin = await request(victim, "join_session", { sessionId: withHistory });
+    assert.equal(refusedJoin.ok, false);
+    assert.equal(refusedJoin.error.code, "FORBIDDEN");
+    assert.ok(!victim.received.some(([n, p]) => n === "session_created" && p.sessionId === withHistory));
+
+    const empty = uniqueSession("fix-relay-empty");
+    const attacker = await connect(server.url, from(address(), { sessionId: empty }));
+    await join(attacker);
+    const putOut = new Promise((r) => attacker.once("disconnect", r));
+    const owner = await connect(server.url, from(address(), { token: await mint() }));
+    const created = waitFor(owner, "session_created", (p) => p.sessionId === empty);
+    assert.equal((await request(owner, "join_session", { sessionId: empty })).ok, true);
+    await created;
+    assert.equal(await within(putOut, 15_000, "disconnect"), "io server disconnect");
+    assert.ok(attacker.received.some(([n, p]) => n === "error" && p.code === "FORBIDDEN"));
+    const again = await refused(server.url, from(address(), { sessionId: empty }));
+    assert.equal(again?.data?.code, "FORBIDDEN");
+  });
+});
+
 describe("item 3: a sid is bound to the client that opened it", () => {
   async function pollingOwner(ip, extraHeaders = {}) {
     const sessionId = uniqueSession("sid");
