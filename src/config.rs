@@ -148,7 +148,7 @@ impl Config {
         let token_ttl_secs = num("TOKEN_TTL_SECONDS", 7 * 24 * 3600, 60, 366 * 24 * 3600);
         // Tokens this server mints always verify; the original's were 24 h.
         let max_token_lifetime_secs = num("MAX_TOKEN_LIFETIME_SECONDS", 30 * 24 * 3600, 3600, 366 * 24 * 3600).max(token_ttl_secs);
-        let client_sessions_per_minute = num("CLIENT_SESSIONS_PER_MINUTE", 30, 0, 1_000_000) as u32;
+        let client_sessions_per_minute = num("CLIENT_SESSIONS_PER_MINUTE", 60, 0, 1_000_000) as u32;
         let client_model_calls_per_minute = num("CLIENT_MODEL_CALLS_PER_MINUTE", 120, 0, 1_000_000) as u32;
         let offline_chunk_delay_ms = num("OFFLINE_CHUNK_DELAY_MS", 30, 0, 10_000);
         let judge_timeout_ms = num("SAFETY_JUDGE_TIMEOUT_MS", 8_000, 100, 120_000);

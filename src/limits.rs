@@ -95,7 +95,7 @@ mod tests {
             assert_eq!(l.take(Kind::Session, 0), Ok(()));
         }
         let d = Config::default();
-        assert_eq!((d.client_sessions_per_minute, d.client_model_calls_per_minute), (30, 120));
+        assert_eq!((d.client_sessions_per_minute, d.client_model_calls_per_minute), (60, 120));
         assert_eq!(Kind::parse(Kind::ModelCall.as_str()), Some(Kind::ModelCall));
     }
 }
