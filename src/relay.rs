@@ -360,7 +360,7 @@ impl Session {
         }
         // The same claim as a direct connection's: a token holder takes an ownerless
         // session with no history for herself (and puts out whoever is on it).
-        self.claim(&identity.user_id, identity.authenticated);
+        let claimed = self.claim(&identity.user_id, identity.authenticated);
         let conn = Conn {
             sid: format!("{}.{}", self.meta.session_id, ids::socket_id()),
             opened_at: now,
@@ -375,7 +375,7 @@ impl Session {
                 authenticated: identity.authenticated,
                 expires_at: identity.expires_at,
             }],
-            created_session: false,
+            created_session: claimed,
             transport: Transport::Websocket,
             link: Link::Peer,
             client_address: identity.client_address.clone(),

@@ -840,14 +840,14 @@ impl Session {
     }
 
     /// The first join claims an unclaimed session for its user (or for nobody, without a
-    /// token) and stores it; a token holder claims an ownerless one that has no history yet,
-    /// and the sockets already on it are put out. Returns whether the session was created.
+    /// token); a token holder claims an ownerless one that has no history yet, and the sockets
+    /// already on it are put out. Returns whether it claimed: the claiming connection then
+    /// holds the owner until the first message stores it (see [`Session::restore`]).
     pub(crate) fn claim(&mut self, user_id: &str, authenticated: bool) -> bool {
         let Admission::Claim(owner) = self.admission(user_id, authenticated) else {
             return false;
         };
-        let created = self.meta.owner == Owner::Unclaimed;
-        if created {
+        if self.meta.owner == Owner::Unclaimed {
             self.meta.created_at = self.now;
         }
         self.meta.owner = owner;
@@ -858,7 +858,7 @@ impl Session {
         if matches!(self.meta.owner, Owner::User(_)) {
             self.put_out_all_but(user_id, "FORBIDDEN", "This conversation now belongs to a signed-in user");
         }
-        created
+        true
     }
 
     /// An unsettled connection uses its own (minted) session after all: admit and claim.

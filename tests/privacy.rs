@@ -336,3 +336,19 @@ fn a_relayed_join_goes_through_the_same_ownership_rule() {
     assert!(!h.connected(&attacker));
     assert_eq!(h.texts(&attacker).last().unwrap(), "41");
 }
+
+#[test]
+fn a_claimed_session_keeps_its_owner_across_hibernation_before_any_message() {
+    let mut h = H::new(&[]);
+    let attacker = h.connect(None);
+    let victim = h.connect(Some(&token("victim", 3600)));
+    assert!(h.connected(&victim) && !h.connected(&attacker));
+    // Nothing is stored yet: the owner comes back from the connections' attachments.
+    let conns: Vec<_> = h.s.connections().cloned().collect();
+    let mut woke = Session::restore(config(&[]), "session-1", None, Vec::new(), conns, h.now + 60_000);
+    assert_eq!(woke.meta().owner, Owner::User("victim".into()));
+    // The attacker's connection, still open, cannot connect again.
+    let out = woke.frame(h.now + 60_000, &attacker, Frame::Text("40".into()), Transport::Websocket);
+    let refused = out.iter().any(|o| matches!(o, Output::Send { frames, .. } if frames.iter().any(|f| matches!(f, Frame::Text(t) if t.starts_with("44") && t.contains("FORBIDDEN")))));
+    assert!(refused);
+}
