@@ -10,21 +10,38 @@ export async function startMiniflare(vars, { inspectorPort } = {}) {
   const wrangler = fs.readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
   const compatibilityDate = /^compatibility_date = "(.*)"$/m.exec(wrangler)[1];
   const compatibilityFlags = JSON.parse(/^compatibility_flags = (\[.*\])$/m.exec(wrangler)?.[1] ?? "[]");
+  // Miniflare 5 (wrangler 4.117 on): a Worker is its deployed config (manifest, env,
+  // exports) plus local-only `dev` settings.
+  const build = path.join(ROOT, "build");
+  const text = (value) => ({ type: "text", value: String(value) });
   const mf = new Miniflare({
-    modules: [
-      { type: "ESModule", path: path.join(ROOT, "build/index.js"), contents: fs.readFileSync(path.join(ROOT, "build/index.js"), "utf8") },
-      { type: "CompiledWasm", path: path.join(ROOT, "build/index_bg.wasm"), contents: fs.readFileSync(path.join(ROOT, "build/index_bg.wasm")) },
-    ],
-    compatibilityDate,
-    compatibilityFlags,
-    durableObjects: {
-      MIA_SESSION: { className: "MiaSession", useSQLite: true },
-      MIA_LIMITER: { className: "MiaLimiter", useSQLite: true },
-    },
-    bindings: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, String(v)])),
+    workers: [{
+      config: {
+        name: "mia",
+        compatibilityDate,
+        compatibilityFlags,
+        manifest: {
+          mainModule: "index.js",
+          modulesRoot: build,
+          modules: {
+            "index.js": { type: "esm", contents: fs.readFileSync(path.join(build, "index.js"), "utf8") },
+            "index_bg.wasm": { type: "wasm", contents: new Uint8Array(fs.readFileSync(path.join(build, "index_bg.wasm"))) },
+          },
+        },
+        env: {
+          MIA_SESSION: { type: "durable-object", worker: "mia", exportName: "MiaSession" },
+          MIA_LIMITER: { type: "durable-object", worker: "mia", exportName: "MiaLimiter" },
+          ...Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, text(v)])),
+        },
+        exports: {
+          MiaSession: { type: "durable-object", storage: "sqlite" },
+          MiaLimiter: { type: "durable-object", storage: "sqlite" },
+        },
+      },
+      dev: { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] },
+    }],
     host: "127.0.0.1",
     port: 0,
-    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     inspectorPort,
   });
   await mf.ready;

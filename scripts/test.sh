@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$MIA_ROOT"
-bash scripts/setup.sh
+bash scripts/setup.sh --tests
 echo "== cargo fmt --check"; cargo fmt --all -- --check
 echo "== cargo clippy"; cargo clippy --all-targets -- -D warnings
 echo "== cargo clippy (wasm32)"; cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings

