@@ -12,7 +12,8 @@ export async function startMiniflare(vars, { inspectorPort } = {}) {
   const compatibilityFlags = JSON.parse(/^compatibility_flags = (\[.*\])$/m.exec(wrangler)?.[1] ?? "[]");
   // Miniflare 5 (wrangler 4.117 on): a Worker is its deployed config (manifest, env,
   // exports) plus local-only `dev` settings.
-  const build = path.join(ROOT, "build");
+  // MIA_BENCH_BUILD: another build's folder, to compare two builds in one sitting.
+  const build = process.env.MIA_BENCH_BUILD ?? path.join(ROOT, "build");
   const text = (value) => ({ type: "text", value: String(value) });
   const mf = new Miniflare({
     workers: [{

@@ -62,16 +62,28 @@ function rssOf(pids) {
   return total ? `${(total / 1024).toFixed(0)} MiB` : "n/a";
 }
 
-/** CPU seconds (user + system) the processes have used so far. */
-function cpuOf(pids) {
-  let ticks = 0;
+/** CPU seconds (user + system) each process has used so far, by pid. */
+function cpuByPid(pids) {
+  const out = new Map();
   for (const pid of pids) {
     try {
       const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+      out.set(String(pid), (Number(fields[11]) + Number(fields[12])) / 100); // utime, stime in USER_HZ
     } catch { /* gone */ }
   }
-  return ticks / 100; // USER_HZ
+  return out;
+}
+const cpuOf = (pids) => [...cpuByPid(pids).values()].reduce((a, b) => a + b, 0);
+
+/** What a server process is, for the CPU breakdown: wrangler's Node, esbuild, the workerd
+ * that listens on the server's own port (wrangler dev's proxy) or the one running the Worker. */
+function roleOf(pid, serverUrl) {
+  try {
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    if (!argv[0].includes("workerd")) return path.basename(argv[0]) === "node" ? "wrangler's Node" : path.basename(argv[0]);
+    const port = new URL(serverUrl).port;
+    return argv.some((a) => a.startsWith("--socket-addr=") && a.endsWith(`:${port}`)) && server?.child ? "wrangler's proxy workerd" : "Worker's workerd";
+  } catch { return "gone"; }
 }
 
 /** The server's processes: wrangler's whole process group, Miniflare's workerd, the reference's Node, or --server-pid. */
@@ -161,11 +173,12 @@ for (const sc of scenarios) for (const target of targets) {
   // Memory: the runtime's processes (under wrangler, its workerds, not its Node); CPU: all of them.
   const cpuPids = target.cpuPids();
   const pids = target.memPids();
-  const cpuBefore = cpuOf(cpuPids);
+  const cpuBefore = cpuByPid(cpuPids);
   const sampler = setInterval(() => { if (pids.length) peak = rssOf(pids); }, 500);
   const r = JSON.parse(await firstLine(proc));
   clearInterval(sampler);
-  const cpu = cpuOf(cpuPids) - cpuBefore;
+  const cpuAfter = cpuByPid(cpuPids);
+  const cpu = cpuOf(cpuPids) - [...cpuBefore.values()].reduce((a, b) => a + b, 0);
   rows.push({
     scenario: sc.name,
     ...(beside ? { server: target.name } : {}),
@@ -181,6 +194,11 @@ for (const sc of scenarios) for (const target of targets) {
     // What the server spends per message (its chunks included): the cost behind every figure above.
     "server CPU ms/msg": cpuPids.length && r.completed ? f((1000 * cpu) / r.completed) : "n/a",
   });
+  if (cpuPids.length > 1 && r.completed) {
+    // Where the server's CPU went, per message: wrangler's Node, its proxy workerd, the Worker's.
+    const parts = [...cpuAfter].map(([pid, t]) => `${roleOf(pid, target.url)} ${((1000 * (t - (cpuBefore.get(pid) ?? 0))) / r.completed).toFixed(2)}`);
+    console.log(`  ${sc.name} (${target.name}): CPU ms per message by process: ${parts.join("; ")}`);
+  }
   if (r.errors) console.log(`  ${sc.name} (${target.name}): errors ${JSON.stringify(r.errorKinds)}`);
   if (sc.idle) console.log(`  ${sc.name} (${target.name}): ${r.idleAlive}/${sc.idle} idle sessions still connected at the end`);
 }

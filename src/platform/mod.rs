@@ -15,8 +15,9 @@ use crate::log::{Level, Record};
 
 static STARTED_MS: OnceLock<u64> = OnceLock::new();
 
+/// `Date.now()`: one call into JS, where `worker::Date::now()` makes a `Date` object and asks it.
 pub(crate) fn now_ms() -> u64 {
-    worker::Date::now().as_millis()
+    worker::js_sys::Date::now() as u64
 }
 
 pub(crate) fn config_from_env(env: &Env) -> Config {

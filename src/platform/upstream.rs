@@ -4,7 +4,8 @@
 use futures::future::{select, Either};
 use futures::StreamExt;
 use std::time::Duration;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{web_sys, AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
 
 use super::durable::{Inner, Work};
 use super::now_ms;
@@ -24,10 +25,14 @@ pub(super) async fn second_opinion(http: &crate::openai::HttpRequest, timeout_ms
     let signal = controller.signal();
     let call = async {
         let request = build(http).map_err(|e| e.to_string())?;
-        let mut response = Fetch::Request(request).send_with_signal(&signal).await.map_err(|e| e.to_string())?;
+        let response = Fetch::Request(request).send_with_signal(&signal).await.map_err(|e| e.to_string())?;
         let status = response.status_code();
-        let body = response.text().await.map_err(|e| e.to_string())?;
-        Ok::<_, String>((status, body))
+        // The whole body in one promise, read by the runtime: `worker::Response::text` would
+        // read it chunk by chunk through wasm.
+        let response: web_sys::Response = response.into();
+        let text = response.text().map_err(|e| format!("{e:?}"))?;
+        let body = JsFuture::from(text).await.map_err(|e| format!("{e:?}"))?;
+        Ok::<_, String>((status, body.as_string().unwrap_or_default()))
     };
     let result = match select(Box::pin(call), delay(timeout_ms)).await {
         Either::Left((Ok((status, body)), _)) => OpinionResult::Answer { status, body },
