@@ -16,4 +16,5 @@ for set in evaluation evaluation-age evaluation-sessions unseen; do
   cargo run -q --bin mia-classify -- --summary "tests/corpus/$set.jsonl" --min-tier3-recall 0 --min-tier2-recall 0 --max-tier1-fp 1 --min-age-accuracy 0 | grep -v '^  miss:\|misses (--misses'
 done
 echo "== build the Worker"; bash scripts/build.sh
-echo "== end-to-end tests"; node --test --test-concurrency=1 tests/e2e/
+# Node 22 takes files or globs, not a folder.
+echo "== end-to-end tests"; node --test --test-concurrency=1 tests/e2e/*.test.mjs
