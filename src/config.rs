@@ -137,7 +137,7 @@ impl Config {
         let ping_timeout_ms = num("PING_TIMEOUT_MS", timeout_default, 50, 3_600_000);
         let connect_timeout_ms = num("CONNECT_TIMEOUT_MS", connect_default, 50, 3_600_000);
         let max_payload = num("MAX_PAYLOAD", 1_000_000, 1_000, 100_000_000);
-        let max_message_chars = num("MAX_MESSAGE_CHARS", 4000, 1, 1_000_000) as usize;
+        let max_message_chars = num("MAX_MESSAGE_CHARS", 4000, 1, 4_000_000) as usize;
         let history_limit = num("HISTORY_LIMIT", 20, 1, 500) as usize;
         let rate_limit_per_minute = num("RATE_LIMIT_PER_MINUTE", 20, 1, 100_000) as u32;
         let queue_limit = num("QUEUE_LIMIT", 5, 0, 1000) as usize;
