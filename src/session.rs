@@ -947,7 +947,7 @@ impl Session {
                 } else {
                     self.emit_to(sid, "error", e.payload());
                 }
-                json!({ "ok": false, "error": { "code": e.code, "message": e.message } })
+                e.failed_ack()
             }
         };
         if let Some(id) = ack {
@@ -1060,8 +1060,7 @@ impl Session {
         }
         self.send_packet(sid, &socketio::Packet::event(nsp, "error", vec![why.payload()]));
         if let Some(id) = ack {
-            let answer = json!({ "ok": false, "error": { "code": why.code, "message": why.message } });
-            self.send_packet(sid, &socketio::Packet::ack(nsp, id, vec![answer]));
+            self.send_packet(sid, &socketio::Packet::ack(nsp, id, vec![why.failed_ack()]));
         }
         self.send_packet(sid, &socketio::Packet::new(PacketType::Disconnect, nsp, None));
         self.log(Record::new(Level::Info, "socket_put_out").with("sid", sid).with("code", why.code));
@@ -1113,11 +1112,7 @@ impl Session {
                 true,
             );
             e.retry_after_ms = Some(retry_after_ms);
-            self.emit_to(sid, "error", e.payload());
-            if let Some(id) = packet.id {
-                let answer = json!({ "ok": false, "error": { "code": e.code, "message": e.message } });
-                self.send_packet(sid, &socketio::Packet::ack(&packet.nsp, id, vec![answer]));
-            }
+            self.answer(sid, "message", &packet.nsp, packet.id, Err(e));
             self.log(
                 Record::new(Level::Warn, "client_rate_limited")
                     .with("sid", sid)
@@ -1164,6 +1159,11 @@ impl ClientError {
             v["retryAfterMs"] = json!(ms);
         }
         v
+    }
+
+    /// The ack of the event it refused.
+    pub fn failed_ack(&self) -> Value {
+        json!({ "ok": false, "error": { "code": self.code, "message": self.message } })
     }
 }
 
