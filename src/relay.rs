@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::engineio::{self, Frame, Transport};
+use crate::engineio::{Frame, Transport};
 use crate::ids;
 use crate::log::{Level, Record};
 use crate::session::{ClientError, Conn, NsSocket, Output, Session, CLOSE_PROTOCOL, CLOSE_TOO_BIG};
@@ -220,14 +220,7 @@ impl Session {
             client_address: conn.client_address.clone(),
             expires_at: main.expires_at,
         };
-        let first = packet
-            .encode()
-            .into_iter()
-            .map(|f| match f {
-                Frame::Text(t) => engineio::Packet::Message(t).encode(),
-                Frame::Binary(b) => engineio::Packet::BinaryMessage(b).encode(),
-            })
-            .collect();
+        let first = crate::session::engine_frames(packet);
         self.set_link(
             sid,
             Link::Relay {

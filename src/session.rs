@@ -713,15 +713,7 @@ impl Session {
     }
 
     pub(crate) fn send_packet(&mut self, sid: &str, packet: &socketio::Packet) {
-        let frames = packet
-            .encode()
-            .into_iter()
-            .map(|f| match f {
-                Frame::Text(t) => engineio::Packet::Message(t).encode(),
-                Frame::Binary(b) => engineio::Packet::BinaryMessage(b).encode(),
-            })
-            .collect();
-        self.send(sid, frames);
+        self.send(sid, engine_frames(packet));
     }
 
     fn connect_error(&mut self, sid: &str, nsp: &str, message: &str, code: Option<&str>) {
@@ -1121,6 +1113,18 @@ impl Session {
         }
         self.finish_outputs()
     }
+}
+
+/// A Socket.IO packet as the Engine.IO message frames that carry it.
+pub(crate) fn engine_frames(packet: &socketio::Packet) -> Vec<Frame> {
+    packet
+        .encode()
+        .into_iter()
+        .map(|f| match f {
+            Frame::Text(t) => engineio::Packet::Message(t).encode(),
+            Frame::Binary(b) => engineio::Packet::BinaryMessage(b).encode(),
+        })
+        .collect()
 }
 
 /// The Socket.IO `message` event a frame carries, if it is one.
