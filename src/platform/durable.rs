@@ -668,7 +668,7 @@ impl Inner {
     /// Accepts a connection's WebSocket: hibernatable (the runtime delivers its events to
     /// the `websocket_*` handlers, even after an eviction), or, when hibernation is off, held
     /// in memory with its events read here.
-    fn accept(self: &Rc<Self>, ws: &WebSocket, conn: &Conn) -> Result<()> {
+    pub(super) fn accept(self: &Rc<Self>, ws: &WebSocket, conn: &Conn) -> Result<()> {
         if self.cfg.hibernate_websockets {
             self.state.accept_websocket_with_tags(ws, &[conn.sid.as_str()]);
             ws.serialize_attachment(conn)?;

@@ -201,7 +201,7 @@ async fn failed(inner: &Inner, sid: &str, refusal: Refusal, held: Vec<Frame>) {
 }
 
 /// The target side: admits a relay to this session, or answers why not (as its status).
-pub(super) async fn accept(inner: &Inner, req: &Request, session_id: &str) -> Result<Response> {
+pub(super) async fn accept(inner: &Rc<Inner>, req: &Request, session_id: &str) -> Result<Response> {
     let refuse = |refusal: Refusal| Response::error(format!("{refusal:?}"), refusal.status());
     let Some(identity) = Identity::from_headers(|name| req.headers().get(name).ok().flatten()) else {
         return Response::error("Bad relay", 400);
@@ -225,9 +225,7 @@ pub(super) async fn accept(inner: &Inner, req: &Request, session_id: &str) -> Re
         Err(refusal) => return refuse(refusal),
     };
     let pair = WebSocketPair::new()?;
-    inner.state.accept_websocket_with_tags(&pair.server, &[conn.sid.as_str()]);
-    pair.server.serialize_attachment(&conn)?;
-    inner.sockets.borrow_mut().insert(conn.sid.clone(), pair.server.clone());
+    inner.accept(&pair.server, &conn)?;
     inner.apply(outputs).await;
     Response::from_websocket(pair.client)
 }
