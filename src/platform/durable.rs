@@ -177,16 +177,16 @@ pub(super) struct Inner {
     /// This object, for the tasks it spawns (relays).
     me: Weak<Inner>,
     pub(super) env: Env,
-    pub(super) state: State,
-    pub(super) sql: SqlStorage,
-    pub(super) cfg: Config,
+    state: State,
+    sql: SqlStorage,
+    cfg: Config,
     core: RefCell<Option<Session>>,
     aborts: RefCell<HashMap<String, AbortController>>,
     alarm_at: Cell<Option<u64>>,
     /// Whether this object's tables exist (they are made by its first write).
     schema_ready: Cell<bool>,
     /// WebSockets by socket id, filled as they are met (the runtime's own lookup costs a JS array per call).
-    pub(super) sockets: RefCell<HashMap<String, WebSocket>>,
+    sockets: RefCell<HashMap<String, WebSocket>>,
     polls: RefCell<HashMap<String, Poll>>,
     /// Relays of this object's connections to other sessions' objects.
     pub(super) relays: relay::Relays,

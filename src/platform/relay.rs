@@ -13,7 +13,6 @@ use super::now_ms;
 use crate::engineio::Frame;
 use crate::log::{Level, Record};
 use crate::relay::{Identity, Refusal, RelayCommand};
-use crate::store;
 
 /// The `X-Mia-Target` of a relay request.
 pub(super) const TARGET: &str = "relay";
@@ -206,19 +205,7 @@ pub(super) async fn accept(inner: &Rc<Inner>, req: &Request, session_id: &str) -
     let Some(identity) = Identity::from_headers(|name| req.headers().get(name).ok().flatten()) else {
         return Response::error("Bad relay", 400);
     };
-    // A session nobody stored is unknown: look without creating anything.
-    let loaded = inner.with_core(|_| ()).is_some();
-    if !loaded {
-        let stored = inner
-            .sql
-            .exec(store::LOAD_META, None)
-            .and_then(|c| c.to_array::<store::MetaRow>())
-            .map(|rows| !rows.is_empty())
-            .unwrap_or(false);
-        if !stored {
-            return refuse(Refusal::Unknown);
-        }
-    }
+    // Loading creates nothing; a session nobody has claimed is unknown to `admit_relay`.
     inner.load(Some(session_id)).await?;
     let (conn, outputs) = match inner.with_core(|c| c.admit_relay(now_ms(), &identity)).expect("loaded") {
         Ok(admitted) => admitted,
