@@ -12,7 +12,7 @@ use worker::{
     SqlStorage, SqlStorageValue, State, WebSocket, WebSocketIncomingMessage, WebSocketPair, WebsocketEvent,
 };
 
-use super::{config_from_env, limiter, now_ms, relay, upstream};
+use super::{config_from_env, frame_of, limiter, now_ms, relay, send_frames, upstream};
 use crate::auth;
 use crate::config::Config;
 use crate::conversation::{OpinionRequest, UpstreamCommand, UpstreamEvent, UpstreamJob};
@@ -419,15 +419,7 @@ impl Inner {
 
     fn send_ws(&self, sid: &str, frames: Vec<Frame>) {
         if let Some(ws) = self.socket(sid) {
-            for frame in frames {
-                let sent = match frame {
-                    Frame::Text(t) => ws.send_with_str(t),
-                    Frame::Binary(b) => ws.send_with_bytes(b),
-                };
-                if sent.is_err() {
-                    break;
-                }
-            }
+            let _ = send_frames(&ws, frames);
         }
     }
 
@@ -679,10 +671,9 @@ impl Inner {
                 let Ok(mut events) = ws.events() else { return };
                 while let Some(event) = futures::StreamExt::next(&mut events).await {
                     let frame = match event {
-                        Ok(WebsocketEvent::Message(m)) => match (m.text(), m.bytes()) {
-                            (Some(t), _) => Frame::Text(t),
-                            (None, Some(b)) => Frame::Binary(b),
-                            (None, None) => continue,
+                        Ok(WebsocketEvent::Message(m)) => match frame_of(&m) {
+                            Some(frame) => frame,
+                            None => continue,
                         },
                         Ok(WebsocketEvent::Close(_)) | Err(_) => break,
                     };

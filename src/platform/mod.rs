@@ -7,9 +7,10 @@ mod relay;
 mod upstream;
 
 use std::sync::OnceLock;
-use worker::{event, Context, Env, Headers, Request, Response, Result};
+use worker::{event, Context, Env, Headers, MessageEvent, Request, Response, Result, WebSocket};
 
 use crate::config::Config;
+use crate::engineio::Frame;
 use crate::http::{self, EngineTarget, Route};
 use crate::log::{Level, Record};
 
@@ -18,6 +19,26 @@ static STARTED_MS: OnceLock<u64> = OnceLock::new();
 /// `Date.now()`: one call into JS, where `worker::Date::now()` makes a `Date` object and asks it.
 pub(crate) fn now_ms() -> u64 {
     worker::js_sys::Date::now() as u64
+}
+
+/// Sends frames over a WebSocket in order, stopping at the first that fails.
+fn send_frames(ws: &WebSocket, frames: Vec<Frame>) -> Result<()> {
+    for frame in frames {
+        match frame {
+            Frame::Text(t) => ws.send_with_str(t)?,
+            Frame::Binary(b) => ws.send_with_bytes(b)?,
+        }
+    }
+    Ok(())
+}
+
+/// A received WebSocket message as a frame (`None` for one that is neither text nor bytes).
+fn frame_of(message: &MessageEvent) -> Option<Frame> {
+    match (message.text(), message.bytes()) {
+        (Some(t), _) => Some(Frame::Text(t)),
+        (None, Some(b)) => Some(Frame::Binary(b)),
+        (None, None) => None,
+    }
 }
 
 pub(crate) fn config_from_env(env: &Env) -> Config {

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Result, WebSocket, WebSocketPair, WebsocketEvent};
 
 use super::durable::{Inner, BINDING, SESSION_HEADER, TARGET_HEADER};
-use super::now_ms;
+use super::{frame_of, now_ms, send_frames};
 use crate::engineio::Frame;
 use crate::log::{Level, Record};
 use crate::relay::{Identity, Refusal, RelayCommand};
@@ -32,16 +32,6 @@ struct Link {
 pub(super) struct Relays {
     links: RefCell<HashMap<String, Link>>,
     generation: Cell<u64>,
-}
-
-fn send(ws: &WebSocket, frames: Vec<Frame>) -> Result<()> {
-    for frame in frames {
-        match frame {
-            Frame::Text(t) => ws.send_with_str(t)?,
-            Frame::Binary(b) => ws.send_with_bytes(b)?,
-        }
-    }
-    Ok(())
 }
 
 impl Relays {
@@ -74,7 +64,7 @@ impl Relays {
                 match &link.ws {
                     Some(ws) => {
                         // A failed send surfaces as the relay's close event.
-                        let _ = send(ws, frames);
+                        let _ = send_frames(ws, frames);
                     }
                     None => link.held.extend(frames),
                 }
@@ -147,7 +137,7 @@ async fn run(inner: Rc<Inner>, sid: String, session_id: String, identity: Identi
         let mut links = relays.links.borrow_mut();
         let link = links.get_mut(&sid).expect("current");
         let frames: Vec<Frame> = link.first.drain(..).chain(link.held.drain(..)).collect();
-        let _ = send(&ws, frames);
+        let _ = send_frames(&ws, frames);
         link.ws = Some(ws.clone());
     }
     inner.log(
@@ -160,12 +150,9 @@ async fn run(inner: Rc<Inner>, sid: String, session_id: String, identity: Identi
     let mut ended = Refusal::Failed;
     while let Some(event) = events.next().await {
         let frame = match event {
-            Ok(WebsocketEvent::Message(m)) => match m.text() {
-                Some(t) => Frame::Text(t),
-                None => match m.bytes() {
-                    Some(b) => Frame::Binary(b),
-                    None => continue,
-                },
+            Ok(WebsocketEvent::Message(m)) => match frame_of(&m) {
+                Some(frame) => frame,
+                None => continue,
             },
             Ok(WebsocketEvent::Close(close)) => {
                 ended = Refusal::Closed(close.code());
