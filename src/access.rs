@@ -34,13 +34,21 @@ pub enum Admission {
 ///   holder never joins one that already has history (fixation), and claims an empty one.
 pub fn admit(owner: &Owner, has_history: bool, visitor: Visitor<'_>) -> Admission {
     match owner {
-        Owner::Unclaimed if visitor.authenticated => Admission::Claim(Owner::User(visitor.user_id.to_string())),
-        Owner::Unclaimed => Admission::Claim(Owner::Nobody),
+        Owner::Unclaimed => Admission::Claim(first_owner(visitor)),
         Owner::Nobody if !visitor.authenticated => Admission::Join,
         Owner::Nobody if has_history => Admission::Refuse,
         Owner::Nobody => Admission::Claim(Owner::User(visitor.user_id.to_string())),
         Owner::User(user) if visitor.authenticated && user == visitor.user_id => Admission::Join,
         Owner::User(_) => Admission::Refuse,
+    }
+}
+
+/// Whom a session belongs to when `visitor` claims it first: her token's user, or nobody.
+pub fn first_owner(visitor: Visitor<'_>) -> Owner {
+    if visitor.authenticated {
+        Owner::User(visitor.user_id.to_string())
+    } else {
+        Owner::Nobody
     }
 }
 

@@ -224,11 +224,10 @@ impl Session {
                 .filter(|c| c.created_session)
                 .find_map(|c| c.main())
                 .map(|s| {
-                    if s.authenticated {
-                        Owner::User(s.user_id.clone())
-                    } else {
-                        Owner::Nobody
-                    }
+                    access::first_owner(Visitor {
+                        user_id: &s.user_id,
+                        authenticated: s.authenticated,
+                    })
                 })
                 .unwrap_or(Owner::Unclaimed),
             age: None,
