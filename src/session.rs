@@ -620,30 +620,26 @@ impl Session {
                 if !connected && (text.starts_with('5') || text.starts_with('6')) {
                     return Err(FrameError::Unexpected("binary packet before CONNECT"));
                 }
-                let limit = self.cfg.max_payload as usize;
-                let decoded = self
-                    .decoders
-                    .entry(sid.to_string())
-                    .or_insert_with(|| Decoder::with_limit(limit))
-                    .feed_text(&text);
+                let decoded = self.decoder(sid).feed_text(&text);
                 match decoded.map_err(FrameError::Socket)? {
                     Some(p) => self.on_packet(sid, p),
                     None => Ok(()),
                 }
             }
             engineio::Packet::BinaryMessage(bytes) => {
-                let limit = self.cfg.max_payload as usize;
-                let decoded = self
-                    .decoders
-                    .entry(sid.to_string())
-                    .or_insert_with(|| Decoder::with_limit(limit))
-                    .feed_binary(bytes);
+                let decoded = self.decoder(sid).feed_binary(bytes);
                 match decoded.map_err(FrameError::Socket)? {
                     Some(p) => self.on_packet(sid, p),
                     None => Ok(()),
                 }
             }
         }
+    }
+
+    /// The connection's Socket.IO decoder, holding attachments up to `maxPayload`.
+    fn decoder(&mut self, sid: &str) -> &mut Decoder {
+        let limit = self.cfg.max_payload as usize;
+        self.decoders.entry(sid.to_string()).or_insert_with(|| Decoder::with_limit(limit))
     }
 
     /// The upgrade from long-polling: `2probe` → `3probe` on the WebSocket (and a noop
