@@ -992,10 +992,9 @@ impl Session {
                             "Mia's reply could not be saved and will not be in the history; please ask again."
                         }
                     };
-                    self.emit_all(
-                        "error",
-                        json!({ "code": "STORAGE_FAILED", "message": text, "retryable": true, "messageId": m.id }),
-                    );
+                    let mut payload = ClientError::new("STORAGE_FAILED", text.into(), true).payload();
+                    payload["messageId"] = json!(m.id);
+                    self.emit_all("error", payload);
                 }
                 _ => {}
             }
