@@ -329,15 +329,17 @@ fn parse_resources(raw: &str) -> Result<(Vec<Resource>, Vec<Resource>), String> 
     Ok((parsed.crisis, parsed.substance))
 }
 
+/// A configuration from these variables only (unit tests).
+#[cfg(test)]
+pub(crate) fn test_config(pairs: &[(&str, &str)]) -> Config {
+    let map: std::collections::HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Config::from_lookup(|k| map.get(k).cloned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn cfg(pairs: &[(&str, &str)]) -> Config {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_lookup(|k| map.get(k).cloned())
-    }
+    use crate::config::test_config as cfg;
 
     #[test]
     fn env_example_lists_every_variable() {

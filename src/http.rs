@@ -304,12 +304,7 @@ pub fn forbidden_origin() -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn cfg(pairs: &[(&str, &str)]) -> Config {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_lookup(|k| map.get(k).cloned())
-    }
+    use crate::config::test_config as cfg;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 

@@ -68,12 +68,7 @@ impl ClientLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn cfg(pairs: &[(&str, &str)]) -> Config {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_lookup(|k| map.get(k).cloned())
-    }
+    use crate::config::test_config as cfg;
 
     #[test]
     fn each_kind_has_its_own_budget() {
