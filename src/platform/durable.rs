@@ -644,6 +644,25 @@ impl Inner {
     /// a message the model will answer; returns the upstream work it started.
     async fn client_frame(&self, sid: &str, frame: Frame, via: Transport) -> Work {
         let _turn = self.gate.enter().await;
+        self.limited_frame(sid, frame, via).await
+    }
+
+    /// The frames a relay held while it opened, answered here after it failed: in one
+    /// turn, each through the same limit as any client frame.
+    pub(super) async fn held_frames(&self, sid: &str, frames: Vec<Frame>) -> Work {
+        let _turn = self.gate.enter().await;
+        let mut work = Work::default();
+        for frame in frames {
+            let Some(via) = self.connection(sid).map(|c| c.transport) else {
+                break;
+            };
+            work.extend(self.limited_frame(sid, frame, via).await);
+        }
+        work
+    }
+
+    /// [`Inner::client_frame`] within the caller's turn.
+    async fn limited_frame(&self, sid: &str, frame: Frame, via: Transport) -> Work {
         let client = self.core.borrow().as_ref().and_then(|c| c.model_call_client(sid, &frame));
         if let Some(client) = client {
             if let Some(retry) = limiter::take(&self.env, &self.cfg, &client, Kind::ModelCall).await {

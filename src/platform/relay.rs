@@ -176,13 +176,7 @@ async fn run(inner: Rc<Inner>, sid: String, session_id: String, identity: Identi
 async fn failed(inner: &Inner, sid: &str, refusal: Refusal, held: Vec<Frame>) {
     let outputs = inner.with_core(|c| c.relay_failed(now_ms(), sid, refusal)).unwrap_or_default();
     let mut work = inner.apply(outputs).await;
-    for frame in held {
-        let Some(via) = inner.connection(sid).map(|c| c.transport) else {
-            break;
-        };
-        let outputs = inner.with_core(|c| c.frame(now_ms(), sid, frame, via)).unwrap_or_default();
-        work.extend(inner.apply(outputs).await);
-    }
+    work.extend(inner.held_frames(sid, held).await);
     inner.run(work).await;
 }
 
