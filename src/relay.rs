@@ -111,7 +111,8 @@ pub fn forwarded(frame: &Frame) -> bool {
 /// Why the named session did not take a relay. Travels as the relay request's HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// No such stored session: the connection keeps its fresh one.
+    /// No such session (nothing stored, nobody connected has claimed it): the connection
+    /// keeps its fresh one.
     Unknown,
     /// It belongs to someone else.
     Forbidden,
