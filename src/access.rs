@@ -57,19 +57,24 @@ pub fn first_owner(visitor: Visitor<'_>) -> Owner {
 /// stock socket.io-client repeats on every polling request and on the WebSocket upgrade. A
 /// request naming the sid without the same key is refused.
 pub fn connection_key(address: Option<&str>, authorization: Option<&str>) -> String {
-    let mut h = Sha256::new();
-    h.update(b"mia-sid-binding\0");
-    h.update(address.unwrap_or("").as_bytes());
-    h.update(b"\0");
-    h.update(authorization.unwrap_or("").trim().as_bytes());
-    h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+    key("mia-sid-binding", &[address.unwrap_or(""), authorization.unwrap_or("").trim()])
 }
 
 /// The key a client address is counted under by the per-client limits (hashed: the limiter
 /// and connection state never hold the address itself).
 pub fn client_key(address: Option<&str>) -> String {
-    let digest = Sha256::digest(format!("mia-client\0{}", address.unwrap_or("")).as_bytes());
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    key("mia-client", &[address.unwrap_or("")])
+}
+
+/// SHA-256 of `tag` and each part, each after a NUL; its first 16 bytes in hex.
+fn key(tag: &str, parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    h.update(tag.as_bytes());
+    for part in parts {
+        h.update(b"\0");
+        h.update(part.as_bytes());
+    }
+    h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
