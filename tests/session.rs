@@ -1579,6 +1579,30 @@ fn the_owner_of_an_unstored_session_outlives_hibernation() {
 }
 
 #[test]
+fn a_relay_to_an_unstored_claimed_session_is_decided_alike_before_and_after_hibernation() {
+    // The target's shell asks admit_relay alone, whether or not its object was evicted.
+    let secret = "native-test-secret-0123456789abcdef";
+    let mut h = Harness::new(&[]);
+    h.now = 1_800_000_000_000;
+    let alice = mia_server::auth::mint(secret, "alice", h.now, 3600);
+    let a = h.open();
+    h.text(&a, &format!("40{}", json!({ "token": alice })));
+    let id = |user: &str| Identity {
+        user_id: user.into(),
+        authenticated: true,
+        client_address: None,
+        expires_at: None,
+    };
+    let conn = h.session.connection(&a).unwrap().clone();
+    let mut woke = Session::restore(h.session_config(&[]), "session-1", None, Vec::new(), vec![conn], h.now);
+    for session in [&mut h.session, &mut woke] {
+        assert_eq!(session.admit_relay(h.now, &id("mallory")).err(), Some(Refusal::Forbidden));
+        assert!(session.admit_relay(h.now, &id("alice")).is_ok());
+        assert!(!session.is_stored());
+    }
+}
+
+#[test]
 fn each_step_is_one_transaction_and_a_reply_is_saved_as_it_streams() {
     let mut h = Harness::new(&[]);
     let sid = h.connected();
