@@ -39,11 +39,11 @@ SEED = 7
 # Out-of-fold share of tier-1 messages flagged, at most. A third of the training's tier-1
 # messages are written to look dangerous, so ordinary messages are flagged far less.
 TIER1_BUDGET = float(os.environ.get("MIA_TIER1_BUDGET", 0.04))
-# A rule's flag always stands: the rules are the high-precision path for the plain
-# phrasings, which the training corpus has few of (a model that vetoed them missed
-# "i want to die" behind a few unusual words; vetoing only the word-combination cues
-# gained nothing out of fold).
 FOLDS = 5
+# A rule flags on its own only when this share of its training matches are of its tier:
+# an imprecise rule spends the tier-1 budget the model would spend better.
+STANDING_PRECISION = float(os.environ.get("MIA_STANDING_PRECISION", 0.97))
+STANDING_MIN = 10
 
 
 # The rules' own regression corpus: plain phrasings and everyday look-alikes ("i cut my
@@ -69,7 +69,38 @@ def load_corpus():
             if unknown or item["tier"] not in (1, 2, 3):
                 raise SystemExit(f"{path.name}:{n}: bad label {item}")
             items.append((item["text"], cats, path.stem))
+    items += [(text, [], "junk") for text in junk()]
     return items
+
+
+def junk(count=800, seed=SEED):
+    """Tier-1 noise a chat box really receives: keyboard runs, random letters, repeated
+    letters, digits. Generated (seeded), so the model learns that strange character
+    n-grams alone are no evidence of danger. Strings holding a crisis abbreviation are skipped."""
+    rng = np.random.default_rng(seed)
+    rows = ["qwertyuiop", "asdfghjkl", "zxcvbnm", "1234567890"]
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    avoid = ("kms", "kys", "ctb", "sh", "die", "cut", "od", "cvt", "d1e")
+    out = set()
+    while len(out) < count:
+        kind = rng.integers(5)
+        if kind == 0:
+            row = rows[rng.integers(len(rows))]
+            start = int(rng.integers(len(row) - 2))
+            text = row[start : start + int(rng.integers(3, len(row) - start + 1))]
+        elif kind == 1:
+            text = "".join(rng.choice(list(letters), int(rng.integers(3, 13))))
+        elif kind == 2:
+            text = letters[rng.integers(26)] * int(rng.integers(2, 9))
+        elif kind == 3:
+            text = " ".join("".join(rng.choice(list(letters), int(rng.integers(2, 7)))) for _ in range(int(rng.integers(2, 4))))
+        else:
+            text = "".join(rng.choice(list(letters + "0123456789"), int(rng.integers(3, 10))))
+        if rng.integers(3) == 0:
+            text = text.upper() if rng.integers(2) else text.capitalize()
+        if not any(a in text.lower() for a in avoid):
+            out.add(text)
+    return sorted(out)
 
 
 def features(binary, texts):
@@ -227,6 +258,38 @@ def choose(oof, R, tiers):
     return best[1]
 
 
+def standing_rules(feats, tiers):
+    """The rules whose matches on the training corpus are at least STANDING_PRECISION of
+    the rule's tier or above (and match at least STANDING_MIN messages): they flag alone."""
+    seen = {}
+    for f, tier in zip(feats, tiers):
+        for category, rule in {tuple(r) for r in f["rules"]}:
+            need = 2 if category == "substances" else 3
+            hits, n = seen.get((rule, category), (0, 0))
+            seen[(rule, category)] = (hits + (tier >= need), n + 1)
+    standing = {}
+    for (rule, category), (hits, n) in sorted(seen.items()):
+        precision = hits / n
+        kept = n >= STANDING_MIN and precision >= STANDING_PRECISION
+        print(f"train: rule {rule:28} {hits:5}/{n:<5} {precision:.3f} {'stands' if kept else 'feature only'}",
+              file=sys.stderr)
+        if kept:
+            standing[rule] = (hits, n)
+    return standing
+
+
+def write_standing(path, standing):
+    head = (
+        "# Rules that flag a message on their own (written by training/train.py): on the\n"
+        f"# training corpus at least {STANDING_PRECISION} of their matches are of the rule's tier,\n"
+        f"# over at least {STANDING_MIN} matches. The other rules are only features of the model.\n"
+    )
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(head)
+        for rule, (hits, n) in sorted(standing.items()):
+            f.write(f"{rule}  # {hits}/{n}\n")
+
+
 def folds(n, k, seed=SEED):
     order = np.random.default_rng(seed).permutation(n)
     return [order[i::k] for i in range(k)]
@@ -303,9 +366,11 @@ def main():
         if cats is None:
             named = sorted({r[0] for r in feats[i]["rules"]} - {"substances"}) or ["suicide"]
             items[i] = (text, named, source)
-    R = np.array([[1.0 if any(r[0] == c for r in f["rules"]) else 0.0 for c in CATEGORIES] for f in feats], np.float32)
     Y = np.array([[1.0 if c in cats else 0.0 for c in CATEGORIES] for _, cats, _ in items], np.float32)
     tiers = np.array([3 if any(Y[i, :4]) else 2 if Y[i, 4] else 1 for i in range(len(Y))])
+    standing = standing_rules(feats, tiers)
+    R = np.array([[1.0 if any(r[0] == c and r[1] in standing for r in f["rules"]) else 0.0 for c in CATEGORIES]
+                  for f in feats], np.float32)
     print(f"train: {len(items)} messages; per category {Y.sum(axis=0).astype(int).tolist()}", file=sys.stderr)
     V0 = load_embeddings(distilled)
     # Scaled so that a pooled message is about unit length at the start.
@@ -328,12 +393,16 @@ def main():
     for source in sorted(set(sources)):
         mask = sources == source
         report(f"  {source}", oof[mask], R[mask], Y[mask], tiers[mask], th)
+    if os.environ.get("MIA_DUMP_OOF"):
+        np.savez(os.environ["MIA_DUMP_OOF"], oof=oof, Y=Y, tiers=tiers, sources=sources,
+                 rules=np.array([json.dumps(f["rules"]) for f in feats]))
     if "--cv" in sys.argv:
         return
 
     p = train(P, X, Y, V0)
     write_embeddings(model_dir / "embeddings.bin", p["v"])
     write_head(model_dir / "head.bin", p, th, V0.shape[1])
+    write_standing(model_dir / "standing-rules.txt", standing)
     prob = predict(p, P, X)
     report("training set", prob, R, Y, tiers, th)
     # What the Rust code must reproduce: every 10th message's probabilities.
