@@ -69,7 +69,16 @@ def load_corpus():
             if unknown or item["tier"] not in (1, 2, 3):
                 raise SystemExit(f"{path.name}:{n}: bad label {item}")
             items.append((item["text"], cats, path.stem))
-    items += [(text, [], "junk") for text in junk()]
+    noise = junk()
+    items += [(text, [], "junk") for text in noise]
+    # The same noise beside a tenth of the messages, label kept: a username or a
+    # keyboard run next to "i want to die" must not drown it.
+    rng = np.random.default_rng(SEED + 1)
+    for text, cats, source in list(items[: len(items) - len(noise)]):
+        if rng.random() < 0.1:
+            extra = noise[rng.integers(len(noise))].replace(" ", "-" if rng.integers(2) else " ")
+            both = f"{extra} {text}" if rng.integers(2) else f"{text} {extra}"
+            items.append((both, cats, "noisy"))
     return items
 
 
