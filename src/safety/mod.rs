@@ -1,9 +1,11 @@
 //! Safety tiers (CONTRACT §6). Tier 3: suicide, self-harm, abuse or danger. Tier 2:
 //! substances. Tier 1: everything else, figures of speech and school topics included.
 //!
-//! Two local paths read every message: hand-written [`rules`] (high precision, each
-//! with an id) and a learned [`model`] (generalises to phrasing no rule lists). A
-//! message is flagged when either flags it; [`context`] raises the tier when danger
+//! Two local paths read every message: hand-written [`rules`] (each with an id) and a
+//! learned [`model`] (generalises to phrasing no rule lists). A message is flagged when
+//! the model flags it or a *standing* rule matches (one whose precision on the training
+//! corpus let it stand alone, listed in `model/standing-rules.txt`); the other rules'
+//! ids are features the model weighs; [`context`] raises the tier when danger
 //! builds over a conversation. Second opinions (moderation, the judge) run elsewhere.
 
 pub mod context;
@@ -118,14 +120,17 @@ pub fn features(text: &str) -> (features::Features, Vec<(Category, &'static str)
     (model::features(&norm, &ids), matched)
 }
 
-/// Classifies one message on its own: rules and model.
+/// Classifies one message on its own: the standing rules and the model (which also
+/// weighs the rules that do not stand alone).
 pub fn classify(text: &str) -> Assessment {
     let model = model::get();
     let (features, matched) = features(text);
     let scores = model.scores(&features);
     let mut a = Assessment::new(scores);
     for (category, id) in matched {
-        a.flag(category, id);
+        if model.stands(id) {
+            a.flag(category, id);
+        }
     }
     for category in model.flagged(&scores) {
         a.flag(category, category.model_id());

@@ -23,12 +23,16 @@ pub type Scores = [f32; 5];
 const VOCAB: &str = include_str!("model/vocab.txt");
 const EMBEDDINGS: &[u8] = include_bytes!("model/embeddings.bin");
 const HEAD: &[u8] = include_bytes!("model/head.bin");
+/// The rules precise enough on the training corpus to flag a message on their own; the
+/// others are only evidence the model weighs (their ids are among its features).
+const STANDING: &str = include_str!("model/standing-rules.txt");
 
 pub struct Model {
     dim: usize,
     /// Per row: its scale, then `dim` signed bytes.
     rows: &'static [u8],
     head: Head,
+    standing: Vec<&'static str>,
 }
 
 struct Head {
@@ -96,7 +100,12 @@ impl Model {
             threshold: h.f32s(N),
         };
         assert_eq!(h.at, HEAD.len(), "head.bin: trailing bytes");
-        Model { dim, rows, head }
+        Model {
+            dim,
+            rows,
+            head,
+            standing: standing_rules(),
+        }
     }
 
     /// The mean of the pieces' embedding rows (zero when there are none).
@@ -163,10 +172,23 @@ impl Model {
             .collect()
     }
 
+    /// Whether a matching rule flags the message by itself, whatever the model says.
+    pub fn stands(&self, rule: &str) -> bool {
+        self.standing.contains(&rule)
+    }
+
     /// Per category, the probability at which it is flagged.
     pub fn thresholds(&self) -> &[f32] {
         &self.head.threshold
     }
+}
+
+/// The ids in `standing-rules.txt`: the first word of each line, `#` starts a comment.
+fn standing_rules() -> Vec<&'static str> {
+    STANDING
+        .lines()
+        .filter_map(|l| l.split('#').next()?.split_whitespace().next())
+        .collect()
 }
 
 /// The word-piece vocabulary, loaded once per process. Features need only this, so
@@ -205,6 +227,15 @@ mod tests {
         for text in ["", "zzqxv"] {
             let s = m.scores(&features(&for_safety(text), &[]));
             assert!(m.flagged(&s).is_empty(), "{text}: {s:?}");
+        }
+    }
+
+    #[test]
+    fn standing_rules_are_rules_that_exist() {
+        let m = get();
+        assert!(!m.standing.is_empty());
+        for id in &m.standing {
+            assert!(crate::safety::rules::ids().contains(id), "{id} is not a rule");
         }
     }
 

@@ -183,6 +183,11 @@ pub fn prepare() {
     academic_only("");
 }
 
+/// Every rule and cue id.
+pub fn ids() -> Vec<&'static str> {
+    rules().iter().map(|r| r.id).chain(cues().iter().map(|c| c.id)).collect()
+}
+
 /// The rules and cues that match a normalised message, as `(category, rule id)` pairs.
 pub fn matches(norm: &str) -> Vec<(Category, &'static str)> {
     let mut found = Vec::new();
