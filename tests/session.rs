@@ -854,7 +854,7 @@ fn the_judge_raises_but_never_lowers() {
     h.say(&sid, 1, "i want to die");
     let job = h.last_job();
     h.sse(&job, &["ok"], true);
-    let id = h.say(&sid, 2, "there's stuff at the party");
+    let id = h.say(&sid, 2, "can we talk about my weekend");
     let before = h.events(&sid).len();
     h.judge_says(&id, r#"{"tier":2,"categories":["substances"],"reason":"drugs"}"#);
     let events = h.events(&sid);
@@ -1032,7 +1032,8 @@ fn context_raises_the_tier_across_messages_and_survives_a_restore() {
     let build = [
         "i'm tired. really tired",
         "nothing ever gets better for me",
-        "thanks for everything mia",
+        // Leans toward suicide without reaching its threshold alone.
+        "i guess it doesn't matter anymore",
     ];
     // One session that sees all three.
     let mut h = Harness::new(&[]);

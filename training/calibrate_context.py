@@ -25,9 +25,9 @@ EXTRA_FALSE_RAISE = 0.05
 
 
 def thresholds(model_dir):
-    """The per-category thresholds: the last five f32 of head.bin."""
+    """The per-category thresholds: the five f32 before head.bin's last (the rule bar)."""
     raw = (model_dir / "head.bin").read_bytes()
-    return np.frombuffer(raw[-20:], dtype="<f4")
+    return np.frombuffer(raw[-24:-4], dtype="<f4")
 
 
 def raised(scores, th, window, decay, raise_at, floor):

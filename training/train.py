@@ -44,6 +44,9 @@ FOLDS = 5
 # an imprecise rule spends the tier-1 budget the model would spend better.
 STANDING_PRECISION = float(os.environ.get("MIA_STANDING_PRECISION", 0.97))
 STANDING_MIN = 10
+# The other rules flag unless the model's probability is under the bar: the model may veto
+# a rule only when fairly sure (a figure of speech); chosen out of fold with the thresholds.
+RULE_BARS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 2.0]
 
 
 # The rules' own regression corpus: plain phrasings and everyday look-alikes ("i cut my
@@ -246,25 +249,27 @@ def quantile_thresholds(oof, tiers, budget):
     return np.array(out, np.float32)
 
 
-def decide(prob, R, th):
-    """What the Rust code flags: the model, or a rule."""
-    return (prob >= th) | (R > 0)
+def decide(prob, R, th, bar):
+    """What the Rust code flags: the model; a standing rule (R = 2); another rule (R = 1)
+    unless the model is fairly sure it is wrong (its probability under `bar`)."""
+    return (prob >= th) | (R >= 2) | ((R >= 1) & (prob >= bar))
 
 
 def choose(oof, R, tiers):
-    """The thresholds with the best tier-3 recall (tier 2 counting half) whose out-of-fold
-    tier-1 flag rate, rules included, stays within TIER1_BUDGET."""
+    """The thresholds and rule bar with the best tier-3 recall (tier 2 counting half) whose
+    out-of-fold tier-1 flag rate, rules included, stays within TIER1_BUDGET."""
     best = None
-    for budget in np.arange(0.001, 0.05, 0.001):
-        th = quantile_thresholds(oof, tiers, budget)
-        flags = decide(oof, R, th)
-        fp = flags.any(axis=1)[tiers == 1].mean()
-        recall = flags[:, :4].any(axis=1)[tiers == 3].mean() + 0.5 * flags.any(axis=1)[tiers == 2].mean()
-        if fp <= TIER1_BUDGET and (best is None or recall > best[0]):
-            best = (recall, th)
+    for bar in RULE_BARS:
+        for budget in np.arange(0.001, 0.05, 0.001):
+            th = quantile_thresholds(oof, tiers, budget)
+            flags = decide(oof, R, th, bar)
+            fp = flags.any(axis=1)[tiers == 1].mean()
+            recall = flags[:, :4].any(axis=1)[tiers == 3].mean() + 0.5 * flags.any(axis=1)[tiers == 2].mean()
+            if fp <= TIER1_BUDGET and (best is None or recall > best[0]):
+                best = (recall, th, bar)
     if best is None:
         raise SystemExit(f"train: no thresholds keep tier-1 flags within {TIER1_BUDGET}")
-    return best[1]
+    return best[1], best[2]
 
 
 def standing_rules(feats, tiers):
@@ -325,8 +330,8 @@ def rate(hits, mask):
     return f"{hits[mask].mean():.3f}" if mask.any() else "  -  "
 
 
-def report(name, prob, R, Y, tiers, th):
-    flags = decide(prob, R, th)
+def report(name, prob, R, Y, tiers, th, bar):
+    flags = decide(prob, R, th, bar)
     if not len(Y):
         return
     t3 = tiers == 3
@@ -350,12 +355,12 @@ def write_embeddings(path, v):
             f.write(q[row].tobytes())
 
 
-def write_head(path, p, th, dim):
+def write_head(path, p, th, bar, dim):
     q, scale = quantise(p)
     k = len(CATEGORIES)
     with open(path, "wb") as f:
         f.write(b"MIAH")
-        f.write(np.array([3, k, dim, HIDDEN, BUCKETS], dtype="<u4").tobytes())
+        f.write(np.array([4, k, dim, HIDDEN, BUCKETS], dtype="<u4").tobytes())
         f.write(scale.astype("<f4").tobytes())
         f.write(q.tobytes())
         f.write(p["w1"].astype("<f4").tobytes())
@@ -363,6 +368,7 @@ def write_head(path, p, th, dim):
         f.write(p["w2"].astype("<f4").tobytes())
         f.write(p["b2"].astype("<f4").tobytes())
         f.write(th.astype("<f4").tobytes())
+        f.write(np.float32(bar).astype("<f4").tobytes())
 
 
 def main():
@@ -378,8 +384,8 @@ def main():
     Y = np.array([[1.0 if c in cats else 0.0 for c in CATEGORIES] for _, cats, _ in items], np.float32)
     tiers = np.array([3 if any(Y[i, :4]) else 2 if Y[i, 4] else 1 for i in range(len(Y))])
     standing = standing_rules(feats, tiers)
-    R = np.array([[1.0 if any(r[0] == c and r[1] in standing for r in f["rules"]) else 0.0 for c in CATEGORIES]
-                  for f in feats], np.float32)
+    R = np.array([[max([2.0 if r[1] in standing else 1.0 for r in f["rules"] if r[0] == c], default=0.0)
+                   for c in CATEGORIES] for f in feats], np.float32)
     print(f"train: {len(items)} messages; per category {Y.sum(axis=0).astype(int).tolist()}", file=sys.stderr)
     V0 = load_embeddings(distilled)
     # Scaled so that a pooled message is about unit length at the start.
@@ -393,15 +399,15 @@ def main():
         p = train(P[mask], X[mask], Y[mask], V0)
         oof[held] = predict(p, P[held], X[held])
         print(f"train: fold {i + 1}/{FOLDS}", file=sys.stderr)
-    th = choose(oof, R, tiers)
-    print(f"train: thresholds {dict(zip(CATEGORIES, np.round(th, 3).tolist()))}", file=sys.stderr)
-    report("rules alone", np.zeros_like(oof), R, Y, tiers, np.full_like(th, 2.0))
-    report("out-of-fold", oof, R, Y, tiers, th)
+    th, bar = choose(oof, R, tiers)
+    print(f"train: thresholds {dict(zip(CATEGORIES, np.round(th, 3).tolist()))}, rule bar {bar}", file=sys.stderr)
+    report("rules alone", np.zeros_like(oof), R, Y, tiers, np.full_like(th, 2.0), 0.0)
+    report("out-of-fold", oof, R, Y, tiers, th, bar)
     auc3 = auc(oof[:, :4].max(axis=1), tiers == 3)
     print(f"train: out-of-fold AUC, tier 3 against the rest: {auc3:.4f}", file=sys.stderr)
     for source in sorted(set(sources)):
         mask = sources == source
-        report(f"  {source}", oof[mask], R[mask], Y[mask], tiers[mask], th)
+        report(f"  {source}", oof[mask], R[mask], Y[mask], tiers[mask], th, bar)
     if os.environ.get("MIA_DUMP_OOF"):
         np.savez(os.environ["MIA_DUMP_OOF"], oof=oof, Y=Y, tiers=tiers, sources=sources,
                  rules=np.array([json.dumps(f["rules"]) for f in feats]))
@@ -410,10 +416,10 @@ def main():
 
     p = train(P, X, Y, V0)
     write_embeddings(model_dir / "embeddings.bin", p["v"])
-    write_head(model_dir / "head.bin", p, th, V0.shape[1])
+    write_head(model_dir / "head.bin", p, th, bar, V0.shape[1])
     write_standing(model_dir / "standing-rules.txt", standing)
     prob = predict(p, P, X)
-    report("training set", prob, R, Y, tiers, th)
+    report("training set", prob, R, Y, tiers, th, bar)
     # What the Rust code must reproduce: every 10th message's probabilities.
     with open(fixture, "w", encoding="utf-8") as f:
         for i in range(0, len(texts), 10):

@@ -18,13 +18,13 @@ use super::model::{self, Scores, CATEGORIES};
 use super::{Assessment, Category};
 
 /// How many user messages the context reads, the current one included.
-pub const WINDOW: usize = 6;
+pub const WINDOW: usize = 8;
 /// Weight of a message one step further back.
-pub const DECAY: f32 = 0.9;
+pub const DECAY: f32 = 0.8;
 /// Evidence that raises a category.
-pub const RAISE_AT: f32 = 1.8;
+pub const RAISE_AT: f32 = 1.2;
 /// What the current message must reach on its own, relative to the threshold.
-pub const FLOOR: f32 = 0.6;
+pub const FLOOR: f32 = 0.4;
 
 /// The recent user messages' scores of one conversation, newest last.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -104,9 +104,9 @@ mod tests {
 
     #[test]
     fn leaning_messages_in_a_row_raise_suicide() {
-        // Relative 0.8 each: 0.8 + 0.9·0.8 + 0.81·0.8 = 2.17 ≥ 1.8; two alone make 1.52.
-        assert!(ctx(&[0.4, 0.4]).raised(&TH).is_empty());
-        assert_eq!(ctx(&[0.4, 0.4, 0.4]).raised(&TH), vec![Category::Suicide]);
+        // Relative 0.6 each: 0.6 + 0.8·0.6 + 0.64·0.6 = 1.46 ≥ 1.2; two alone make 1.08.
+        assert!(ctx(&[0.3, 0.3]).raised(&TH).is_empty());
+        assert_eq!(ctx(&[0.3, 0.3, 0.3]).raised(&TH), vec![Category::Suicide]);
     }
 
     #[test]

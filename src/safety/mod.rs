@@ -3,9 +3,9 @@
 //!
 //! Two local paths read every message: hand-written [`rules`] (each with an id) and a
 //! learned [`model`] (generalises to phrasing no rule lists). A message is flagged when
-//! the model flags it or a *standing* rule matches (one whose precision on the training
-//! corpus let it stand alone, listed in `model/standing-rules.txt`); the other rules'
-//! ids are features the model weighs; [`context`] raises the tier when danger
+//! the model flags it or a rule matches: a *standing* rule (precise enough on the training
+//! corpus, listed in `model/standing-rules.txt`) always, another one unless the model's
+//! probability is under the rule bar (figures of speech); rule ids are also model features; [`context`] raises the tier when danger
 //! builds over a conversation. Second opinions (moderation, the judge) run elsewhere.
 
 pub mod context;
@@ -120,15 +120,15 @@ pub fn features(text: &str) -> (features::Features, Vec<(Category, &'static str)
     (model::features(&norm, &ids), matched)
 }
 
-/// Classifies one message on its own: the standing rules and the model (which also
-/// weighs the rules that do not stand alone).
+/// Classifies one message on its own: the rules (a standing one always, another one
+/// unless the model is fairly sure it is wrong) and the model.
 pub fn classify(text: &str) -> Assessment {
     let model = model::get();
     let (features, matched) = features(text);
     let scores = model.scores(&features);
     let mut a = Assessment::new(scores);
     for (category, id) in matched {
-        if model.stands(id) {
+        if model.confirms(id, category, &scores) {
             a.flag(category, id);
         }
     }
@@ -147,7 +147,13 @@ mod tests {
         let a = classify("i wanna kill myself and i've been drinking");
         assert_eq!(a.tier, 3);
         assert_eq!(a.categories, vec![Category::Suicide, Category::Substances]);
-        assert!(a.rules.contains(&"suicide.kill_self"));
+        assert!(a.rules.contains(&"model.suicide"), "{:?}", a.rules);
+        let b = classify("i have been cutting myself with a razor");
+        assert!(
+            b.rules.contains(&"self_harm.cutting"),
+            "a standing rule names itself: {:?}",
+            b.rules
+        );
     }
 
     #[test]

@@ -45,6 +45,8 @@ struct Head {
     w2: Vec<f32>,
     b2: Vec<f32>,
     threshold: Vec<f32>,
+    /// A rule that does not stand alone flags unless the model's probability is under this.
+    rule_bar: f32,
 }
 
 /// Reads little-endian values off a byte slice; a short file is a build error.
@@ -81,7 +83,7 @@ impl Model {
 
         let mut h = Reader { bytes: HEAD, at: 0 };
         assert_eq!(h.take(4), b"MIAH", "head.bin: bad magic");
-        assert_eq!(h.u32(), 3, "head.bin: unknown version");
+        assert_eq!(h.u32(), 4, "head.bin: unknown version");
         assert_eq!(h.u32() as usize, N, "head.bin: category count");
         assert_eq!(h.u32() as usize, dim, "head.bin: embedding size");
         let hidden = h.u32() as usize;
@@ -98,6 +100,7 @@ impl Model {
             w2: h.f32s(N * hidden),
             b2: h.f32s(N),
             threshold: h.f32s(N),
+            rule_bar: h.f32s(1)[0],
         };
         assert_eq!(h.at, HEAD.len(), "head.bin: trailing bytes");
         Model {
@@ -172,9 +175,11 @@ impl Model {
             .collect()
     }
 
-    /// Whether a matching rule flags the message by itself, whatever the model says.
-    pub fn stands(&self, rule: &str) -> bool {
-        self.standing.contains(&rule)
+    /// Whether a matching rule flags the message: a standing rule always, another one
+    /// unless the model's probability for its category is under the rule bar.
+    pub fn confirms(&self, rule: &str, category: Category, scores: &Scores) -> bool {
+        let c = CATEGORIES.iter().position(|x| *x == category).expect("a scored category");
+        self.standing.contains(&rule) || scores[c] >= self.head.rule_bar
     }
 
     /// Per category, the probability at which it is flagged.

@@ -167,7 +167,9 @@ describe("logs", () => {
     const { token } = (await mint({})).body;
     const s = await connect(server.url, { sessionId: uniqueSession("logs"), token });
     await join(s);
-    await converse(s, `${secretText} i want to die`);
+    // A standing rule flags this whatever random text stands beside it (the model alone
+    // may read an odd token as safe), so the message is surely logged at tier 3.
+    await converse(s, `${secretText} i have been cutting myself with a razor`);
     await request(s, "message", { message: "" });
     await sleep(500);
     const all = server.logs.join("\n");

@@ -164,7 +164,8 @@ describe("learned classifier and conversation context", () => {
     const build = [
       "i'm tired. really tired",
       "nothing ever gets better for me",
-      "thanks for everything mia",
+      // Leans toward suicide without reaching its threshold alone.
+      "i guess it doesn't matter anymore",
     ];
     for (const [i, text] of build.entries()) {
       const { ack, events, complete } = await exchange(socket, text);
@@ -194,7 +195,7 @@ describe("learned classifier and conversation context", () => {
     socket.disconnect();
     const again = await connect(server.url, { sessionId });
     await join(again);
-    const { events } = await exchange(again, "thanks for everything mia");
+    const { events } = await exchange(again, "i guess it doesn't matter anymore");
     assert.equal(events.find(([n]) => n === "safety_alert")?.[1].tier, 3);
   });
 });
