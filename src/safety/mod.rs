@@ -132,11 +132,18 @@ pub fn classify(text: &str) -> Assessment {
             a.flag(category, id);
         }
     }
-    for category in model.flagged(&scores) {
-        a.flag(category, category.model_id());
+    if text.split_whitespace().count() >= MODEL_MIN_WORDS {
+        for category in model.flagged(&scores) {
+            a.flag(category, category.model_id());
+        }
     }
     a
 }
+
+/// Below this many words the model does not flag a message alone ("again", "keep going",
+/// "do it" read like the endings of crisis messages): a rule may, and the conversation
+/// [`context`] still reads its scores, so a short message after worrying ones still raises.
+pub const MODEL_MIN_WORDS: usize = 3;
 
 #[cfg(test)]
 mod tests {
@@ -154,6 +161,16 @@ mod tests {
             "a standing rule names itself: {:?}",
             b.rules
         );
+    }
+
+    #[test]
+    fn a_message_of_one_or_two_words_is_not_flagged_by_the_model_alone() {
+        for text in ["again", "keep going", "do it", "continue"] {
+            let a = classify(text);
+            assert!(!a.rules.iter().any(|r| r.starts_with("model.")), "{text}: {:?}", a.rules);
+        }
+        // A rule still flags a short message.
+        assert_eq!(classify("kms").tier, 3);
     }
 
     #[test]
