@@ -251,7 +251,9 @@ def quantile_thresholds(oof, tiers, budget):
 
 def decide(prob, R, th, bar):
     """What the Rust code flags: the model; a standing rule (R = 2); another rule (R = 1)
-    unless the model is fairly sure it is wrong (its probability under `bar`)."""
+    unless the model is fairly sure it is wrong (its probability under `bar`). The Rust code
+    also leaves messages of one or two words to the rules and the context (MODEL_MIN_WORDS in
+    src/safety/mod.rs); the out-of-fold figures here do not apply that guard."""
     return (prob >= th) | (R >= 2) | ((R >= 1) & (prob >= bar))
 
 

@@ -3,10 +3,11 @@
 //!
 //! Two local paths read every message: hand-written [`rules`] (each with an id) and a
 //! learned [`model`] (generalises to phrasing no rule lists). A message is flagged when
-//! the model flags it or a rule matches: a *standing* rule (precise enough on the training
-//! corpus, listed in `model/standing-rules.txt`) always, another one unless the model's
-//! probability is under the rule bar (figures of speech); rule ids are also model features; [`context`] raises the tier when danger
-//! builds over a conversation. Second opinions (moderation, the judge) run elsewhere.
+//! the model flags it (messages of [`MODEL_MIN_WORDS`] words or more) or a rule matches:
+//! a *standing* rule (precise enough on the training corpus, listed in
+//! `model/standing-rules.txt`) always, another one unless the model's probability is under
+//! the rule bar (figures of speech). Rule ids are also model features. [`context`] raises
+//! the tier when danger builds over a conversation. Second opinions (moderation, the judge) run elsewhere.
 
 pub mod context;
 pub mod features;

@@ -24,7 +24,7 @@ const VOCAB: &str = include_str!("model/vocab.txt");
 const EMBEDDINGS: &[u8] = include_bytes!("model/embeddings.bin");
 const HEAD: &[u8] = include_bytes!("model/head.bin");
 /// The rules precise enough on the training corpus to flag a message on their own; the
-/// others are only evidence the model weighs (their ids are among its features).
+/// others need the model's probability to reach the rule bar (see [`Model::confirms`]).
 const STANDING: &str = include_str!("model/standing-rules.txt");
 
 pub struct Model {

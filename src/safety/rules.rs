@@ -1,6 +1,7 @@
-//! The high-precision path: hand-written rules over normalised text, each with an id
-//! and a category. They catch the well-known phrasings at once; the learned model
-//! ([`super::model`]) catches what they miss.
+//! Hand-written rules over normalised text, each with an id and a category. They catch
+//! the well-known phrasings at once; the learned model ([`super::model`]) catches what they
+//! miss. The rules precise on the training corpus flag alone, the others unless the model
+//! is fairly sure they are wrong (`model/standing-rules.txt`, the rule bar).
 //!
 //! Rules read the output of [`crate::normalize::for_safety`], where runs of three
 //! letters are cut to one: doubled letters in patterns are written `l+`.
