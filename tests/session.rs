@@ -13,6 +13,9 @@ use mia_server::store::{Role, Write};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
+/// The JWT secret of every test session's config.
+const SECRET: &str = "native-test-secret-0123456789abcdef";
+
 struct Harness {
     session: Session,
     now: u64,
@@ -42,7 +45,7 @@ impl Harness {
 
     /// A session restored from storage with this history (no stored row, no live sockets).
     fn restored(pairs: &[(&str, &str)], history: Vec<mia_server::store::Message>) -> Self {
-        let mut all = vec![("OPENAI_API_KEY", "sk-test"), ("JWT_SECRET", "native-test-secret-0123456789abcdef")];
+        let mut all = vec![("OPENAI_API_KEY", "sk-test"), ("JWT_SECRET", SECRET)];
         all.extend_from_slice(pairs);
         Harness {
             session: Session::restore(config(&all), "session-1", None, history, Vec::new(), 1_000),
@@ -543,7 +546,7 @@ fn tier_three_alerts_first_and_always_carries_resources() {
 
 #[test]
 fn ownership_is_decided_by_the_first_join() {
-    let secret = "native-test-secret-0123456789abcdef";
+    let secret = SECRET;
     let mut h = Harness::new(&[]);
     h.now = 1_800_000_000_000;
     let owner = mia_server::auth::mint(secret, "alice", h.now, 3600);
@@ -1080,8 +1083,6 @@ fn context_raises_the_tier_across_messages_and_survives_a_restore() {
 
 // ---- The original's join_session flow: relays between sessions (CONTRACT §2) ----
 
-const RELAY_SECRET: &str = "native-test-secret-0123456789abcdef";
-
 impl Harness {
     /// Opens a connection whose session id the Worker minted (no `query.sessionId`).
     fn open_minted(&mut self) -> String {
@@ -1093,7 +1094,7 @@ impl Harness {
     }
 
     fn token(&self, user: &str) -> String {
-        mia_server::auth::mint(RELAY_SECRET, user, self.now, 3600)
+        mia_server::auth::mint(SECRET, user, self.now, 3600)
     }
 
     fn relay_failed(&mut self, sid: &str, refusal: Refusal) {
@@ -1461,7 +1462,7 @@ impl Harness {
     }
 
     fn session_config(&self, pairs: &[(&str, &str)]) -> Config {
-        let mut all = vec![("OPENAI_API_KEY", "sk-test"), ("JWT_SECRET", "native-test-secret-0123456789abcdef")];
+        let mut all = vec![("OPENAI_API_KEY", "sk-test"), ("JWT_SECRET", SECRET)];
         all.extend_from_slice(pairs);
         config(&all)
     }
@@ -1564,14 +1565,19 @@ fn nothing_is_stored_for_a_session_until_its_first_message() {
     assert_eq!(m.owner, Owner::Nobody);
 }
 
-#[test]
-fn the_owner_of_an_unstored_session_outlives_hibernation() {
-    let secret = "native-test-secret-0123456789abcdef";
+/// A session whose socket connected with alice's token and has sent no message yet.
+fn claimed_by_alice_unstored() -> (Harness, String) {
     let mut h = Harness::new(&[]);
     h.now = 1_800_000_000_000;
-    let alice = mia_server::auth::mint(secret, "alice", h.now, 3600);
+    let alice = h.token("alice");
     let a = h.open();
     h.text(&a, &format!("40{}", json!({ "token": alice })));
+    (h, a)
+}
+
+#[test]
+fn the_owner_of_an_unstored_session_outlives_hibernation() {
+    let (h, a) = claimed_by_alice_unstored();
     let conn = h.session.connection(&a).unwrap().clone();
     // The object is evicted with nothing stored; the socket's attachment remains.
     let cfg = h.session_config(&[]);
@@ -1582,12 +1588,7 @@ fn the_owner_of_an_unstored_session_outlives_hibernation() {
 #[test]
 fn a_relay_to_an_unstored_claimed_session_is_decided_alike_before_and_after_hibernation() {
     // The target's shell asks admit_relay alone, whether or not its object was evicted.
-    let secret = "native-test-secret-0123456789abcdef";
-    let mut h = Harness::new(&[]);
-    h.now = 1_800_000_000_000;
-    let alice = mia_server::auth::mint(secret, "alice", h.now, 3600);
-    let a = h.open();
-    h.text(&a, &format!("40{}", json!({ "token": alice })));
+    let (mut h, a) = claimed_by_alice_unstored();
     let id = |user: &str| Identity {
         user_id: user.into(),
         authenticated: true,
