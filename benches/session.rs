@@ -3,7 +3,7 @@
 
 use mia_server::config::Config;
 use mia_server::conversation::{UpstreamCommand, UpstreamEvent};
-use mia_server::engineio::{Frame, Transport};
+use mia_server::protocol::engineio::{Frame, Transport};
 use mia_server::session::{Output, Session};
 use std::hint::black_box;
 use std::time::Instant;

@@ -180,7 +180,7 @@ pub fn session_minted(query: &str) -> bool {
 /// Refuses an outside request that carries a header only this server's own objects set
 /// (a relay's verified identity, `X-Mia-*`): nothing outside may pose as a relay.
 pub fn check_internal_headers<'a>(mut names: impl Iterator<Item = &'a str>) -> Result<(), Reply> {
-    if names.any(|n| n.to_ascii_lowercase().starts_with(crate::relay::INTERNAL_HEADER_PREFIX)) {
+    if names.any(|n| n.to_ascii_lowercase().starts_with(crate::session::relay::INTERNAL_HEADER_PREFIX)) {
         return Err(error(400, "INTERNAL_HEADER", "X-Mia-* headers are reserved for the server itself"));
     }
     Ok(())

@@ -8,7 +8,7 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 
 /// URL-safe base64 without padding.
 pub fn base64url(bytes: &[u8]) -> String {
-    crate::base64::encode(bytes, crate::base64::URL_SAFE, false)
+    crate::protocol::base64::encode(bytes, crate::protocol::base64::URL_SAFE, false)
 }
 
 /// 128 random bits, URL-safe (22 characters).

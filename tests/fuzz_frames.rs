@@ -5,9 +5,9 @@
 //! `MIA_FUZZ_CASES=1000000 cargo test --release --test fuzz_frames -- --nocapture`
 
 use mia_server::config::Config;
-use mia_server::engineio::{self, Frame, Transport};
+use mia_server::protocol::engineio::{self, Frame, Transport};
+use mia_server::protocol::socketio::Decoder;
 use mia_server::session::{Output, Session};
-use mia_server::socketio::Decoder;
 use serde_json::json;
 
 /// xorshift64*: small, seedable, good enough to spread inputs.

@@ -4,9 +4,9 @@
 
 use mia_server::auth;
 use mia_server::config::Config;
-use mia_server::engineio::{Frame, Transport};
+use mia_server::conversation::store::{Message, Meta, Owner, Role};
+use mia_server::protocol::engineio::{Frame, Transport};
 use mia_server::session::{Output, Session, SidCheck};
-use mia_server::store::{Message, Meta, Owner, Role};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -51,7 +51,7 @@ impl H {
             session_id: "session-1".into(),
             owner,
             age: None,
-            mode: mia_server::mode::Mode::Greeting,
+            mode: mia_server::conversation::mode::Mode::Greeting,
             tier: 1,
             fundraising_left: 0,
             created_at: T0 - 5000,
@@ -72,7 +72,7 @@ impl H {
                 Output::Send { sid, frames, .. } => self.sent.extend(frames.into_iter().map(|f| (sid.clone(), f))),
                 Output::Close { sid, code, .. } => self.closed.push((sid, code)),
                 Output::Commit(writes) => {
-                    use mia_server::store::Write;
+                    use mia_server::conversation::store::Write;
                     // User messages stored: with the reply they are owed, or alone.
                     self.stored += writes
                         .iter()
@@ -291,7 +291,7 @@ fn model_calls_over_the_client_limit_are_refused_without_storing() {
     let msg = Frame::Text(r#"427["message",{"message":"hello"}]"#.into());
     assert_eq!(
         h.s.model_call_client(&sid, &msg),
-        Some(mia_server::access::client_key(Some("203.0.113.1")))
+        Some(mia_server::session::access::client_key(Some("203.0.113.1")))
     );
     // Whitespace does not hide a message from the limiter.
     let spaced = Frame::Text(r#"42[ "message" , {"message":"hello"}]"#.into());
@@ -316,7 +316,7 @@ fn model_calls_over_the_client_limit_are_refused_without_storing() {
 
 #[test]
 fn a_relayed_join_goes_through_the_same_ownership_rule() {
-    use mia_server::relay::{Identity, Refusal};
+    use mia_server::session::relay::{Identity, Refusal};
     let identity = |user: &str, authenticated: bool| Identity {
         user_id: user.into(),
         authenticated,

@@ -2,14 +2,14 @@
 //! and outputs out: no Worker, no network, a scripted upstream.
 
 use mia_server::config::Config;
+use mia_server::conversation::store::{Role, Write};
 use mia_server::conversation::{
     Failure, Opinion, OpinionRequest, OpinionResult, UpstreamCommand, UpstreamEvent, UpstreamJob, UpstreamRequest,
 };
-use mia_server::engineio::{Frame, Transport};
 use mia_server::log::{Level, Record};
-use mia_server::relay::{Identity, Refusal, RelayCommand};
+use mia_server::protocol::engineio::{Frame, Transport};
+use mia_server::session::relay::{Identity, Refusal, RelayCommand};
 use mia_server::session::{Output, Session, UpgradeDecision};
-use mia_server::store::{Role, Write};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -44,7 +44,7 @@ impl Harness {
     }
 
     /// A session restored from storage with this history (no stored row, no live sockets).
-    fn restored(pairs: &[(&str, &str)], history: Vec<mia_server::store::Message>) -> Self {
+    fn restored(pairs: &[(&str, &str)], history: Vec<mia_server::conversation::store::Message>) -> Self {
         let mut all = vec![("OPENAI_API_KEY", "sk-test"), ("JWT_SECRET", SECRET)];
         all.extend_from_slice(pairs);
         Harness {
@@ -195,7 +195,7 @@ impl Harness {
         self.ack(sid, ack)["messageId"].as_str().expect("accepted").to_string()
     }
 
-    fn safety_events(&self) -> Vec<&mia_server::store::SafetyEvent> {
+    fn safety_events(&self) -> Vec<&mia_server::conversation::store::SafetyEvent> {
         self.writes
             .iter()
             .filter_map(|w| if let Write::SafetyEvent(e) = w { Some(e) } else { None })
@@ -689,7 +689,7 @@ fn the_judge_is_asked_beside_the_reply_with_the_recent_conversation() {
     assert_eq!(body["stream"], false);
     assert_eq!(body["temperature"], 0);
     assert_eq!(body["response_format"]["type"], "json_object");
-    assert_eq!(body["messages"][0]["content"], mia_server::prompts::SAFETY_JUDGE);
+    assert_eq!(body["messages"][0]["content"], mia_server::conversation::prompts::SAFETY_JUDGE);
     let user = body["messages"][1]["content"].as_str().unwrap();
     let input: Value = serde_json::from_str(&user[user.find('{').unwrap()..]).unwrap();
     assert_eq!(input["message"], "five");
@@ -1057,10 +1057,10 @@ fn context_raises_the_tier_across_messages_and_survives_a_restore() {
     assert!(h.safety_events().iter().any(|e| e.rules.iter().any(|r| r == "context.suicide")));
 
     // A session restored with the first two messages stored sees the same at the third.
-    let stored: Vec<mia_server::store::Message> = build[..2]
+    let stored: Vec<mia_server::conversation::store::Message> = build[..2]
         .iter()
         .enumerate()
-        .map(|(i, text)| mia_server::store::Message {
+        .map(|(i, text)| mia_server::conversation::store::Message {
             id: format!("m{i}"),
             role: Role::User,
             content: text.to_string(),
@@ -1223,7 +1223,7 @@ fn an_unknown_id_keeps_the_fresh_minted_session() {
     assert_eq!(h.ack(&sid, 1), json!({ "ok": true, "sessionId": "session-1" }));
     assert_eq!(
         h.session.meta().owner,
-        mia_server::store::Owner::Nobody,
+        mia_server::conversation::store::Owner::Nobody,
         "now the session is claimed"
     );
     assert!(h.writes.is_empty(), "and stored with its first message, not before");
@@ -1446,9 +1446,9 @@ fn a_reply_still_streaming_reaches_a_relayed_join() {
 
 // ---- durability: transactions, crash recovery, storage failures, retention ----
 
+use mia_server::conversation::mode::Mode;
+use mia_server::conversation::store::{Message, Meta, Owner, Pending};
 use mia_server::conversation::PARTIAL_SAVE_MS;
-use mia_server::mode::Mode;
-use mia_server::store::{Message, Meta, Owner, Pending};
 
 impl Harness {
     /// A session restarted on this storage: its row, history and the replies still owed.
@@ -1758,7 +1758,7 @@ fn a_judge_raise_is_stored_where_a_restart_finds_the_tier_of_the_reply_owed() {
         .map(|e| e.tier)
         .max();
     assert_eq!(highest, Some(3));
-    assert!(mia_server::store::LOAD_OWED.contains("max(e.tier)"));
+    assert!(mia_server::conversation::store::LOAD_OWED.contains("max(e.tier)"));
 }
 
 #[test]

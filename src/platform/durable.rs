@@ -15,13 +15,13 @@ use worker::{
 use super::{config_from_env, frame_of, limiter, now_ms, relay, send_frames, upstream};
 use crate::auth;
 use crate::config::Config;
+use crate::conversation::store::{self, Message, MessageRow, Meta, MetaRow, Pending, PendingRow, SqlValue, Write};
 use crate::conversation::{OpinionRequest, UpstreamCommand, UpstreamEvent, UpstreamJob};
-use crate::engineio::{self, Frame, Transport};
 use crate::http::{self, EngineTarget};
-use crate::limits::Kind;
 use crate::log::{Level, Record};
+use crate::protocol::engineio::{self, Frame, Transport};
+use crate::session::limits::Kind;
 use crate::session::{Conn, Output, Session, SidCheck, UpgradeDecision};
-use crate::store::{self, Message, MessageRow, Meta, MetaRow, Pending, PendingRow, SqlValue, Write};
 use worker::js_sys;
 use worker::wasm_bindgen::{closure::Closure, JsCast, JsValue};
 
@@ -85,7 +85,7 @@ pub(super) async fn forward(env: &Env, req: &mut Request, session_id: &str, targ
         }
     }
     if let Some(address) = req.headers().get("CF-Connecting-IP")? {
-        headers.set(crate::relay::ADDRESS_HEADER, &address)?;
+        headers.set(crate::session::relay::ADDRESS_HEADER, &address)?;
     }
     if minted {
         headers.set(MINTED_HEADER, "1")?;
@@ -607,7 +607,7 @@ impl Inner {
     fn origin_of(req: &Request) -> Result<(bool, Option<String>)> {
         Ok((
             req.headers().get(MINTED_HEADER)?.is_some(),
-            req.headers().get(crate::relay::ADDRESS_HEADER)?,
+            req.headers().get(crate::session::relay::ADDRESS_HEADER)?,
         ))
     }
 

@@ -1,19 +1,19 @@
 //! The per-client-address limiter: one small Durable Object per address key, so the counts
 //! of new connections and model calls hold across every session's Durable Object. In
-//! memory only (an evicted limiter starts full again); the decisions are `crate::limits`.
+//! memory only (an evicted limiter starts full again); the decisions are `crate::session::limits`.
 
 use std::cell::RefCell;
 use worker::{durable_object, DurableObject, Env, Headers, Request, RequestInit, Response, Result, State};
 
 use super::{config_from_env, now_ms};
 use crate::config::Config;
-use crate::limits::{ClientLimits, Kind};
 use crate::log::{Level, Record};
+use crate::session::limits::{ClientLimits, Kind};
 
 const BINDING: &str = "MIA_LIMITER";
 const KIND_HEADER: &str = "X-Mia-Limit";
 
-/// Counts one `kind` for `client` (an [`crate::access::client_key`]): `Some(retry_after_ms)`
+/// Counts one `kind` for `client` (an [`crate::session::access::client_key`]): `Some(retry_after_ms)`
 /// when over the limit. A limiter that cannot be reached lets the request through (logged):
 /// the limits guard cost, and must not take the service down with them.
 pub(super) async fn take(env: &Env, cfg: &Config, client: &str, kind: Kind) -> Option<u64> {

@@ -10,9 +10,9 @@ use std::sync::OnceLock;
 use worker::{event, Context, Env, Headers, MessageEvent, Request, Response, Result, WebSocket};
 
 use crate::config::Config;
-use crate::engineio::Frame;
 use crate::http::{self, EngineTarget, Route};
 use crate::log::{Level, Record};
+use crate::protocol::engineio::Frame;
 
 static STARTED_MS: OnceLock<u64> = OnceLock::new();
 
@@ -125,8 +125,8 @@ async fn route(mut req: Request, env: &Env, cfg: &Config) -> Result<Response> {
             if matches!(target, EngineTarget::WebSocket | EngineTarget::PollOpen) {
                 // Set by Cloudflare's edge (and by wrangler dev) for every request.
                 let address = req.headers().get("CF-Connecting-IP")?;
-                let client = crate::access::client_key(address.as_deref());
-                if let Some(retry) = limiter::take(env, cfg, &client, crate::limits::Kind::Session).await {
+                let client = crate::session::access::client_key(address.as_deref());
+                if let Some(retry) = limiter::take(env, cfg, &client, crate::session::limits::Kind::Session).await {
                     let mut headers = cors.clone();
                     headers.push(("Retry-After", retry.div_ceil(1000).to_string()));
                     return json_reply(http::client_rate_limited(retry), &headers);

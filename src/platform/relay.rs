@@ -1,4 +1,4 @@
-//! The shell of a relay between Durable Objects ([`crate::relay`] decides): opens the
+//! The shell of a relay between Durable Objects ([`crate::session::relay`] decides): opens the
 //! internal WebSocket to the target session's object, moves frames both ways, and reports
 //! how it ended to the core. The target side admits a relay through the core's check.
 
@@ -10,9 +10,9 @@ use worker::{Env, Headers, Method, Request, RequestInit, Response, Result, WebSo
 
 use super::durable::{Inner, BINDING, SESSION_HEADER, TARGET_HEADER};
 use super::{frame_of, now_ms, send_frames};
-use crate::engineio::Frame;
 use crate::log::{Level, Record};
-use crate::relay::{Identity, Refusal, RelayCommand};
+use crate::protocol::engineio::Frame;
+use crate::session::relay::{Identity, Refusal, RelayCommand};
 
 /// The `X-Mia-Target` of a relay request.
 pub(super) const TARGET: &str = "relay";

@@ -20,7 +20,7 @@ fn delay(ms: u64) -> Delay {
 
 /// Asks for a second opinion (moderation, the safety judge): the status and whole body,
 /// or why there is none. Past `timeout_ms` the request is aborted.
-pub(super) async fn second_opinion(http: &crate::openai::HttpRequest, timeout_ms: u64) -> OpinionResult {
+pub(super) async fn second_opinion(http: &crate::upstream::openai::HttpRequest, timeout_ms: u64) -> OpinionResult {
     let controller = AbortController::default();
     let signal = controller.signal();
     let call = async {
@@ -79,7 +79,7 @@ pub(super) async fn run(session: &Inner, job: UpstreamJob) -> Work {
     }
 }
 
-async fn stream(session: &Inner, job: &UpstreamJob, http: &crate::openai::HttpRequest, signal: &worker::AbortSignal) -> Work {
+async fn stream(session: &Inner, job: &UpstreamJob, http: &crate::upstream::openai::HttpRequest, signal: &worker::AbortSignal) -> Work {
     let fail = |f: Failure| UpstreamEvent::Failed(f);
     let started = now_ms();
     let first_byte_deadline = started + job.first_byte_timeout_ms;
@@ -158,7 +158,7 @@ async fn drain(body: &mut worker::ByteStream) {
     while let Some(Ok(_)) = body.next().await {}
 }
 
-fn build(http: &crate::openai::HttpRequest) -> worker::Result<Request> {
+fn build(http: &crate::upstream::openai::HttpRequest) -> worker::Result<Request> {
     let headers = Headers::new();
     for (k, v) in &http.headers {
         headers.set(k, v)?;

@@ -42,7 +42,7 @@ pub struct Features {
 /// The longest word WordPiece splits; longer ones are unknown, as in BERT.
 const MAX_WORD: usize = 100;
 
-/// Features of text already passed through [`crate::normalize::for_safety`], with the
+/// Features of text already passed through [`crate::safety::normalize::for_safety`], with the
 /// ids of the rules that matched it (the model learns how far to trust each rule).
 pub fn extract(norm: &str, vocab: &Vocab, rules: &[&str]) -> Features {
     let mut pieces = Vec::new();

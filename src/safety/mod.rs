@@ -9,17 +9,18 @@
 //! the rule bar (figures of speech). Rule ids are also model features. [`context`] raises
 //! the tier when danger builds over a conversation. Second opinions (moderation, the judge) run elsewhere.
 
+pub mod age;
 pub mod context;
+pub mod evaluation;
 pub mod features;
 pub mod model;
+pub mod normalize;
 mod resources;
 pub mod rules;
 
 use serde::Serialize;
 
 pub use resources::{default_crisis_resources, default_substance_resources, mentions_resources, resources_text, Resource};
-
-use crate::normalize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -217,7 +217,7 @@ pub fn get() -> &'static Model {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::for_safety;
+    use crate::safety::normalize::for_safety;
 
     #[test]
     fn shipped_weights_load_and_agree_in_size() {

@@ -3,7 +3,7 @@
 //! miss. The rules precise on the training corpus flag alone, the others unless the model
 //! is fairly sure they are wrong (`model/standing-rules.txt`, the rule bar).
 //!
-//! Rules read the output of [`crate::normalize::for_safety`], where runs of three
+//! Rules read the output of [`crate::safety::normalize::for_safety`], where runs of three
 //! letters are cut to one: doubled letters in patterns are written `l+`.
 
 use regex::Regex;
@@ -32,8 +32,8 @@ fn rules() -> &'static [Rule] {
         let r = |id, category, pattern: &str, unless: Option<&str>, negatable| Rule {
             id,
             category,
-            pattern: crate::normalize::regex(&pattern.replace("{SELF}", SELF).replace("{CLOSE}", CLOSE)).unwrap_or_else(|e| panic!("rule {id}: {e}")),
-            unless: unless.map(|u| crate::normalize::regex(&u.replace("{ACADEMIC}", ACADEMIC).replace("{SELF}", SELF).replace("{CLOSE}", CLOSE)).unwrap_or_else(|e| panic!("rule {id} unless: {e}"))),
+            pattern: crate::safety::normalize::regex(&pattern.replace("{SELF}", SELF).replace("{CLOSE}", CLOSE)).unwrap_or_else(|e| panic!("rule {id}: {e}")),
+            unless: unless.map(|u| crate::safety::normalize::regex(&u.replace("{ACADEMIC}", ACADEMIC).replace("{SELF}", SELF).replace("{CLOSE}", CLOSE)).unwrap_or_else(|e| panic!("rule {id} unless: {e}"))),
             negatable,
         };
         use Category::*;
@@ -103,7 +103,7 @@ struct Cue {
 fn cues() -> &'static [Cue] {
     static CUES: OnceLock<Vec<Cue>> = OnceLock::new();
     CUES.get_or_init(|| {
-        let re = |s: &str| crate::normalize::regex(&s.replace("{ACADEMIC}", ACADEMIC)).unwrap_or_else(|e| panic!("{s}: {e}"));
+        let re = |s: &str| crate::safety::normalize::regex(&s.replace("{ACADEMIC}", ACADEMIC)).unwrap_or_else(|e| panic!("{s}: {e}"));
         let figures = r"\b(?:dying (?:to|laughing|of laughter)|die (?:of|from) (?:laughing|cringe|embarrassment|boredom)|dead (?:tired|serious)|(?:phone|battery|laptop|computer|plant|fish|goldfish|hamster|car|game|character|level|boss|zombie)s? (?:is |was |has |just )?(?:died|dead|dies)|died in the game|killing it|kil+ed it|kil+ (?:for|it)\b|could die|bored to death|scared to death|to death of)";
         vec![
             Cue {
@@ -161,14 +161,14 @@ fn cues() -> &'static [Cue] {
 fn negation() -> &'static Regex {
     static NEG: OnceLock<Regex> = OnceLock::new();
     NEG.get_or_init(|| {
-        crate::normalize::regex(r"\b(?:never|not|no way i would|would not|will not|never going to|not going to|no intention (?:of|to)|would never|will never)(?: ever| really| actually| even)?(?: going to| try to| want to)?(?: be)? ?$").unwrap()
+        crate::safety::normalize::regex(r"\b(?:never|not|no way i would|would not|will not|never going to|not going to|no intention (?:of|to)|would never|will never)(?: ever| really| actually| even)?(?: going to| try to| want to)?(?: be)? ?$").unwrap()
     })
 }
 
 fn has_substance_use_marker() -> &'static Regex {
     static USE: OnceLock<Regex> = OnceLock::new();
     USE.get_or_init(|| {
-        crate::normalize::regex(
+        crate::safety::normalize::regex(
             r"\bi (?:vape|smoke|drink alcohol|am addicted|have been (?:vaping|smoking|drinking)|do drugs|get high|got high|got drunk)\b",
         )
         .unwrap()
@@ -226,7 +226,7 @@ fn first_person_use(category: Category, norm: &str) -> bool {
 fn academic_only(norm: &str) -> bool {
     static SCHOOL: OnceLock<Regex> = OnceLock::new();
     SCHOOL
-        .get_or_init(|| crate::normalize::regex(r"\b(?:learn(?:ed|ing|t)? about|health class|essay|report|project|presentation|dare program|drug safety|dangers of|effects of)\b").unwrap())
+        .get_or_init(|| crate::safety::normalize::regex(r"\b(?:learn(?:ed|ing|t)? about|health class|essay|report|project|presentation|dare program|drug safety|dangers of|effects of)\b").unwrap())
         .is_match(norm)
 }
 
@@ -236,7 +236,7 @@ mod tests {
 
     /// The tier the rules alone give.
     fn tier(t: &str) -> u8 {
-        matches(&crate::normalize::for_safety(t))
+        matches(&crate::safety::normalize::for_safety(t))
             .iter()
             .map(|(c, _)| c.tier())
             .max()

@@ -76,11 +76,11 @@ pub fn decode_payload(body: &str, max_payload: usize) -> Result<Vec<Frame>, Engi
 
 /// Standard base64 with padding (Engine.IO's binary-over-text form).
 pub fn base64_encode(bytes: &[u8]) -> String {
-    crate::base64::encode(bytes, crate::base64::STANDARD, true)
+    crate::protocol::base64::encode(bytes, crate::protocol::base64::STANDARD, true)
 }
 
 pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    crate::base64::decode(s, crate::base64::STANDARD)
+    crate::protocol::base64::decode(s, crate::protocol::base64::STANDARD)
 }
 
 /// One Engine.IO packet.

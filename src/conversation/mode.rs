@@ -5,7 +5,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
-use crate::normalize;
+use crate::safety::normalize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -67,18 +67,20 @@ impl Default for ModeState {
 
 fn urgent() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
-    R.get_or_init(|| crate::normalize::regex(r"\b(?:urgent|urgently|emergency|emergencies|help me now|need help right now|sos)\b").unwrap())
+    R.get_or_init(|| {
+        crate::safety::normalize::regex(r"\b(?:urgent|urgently|emergency|emergencies|help me now|need help right now|sos)\b").unwrap()
+    })
 }
 
 fn not_urgent() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
-    R.get_or_init(|| crate::normalize::regex(r"\b(?:not|no|nothing|isn'?t|is not|wasn'?t) (?:an? )?(?:urgent|emergency)\b|\bemergency (?:room visit|drill|contact|exit|kit|brake)s?\b").unwrap())
+    R.get_or_init(|| crate::safety::normalize::regex(r"\b(?:not|no|nothing|isn'?t|is not|wasn'?t) (?:an? )?(?:urgent|emergency)\b|\bemergency (?:room visit|drill|contact|exit|kit|brake)s?\b").unwrap())
 }
 
 fn fundraising() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     R.get_or_init(|| {
-        crate::normalize::regex(r"\b(?:fundrais\w*|donat(?:e|es|ed|ing|ion|ions)|sponsor(?:s|ed|ing|ship)?|charity|charities|crowdfund\w*|gofundme|bake sale|(?:raise|raising|raised) (?:some |enough |more )?(?:money|funds|cash|\$\d+|\d+ dollars)|(?:build|building|make|making) (?:a|an|the|some) (?:\w+ ){0,2}for (?:the )?(?:homeless|animals|animal shelter|shelter|community|charity|kids in need|children in need|refugees|orphans|village|hospital|cause|people in need))").unwrap()
+        crate::safety::normalize::regex(r"\b(?:fundrais\w*|donat(?:e|es|ed|ing|ion|ions)|sponsor(?:s|ed|ing|ship)?|charity|charities|crowdfund\w*|gofundme|bake sale|(?:raise|raising|raised) (?:some |enough |more )?(?:money|funds|cash|\$\d+|\d+ dollars)|(?:build|building|make|making) (?:a|an|the|some) (?:\w+ ){0,2}for (?:the )?(?:homeless|animals|animal shelter|shelter|community|charity|kids in need|children in need|refugees|orphans|village|hospital|cause|people in need))").unwrap()
     })
 }
 

@@ -1,21 +1,21 @@
 //! System prompts per mode. The texts live in `prompts/*.md` so they are reviewed like code.
 
-use crate::age::Band;
-use crate::mode::Mode;
+use crate::conversation::mode::Mode;
+use crate::safety::age::Band;
 use crate::safety::{resources_text, Resource};
 
-const BASE: &str = include_str!("../prompts/base.md");
+const BASE: &str = include_str!("../../prompts/base.md");
 
 /// The safety judge's rubric: its system prompt (CONTRACT §6).
-pub const SAFETY_JUDGE: &str = include_str!("../prompts/safety-judge.md");
+pub const SAFETY_JUDGE: &str = include_str!("../../prompts/safety-judge.md");
 
 fn mode_text(mode: Mode) -> &'static str {
     match mode {
-        Mode::Greeting => include_str!("../prompts/greeting.md"),
-        Mode::MirrorLearning => include_str!("../prompts/mirror_learning.md"),
-        Mode::Educational => include_str!("../prompts/educational.md"),
-        Mode::Urgency => include_str!("../prompts/urgency.md"),
-        Mode::Fundraising => include_str!("../prompts/fundraising.md"),
+        Mode::Greeting => include_str!("../../prompts/greeting.md"),
+        Mode::MirrorLearning => include_str!("../../prompts/mirror_learning.md"),
+        Mode::Educational => include_str!("../../prompts/educational.md"),
+        Mode::Urgency => include_str!("../../prompts/urgency.md"),
+        Mode::Fundraising => include_str!("../../prompts/fundraising.md"),
     }
 }
 
@@ -87,7 +87,7 @@ mod tests {
         ] {
             assert!(SAFETY_JUDGE.contains(needle), "{needle}");
         }
-        for category in crate::openai::JUDGE_CATEGORIES {
+        for category in crate::upstream::openai::JUDGE_CATEGORIES {
             assert!(SAFETY_JUDGE.contains(&format!("`{category}`")), "{category}");
         }
     }

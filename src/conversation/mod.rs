@@ -4,19 +4,22 @@
 //! Beside the reply, second opinions (the moderation endpoint, the safety judge) may
 //! raise a message's tier after the rules (CONTRACT §6).
 
+pub mod mode;
+pub mod offline;
+pub mod prompts;
+pub mod store;
+
 use serde_json::{json, Value};
 
-use crate::age;
 use crate::ids;
 use crate::log::{Level, Record};
-use crate::mode::{self, Mode, ModeState};
-use crate::offline;
-use crate::openai::{self, ChatMessage, HttpRequest, JudgeVerdict, StreamItem};
-use crate::prompts;
+use crate::safety::age;
 use crate::safety::{self, Resource};
 use crate::session::{ClientError, Output, Session, OPINION_TIERS_KEPT};
-use crate::sse;
-use crate::store::{Message, Pending, Role, SafetyEvent, Write};
+use crate::upstream::openai::{self, ChatMessage, HttpRequest, JudgeVerdict, StreamItem};
+use crate::upstream::sse;
+use mode::{Mode, ModeState};
+use store::{Message, Pending, Role, SafetyEvent, Write};
 
 /// Retries after the first attempt, for failures before the first chunk.
 pub const MAX_RETRIES: u32 = 2;

@@ -4,7 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::store::Owner;
+use crate::conversation::store::Owner;
 
 /// Who is connecting: the user id and whether it comes from a verified token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

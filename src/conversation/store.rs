@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::mode::Mode;
+use crate::conversation::mode::Mode;
 
 pub const SCHEMA_VERSION: i64 = 2;
 

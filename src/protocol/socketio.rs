@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::engineio::Frame;
+use crate::protocol::engineio::Frame;
 
 /// Largest ack id a JavaScript client can represent exactly.
 const MAX_ACK_ID: u64 = (1 << 53) - 1;

@@ -10,12 +10,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::engineio::{Frame, Transport};
+use crate::conversation::store::Owner;
 use crate::ids;
 use crate::log::{Level, Record};
+use crate::protocol::engineio::{Frame, Transport};
+use crate::protocol::socketio;
 use crate::session::{ClientError, Conn, NsSocket, Output, Session, CLOSE_PROTOCOL, CLOSE_TOO_BIG};
-use crate::socketio;
-use crate::store::Owner;
 
 /// Where a connection's Socket.IO packets go.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

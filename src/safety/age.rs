@@ -18,7 +18,7 @@
 use regex::{Captures, Regex};
 use std::sync::OnceLock;
 
-use crate::normalize;
+use crate::safety::normalize;
 
 /// The stated number.
 const NUM: &str = r"(?P<n>\d{1,3})";

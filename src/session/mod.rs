@@ -3,22 +3,26 @@
 //! records come out. One `Session` per Durable Object; it can be rebuilt at any time
 //! from storage and the sockets' attachments (hibernation).
 
+pub mod access;
+pub mod limits;
+pub mod relay;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use crate::access::{self, Admission, Visitor};
 use crate::auth;
 use crate::config::Config;
+use crate::conversation::mode::Mode;
+use crate::conversation::store::{Message, Meta, Owner, Write};
 use crate::conversation::{Job, Reply, UpstreamCommand};
-use crate::engineio::{self, EngineError, Frame, Handshake, Transport};
 use crate::ids;
 use crate::log::{Level, Record};
-use crate::mode::Mode;
+use crate::protocol::engineio::{self, EngineError, Frame, Handshake, Transport};
+use crate::protocol::socketio::{self, Decoder, PacketType, ProtocolError};
 use crate::rate_limit::TokenBucket;
-use crate::relay::{self, JoinDecision, Link, RelayCommand, RelayState};
-use crate::socketio::{self, Decoder, PacketType, ProtocolError};
-use crate::store::{Message, Meta, Owner, Write};
+use access::{Admission, Visitor};
+use relay::{JoinDecision, Link, RelayCommand, RelayState};
 
 /// A Socket.IO socket on one namespace of a connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +57,7 @@ pub struct Conn {
     pub created_session: bool,
     #[serde(default)]
     pub transport: Transport,
-    /// Where its Socket.IO packets go (its own session, or a relay; see [`crate::relay`]).
+    /// Where its Socket.IO packets go (its own session, or a relay; see [`crate::session::relay`]).
     #[serde(default)]
     pub link: Link,
     /// The client's address as the Worker saw it, carried into a relay.
@@ -173,8 +177,8 @@ pub const CLOSE_NORMAL: u16 = 1000;
 /// one-off cost per isolate that otherwise lands mid-conversation.
 pub fn prepare_classifiers() {
     crate::safety::prepare();
-    crate::age::prepare();
-    crate::mode::prepare();
+    crate::safety::age::prepare();
+    crate::conversation::mode::prepare();
 }
 
 pub struct Session {

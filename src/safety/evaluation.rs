@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-use crate::{age, mode, safety};
+use crate::conversation::mode;
+use crate::safety::{self, age};
 
 /// One line of a labelled file: `{"text", "tier"?, "age"?, "session"?, "session_tier"?}`
 /// (`"age": null` = states no age; `session_tier` labels the conversation so far).

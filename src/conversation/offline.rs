@@ -1,7 +1,7 @@
 //! The built-in offline companion: with no OpenAI key, Mia still answers with a
 //! short, warm reply that fits the mode, and at tier 3 always gives the crisis resources.
 
-use crate::mode::Mode;
+use crate::conversation::mode::Mode;
 use crate::safety::{resources_text, Resource};
 
 fn variants(mode: Mode) -> &'static [&'static str] {
