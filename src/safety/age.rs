@@ -114,7 +114,7 @@ fn rules() -> &'static [Rule] {
             // "a 45 year old dad", "as a 15 year old girl", "9yo", "13 y/o girl here".
             r(r"(?:{START}|\b(?P<intro>i'm|i|me|myself|my self|as|being|just|only|here|this)\b[\s,]*)(?:(?:just|only|a|an|the|also|another|fellow|literally|really|now|like|currently|proud|normal|typical|regular|average)\s+)*{N}{FRAC}\s*-?\s*{YRS}\b", K::YearsOld, A::Any),
             // "age: 14", "my age is of 13", "name: jo, age: 12".
-            r(r"(?:{START}|[,:;(]\s*|\bmy\s+|\bi'm\s+|\b[a-z]+\s*[:=]\s*[a-z]+\s+)(?:age|aged)\s*(?:is\s*)?(?:of\s*)?[:=-]?\s*{N}{FRAC}|\bmy\s+years\s+(?:are|is)\s+(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
+            r(r"(?:{START}|[,:;(]\s*|\bmy\s+|\bmi\s+|\bi'm\s+|\b[a-z]+\s*[:=]\s*[a-z]+\s+)(?:age|aged)\s*(?:is\s*)?(?:of\s*)?[:=-]?\s*{N}{FRAC}|\bmy\s+years\s+(?:are|is)\s+(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
             // "I am a girl of 12 years", "I am boy 13 years".
             r(r"\bi'm\s+(?:an?\s+)?(?:girl|boy|guy|kid|child|teen|teenager|man|woman|student|male|female)\s+(?:of\s+|aged?\s+)?{N}{FRAC}|{START}(?:just\s+)?an?\s+(?:girl|boy|guy|kid|child|teen|teenager|man|woman|student)\s+(?:of|aged?)\s+(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
             // "I have 12 years", "I completed 13 years".
@@ -166,11 +166,14 @@ fn rules() -> &'static [Rule] {
             r(r"\b(?P<lvl>{LEVEL})\s+(?:year\s+)?(?:in|at|of)\s+(?:the\s+)?(?:college|uni|university)\b|\b(?:college|uni|university)\s+(?P<lvl2>{LEVEL})\b", K::Level(18), A::Grade),
             r(r"\b(?P<lvl>{LEVEL})\s+(?:year\s+)?(?:in|at|of)\s+(?:the\s+)?(?:high school|highschool|hs|high)\b|\b(?:high school|highschool|hs)\s+(?P<lvl2>{LEVEL})\b", K::Level(14), A::Grade),
             r(r"\bi'm\s+(?:a|in my)\s+(?P<lvl>{LEVEL})(?:\s+year)?", K::Level(14), A::Ok),
+            r(r"\bi'm\s+(?:a|in my)\s+(?P<lvl>{LEVEL})(?:\s+year)?\s+(?:at|in)\s", K::Level(14), A::Any),
+            // "college student here", "I'm at university", "I go to uni".
+            r(r"(?:{START}|\bi'm\s+(?:a\s+)?|\bas\s+a\s+)(?:college|uni|university)\s+student\b|\b(?:i'm|i am)\s+(?:in|at)\s+(?:college|uni|university)\b|\bi\s+(?:go to|attend|study at)\s+(?:college|uni|university)\b", K::Fixed(19), A::Grade),
             // "in 3rd grade", "a 5th grader", "in grade 6", "a grade 7 student".
             r(r"(?:{START}|\b(?:in|a|an|i'm|started|am)\s+)(?:the\s+)?(?P<n>\d{1,2})(?:st|nd|rd|th)\s*-?\s*grade(?:rs?)?\b", K::Grade, A::Grade),
-            r(r"\bin\s+(?:the\s+)?grade\s+(?P<n>\d{1,2})\b|\ban?\s+grade\s+(?P<n2>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b|^{START}grade\s+(?P<n3>\d{1,2})(?:\s+(?:student|here))?\s*$", K::Grade, A::Grade),
+            r(r"\bin\s+(?:the\s+)?grade\s+(?P<n>\d{1,2})\b|\ban?\s+grade\s+(?P<n2>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b|^{START}grade\s+(?P<n3>\d{1,2})(?:\s+(?:student|here))*\s*(?:$|[,.!;:-])", K::Grade, A::Grade),
             // "I'm in year 9", "Y6", "a year 8 student".
-            r(r"\bin\s+(?:year|yr|y)\s*(?P<n>\d{1,2})\b|{START}(?:year|yr)\s*(?P<n2>\d{1,2})(?:\s+(?:student|pupil|here))*\s*$|\ban?\s+(?:year|yr)\s*(?P<n3>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b", K::UkYear, A::Grade),
+            r(r"\bin\s+(?:year|yr|y)\s*(?P<n>\d{1,2})\b|{START}(?:year|yr)\s*(?P<n2>\d{1,2})(?:\s+(?:student|pupil|here))*\s*(?:$|[,.!;:-])|\ban?\s+(?:year|yr)\s*(?P<n3>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b", K::UkYear, A::Grade),
             r(r"\b(?:in|at|attend|go to)\s+(?:kindergarten|kinder|kindy)\b|\ba\s+kindergarte?ner\b", K::Fixed(5), A::Grade),
             r(r"\b(?:in|at|go to)\s+(?:pre-?k|pre-?school|preschool|nursery|pre-?kindergarten)\b", K::Fixed(4), A::Grade),
             r(r"\b(?:in|at|go to|started|start|attend|attending)\s+(?:middle school|junior high|jr high|intermediate school)\b|\bmiddle schooler\b|^{START}middle school(?:er)?(?:\s+here)?\s*$", K::Fixed(12), A::Grade),
@@ -219,7 +222,7 @@ struct Checks {
 fn checks() -> &'static Checks {
     static C: OnceLock<Checks> = OnceLock::new();
     C.get_or_init(|| Checks {
-        ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*|]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this (?:year|week|weekend|month|morning)|last (?:week|weekend|night|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|today|yesterday|for (?:a|an|about|like)|right)\b)"),
+        ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*|]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:is (?:it|that|this)|are (?:you|u)|am i|was wondering|do|does|can|could|should|would|how|what|why|where|when|and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this (?:year|week|weekend|month|morning)|last (?:week|weekend|night|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|today|yesterday|for (?:a|an|about|like)|right)\b)"),
         bare_ok: compile(r"^(?:\s*$|\s*[:;]-?[()3dp]\s*$|\s+xd\s*$|\s*[,!~)]+\s*(?:[a-z]|$)|\s*[^\x00-\x7f]|\s+(?:here|going on|turning|btw|lol|now|too)\b|\s+(?:and|&|n)\s+[a-z])"),
         years_word: compile(r"^\s*-?\s*(?:{YRS}|age)\b"),
         old_word: compile(r"^\s*-?\s*(?:olds?|alt|oud)\b"),
@@ -240,7 +243,7 @@ fn checks() -> &'static Checks {
         other: compile(r"\b(?:my|his|her|their|our|your|the|a|an|this|that)\s+(?:[a-z'-]+\s+){0,2}?(?:{REL})(?:s|'s)?\b|\b(?:he|she|they|he's|she's|they're|hes|shes|theyre|you're|youre|you are)\b"),
         me: compile(r"\b(?:i|i'm|me|i've|i'll|myself|we're)\b"),
         self_start: compile(r"^(?:i'm|i|me|my|myself|i'll|i've|we're|we|in my)\b"),
-        worded: compile(r"grade|elementary|primary|kinder|kindy|pre-?k|pre-?school|nursery|middle school|high|intermediate|fresh|sophomore|junior|senior|teens|ties\b"),
+        worded: compile(r"college|uni\b|university|grade|elementary|primary|kinder|kindy|pre-?k|pre-?school|nursery|middle school|high|intermediate|fresh|sophomore|junior|senior|teens|ties\b"),
     })
 }
 
@@ -355,7 +358,7 @@ fn age_of(rule: &Rule, caps: &Captures, prefix: &str, rest: &str) -> Option<u8> 
             (base + step, 14..=21)
         }
         Kind::Decade => (decade(caps)?, 13..=98),
-        Kind::Fixed(age) => (age, 4..=17),
+        Kind::Fixed(age) => (age, 4..=21),
     };
     range.contains(&age).then_some(age as u8)
 }
@@ -775,6 +778,35 @@ mod tests {
             "12 year old whisky",
             "2 years ago",
         ]);
+    }
+
+    #[test]
+    fn a_question_may_follow_the_age() {
+        ages(&[
+            ("im 11 is it normal to feel like this", 11),
+            ("I'm 15 how do I tell my mum", 15),
+            ("i'm 13 what should i do", 13),
+        ]);
+        none(&[
+            "I'm 5 minutes away is that ok",
+            "level 12 is hard",
+            "today was a 5. which is fine, 5 is fine",
+            "Eighteen years is a long time",
+        ]);
+    }
+
+    #[test]
+    fn students_by_school_and_level() {
+        ages(&[
+            ("I'm a freshman at Lincoln High", 14),
+            ("year 6 student here, we have SATs soon", 10),
+            ("grade 7 here. need help", 12),
+            ("college student here, finals are destroying me", 19),
+            ("I'm at university studying biology", 19),
+            ("i go to uni in leeds", 19),
+            ("Mi age is 11 and I speak spanish", 11),
+        ]);
+        none(&["my brother is in college", "my sister is a uni student", "year 6 was the best year"]);
     }
 
     #[test]
