@@ -36,9 +36,13 @@ LR_TABLE = float(os.environ.get("MIA_LR_TABLE", 0.002))
 L2_TABLE = float(os.environ.get("MIA_L2_TABLE", 1e-3))
 BATCH = int(os.environ.get("MIA_BATCH", 128))
 SEED = 7
-# Out-of-fold share of tier-1 messages flagged, at most. A third of the training's tier-1
-# messages are written to look dangerous, so ordinary messages are flagged far less.
-TIER1_BUDGET = float(os.environ.get("MIA_TIER1_BUDGET", 0.04))
+# Out-of-fold share of tier-1 messages flagged, at most: of the ordinary ones (everyday
+# chat, the sources below) and of all of them. Most of the training's tier-1 messages are
+# written to look dangerous (safe twins of danger lines), so the budget that matters to a
+# user is the ordinary one; the overall cap keeps figures of speech in check.
+TIER1_BUDGET = float(os.environ.get("MIA_TIER1_BUDGET", 0.05))
+ORDINARY_BUDGET = float(os.environ.get("MIA_ORDINARY_BUDGET", 0.03))
+ORDINARY = ("everyday", "companion_chat")
 FOLDS = 5
 # A rule flags on its own only when this share of its training matches are of its tier:
 # an imprecise rule spends the tier-1 budget the model would spend better.
@@ -257,17 +261,20 @@ def decide(prob, R, th, bar):
     return (prob >= th) | (R >= 2) | ((R >= 1) & (prob >= bar))
 
 
-def choose(oof, R, tiers):
+def choose(oof, R, tiers, sources):
     """The thresholds and rule bar with the best tier-3 recall (tier 2 counting half) whose
-    out-of-fold tier-1 flag rate, rules included, stays within TIER1_BUDGET."""
+    out-of-fold tier-1 flag rates, rules included, stay within ORDINARY_BUDGET on ordinary
+    messages and TIER1_BUDGET on all."""
     best = None
+    ordinary = (tiers == 1) & np.isin(sources, ORDINARY)
     for bar in RULE_BARS:
         for budget in np.arange(0.001, 0.05, 0.001):
             th = quantile_thresholds(oof, tiers, budget)
             flags = decide(oof, R, th, bar)
             fp = flags.any(axis=1)[tiers == 1].mean()
+            fp_ordinary = flags.any(axis=1)[ordinary].mean()
             recall = flags[:, :4].any(axis=1)[tiers == 3].mean() + 0.5 * flags.any(axis=1)[tiers == 2].mean()
-            if fp <= TIER1_BUDGET and (best is None or recall > best[0]):
+            if fp <= TIER1_BUDGET and fp_ordinary <= ORDINARY_BUDGET and (best is None or recall > best[0]):
                 best = (recall, th, bar)
     if best is None:
         raise SystemExit(f"train: no thresholds keep tier-1 flags within {TIER1_BUDGET}")
@@ -401,7 +408,7 @@ def main():
         p = train(P[mask], X[mask], Y[mask], V0)
         oof[held] = predict(p, P[held], X[held])
         print(f"train: fold {i + 1}/{FOLDS}", file=sys.stderr)
-    th, bar = choose(oof, R, tiers)
+    th, bar = choose(oof, R, tiers, sources)
     print(f"train: thresholds {dict(zip(CATEGORIES, np.round(th, 3).tolist()))}, rule bar {bar}", file=sys.stderr)
     report("rules alone", np.zeros_like(oof), R, Y, tiers, np.full_like(th, 2.0), 0.0)
     report("out-of-fold", oof, R, Y, tiers, th, bar)

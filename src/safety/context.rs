@@ -18,9 +18,9 @@ use super::model::{self, Scores, CATEGORIES};
 use super::{Assessment, Category};
 
 /// How many user messages the context reads, the current one included.
-pub const WINDOW: usize = 8;
+pub const WINDOW: usize = 4;
 /// Weight of a message one step further back.
-pub const DECAY: f32 = 0.9;
+pub const DECAY: f32 = 0.8;
 /// Evidence that raises a category.
 pub const RAISE_AT: f32 = 1.2;
 /// What the current message must reach on its own, relative to the threshold.
