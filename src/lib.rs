@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod config;
 pub mod conversation;
+pub mod engine;
 pub mod http;
 pub mod ids;
 pub mod log;

@@ -2,7 +2,7 @@
 //! SQLite storage and alarms around [`crate::session::Session`].
 
 use futures::channel::oneshot;
-use futures::future::select;
+use futures::future::{select, Either};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
@@ -17,6 +17,7 @@ use crate::auth;
 use crate::config::Config;
 use crate::conversation::store::{self, Message, MessageRow, Meta, MetaRow, Pending, PendingRow, SqlValue, Write};
 use crate::conversation::{OpinionRequest, UpstreamCommand, UpstreamEvent, UpstreamJob};
+use crate::engine::polling::{Answer, Get, Polling};
 use crate::http::{self, EngineTarget};
 use crate::log::{Level, Record};
 use crate::protocol::engineio::{self, Frame, Transport};
@@ -153,21 +154,6 @@ impl Drop for Turn<'_> {
     }
 }
 
-/// A long-polling connection's side of the shell: frames waiting for the next `GET`.
-#[derive(Default)]
-struct Poll {
-    outbox: Vec<Frame>,
-    waiter: Option<oneshot::Sender<()>>,
-}
-
-impl Poll {
-    fn wake(&mut self) {
-        if let Some(w) = self.waiter.take() {
-            let _ = w.send(());
-        }
-    }
-}
-
 #[durable_object]
 pub struct MiaSession {
     inner: Rc<Inner>,
@@ -187,7 +173,10 @@ pub(super) struct Inner {
     schema_ready: Cell<bool>,
     /// WebSockets by socket id, filled as they are met (the runtime's own lookup costs a JS array per call).
     sockets: RefCell<HashMap<String, WebSocket>>,
-    polls: RefCell<HashMap<String, Poll>>,
+    /// Long-polling's outboxes and rules ([`crate::engine::polling`]).
+    polling: RefCell<Polling>,
+    /// The `GET`s held until there is something to send, by sid.
+    held_polls: RefCell<HashMap<String, oneshot::Sender<()>>>,
     /// Relays of this object's connections to other sessions' objects.
     pub(super) relays: relay::Relays,
     /// Outputs of the core's start-up, applied by [`Inner::load`].
@@ -206,9 +195,6 @@ fn bind(values: Vec<SqlValue>) -> Vec<SqlStorageValue> {
         })
         .collect()
 }
-
-/// How long the noop that ends a poll during an upgrade waits for the client's "5".
-const UPGRADE_NOOP_DELAY_MS: u64 = 100;
 
 fn delay(ms: u64) -> Delay {
     Delay::from(Duration::from_millis(ms))
@@ -441,25 +427,21 @@ impl Inner {
                     frames,
                     via: Transport::Polling,
                 } => {
-                    if let Some(p) = self.polls.borrow_mut().get_mut(&sid) {
-                        p.outbox.extend(frames);
-                        p.wake();
+                    if self.polling.borrow_mut().queue(&sid, frames) {
+                        self.wake_poll(&sid);
                     }
                 }
                 Output::Upgraded { sid } => {
                     // What polling still held goes first, over the WebSocket, in order.
-                    let held = self.polls.borrow_mut().remove(&sid).map(|mut p| {
-                        p.wake();
-                        std::mem::take(&mut p.outbox)
-                    });
-                    if let Some(frames) = held {
-                        self.send_ws(&sid, frames.into_iter().filter(|f| *f != engineio::Packet::Noop.encode()).collect());
+                    let (frames, wake) = self.polling.borrow_mut().upgraded(&sid);
+                    self.send_ws(&sid, frames);
+                    if wake {
+                        self.wake_poll(&sid);
                     }
                 }
                 Output::Close { sid, code, reason } => {
-                    // A pending poll ends with a noop; the next one gets Engine.IO's 400.
-                    if let Some(mut p) = self.polls.borrow_mut().remove(&sid) {
-                        p.wake();
+                    if self.polling.borrow_mut().closed(&sid) {
+                        self.wake_poll(&sid);
                     }
                     let cached = self.sockets.borrow_mut().remove(&sid);
                     if let Some(ws) = cached.or_else(|| self.state.get_websockets_with_tag(&sid).into_iter().next()) {
@@ -581,11 +563,20 @@ impl Inner {
         self.core.borrow().as_ref().and_then(|c| c.connection(sid).cloned())
     }
 
+    /// Answers the `GET` held for `sid` (it asks the core what to send).
+    fn wake_poll(&self, sid: &str) {
+        if let Some(tx) = self.held_polls.borrow_mut().remove(sid) {
+            let _ = tx.send(());
+        }
+    }
+
     /// Ends a misbehaving long-polling connection with Engine.IO's 400.
     async fn refuse_polling(&self, sid: &str, origin: Option<&str>) -> Result<Response> {
         let outputs = self.with_core(|c| c.closed(now_ms(), sid)).unwrap_or_default();
         self.apply(outputs).await;
-        self.polls.borrow_mut().remove(sid);
+        self.polling.borrow_mut().closed(sid);
+        // A held poll (a second GET) ends with a noop.
+        self.wake_poll(sid);
         self.engine_error(http::engineio_bad_request(), origin)
     }
 
@@ -767,79 +758,54 @@ impl Inner {
         let (conn, outputs) = self
             .with_core(|c| c.open_for(now_ms(), token, Transport::Polling, minted, address))
             .expect("loaded");
-        self.polls.borrow_mut().insert(conn.sid.clone(), Poll::default());
+        self.polling.borrow_mut().opened(&conn.sid);
         self.apply(outputs).await;
-        let frames = self
-            .polls
-            .borrow_mut()
-            .get_mut(&conn.sid)
-            .map(|p| std::mem::take(&mut p.outbox))
-            .unwrap_or_default();
-        self.polling_reply(200, engineio::encode_payload(&frames), origin)
+        let payload = self.polling.borrow_mut().take_payload(&conn.sid);
+        self.polling_reply(200, payload, origin)
     }
 
-    /// A long-poll: answers as soon as something is waiting, or with a noop after a while.
+    /// A long-poll: answered as soon as something is waiting, or with a noop after a while;
+    /// the rules are [`Polling`]'s, the shell holds the request and the timers.
     async fn poll_get(&self, req: &Request, sid: &str, origin: Option<&str>) -> Result<Response> {
         if let Err(refused) = self.check_sid(req, sid, origin)? {
             return Ok(refused);
         }
-        enum Start {
-            Unknown,
-            Twice,
-            Wait(oneshot::Receiver<()>),
-            Ready,
-        }
-        let start = match self.polls.borrow_mut().get_mut(sid) {
-            None => Start::Unknown,
-            Some(p) if p.waiter.is_some() => Start::Twice,
-            Some(p) if p.outbox.is_empty() => {
-                let (tx, rx) = oneshot::channel();
-                p.waiter = Some(tx);
-                Start::Wait(rx)
-            }
-            Some(_) => Start::Ready,
-        };
-        let ready = match start {
-            Start::Unknown => return self.engine_error(http::engineio_unknown_sid(), origin),
+        let start = self.polling.borrow_mut().handle_get(now_ms(), sid);
+        match start {
+            Get::Unknown => return self.engine_error(http::engineio_unknown_sid(), origin),
             // Two polls at once: Engine.IO closes the connection.
-            Start::Twice => return self.refuse_polling(sid, origin).await,
-            Start::Wait(rx) => Some(rx),
-            Start::Ready => None,
-        };
-        if let Some(rx) = ready {
-            // Pings release a poll every pingInterval; this only guards against a lost wake-up.
-            let _ = select(rx, delay(2 * self.cfg.ping_interval_ms + self.cfg.ping_timeout_ms)).await;
-        }
-        let frames = match self.polls.borrow_mut().get_mut(sid) {
-            Some(p) => {
-                p.waiter = None;
-                std::mem::take(&mut p.outbox)
+            Get::Twice => return self.refuse_polling(sid, origin).await,
+            Get::Hold { until } => {
+                let (tx, rx) = oneshot::channel();
+                self.held_polls.borrow_mut().insert(sid.to_string(), tx);
+                if let Either::Right(_) = select(rx, delay(until.saturating_sub(now_ms()))).await {
+                    // Not woken: the waiter left is this request's.
+                    self.held_polls.borrow_mut().remove(sid);
+                }
             }
-            None => Vec::new(),
-        };
-        // The probe's noop releases the poll so that the client can pause polling. As in
-        // Engine.IO's own server, it goes out a moment after the probe: a client that sends
-        // "5" at once has switched by then, and its poll is refused below.
-        let only_noops = frames.iter().all(|f| *f == engineio::Packet::Noop.encode());
-        if !frames.is_empty() && only_noops && self.connection(sid).is_some_and(|c| c.upgrading) {
-            delay(UPGRADE_NOOP_DELAY_MS).await;
+            Get::Ready => {}
         }
-        // A poll still held when the connection switched to its WebSocket came after the
-        // probe released the last legitimate one: the sid is the WebSocket's now.
-        if only_noops && self.connection(sid).is_some_and(|c| c.transport == Transport::Websocket) {
-            return self.engine_error(http::engineio_bad_request(), origin);
-        }
-        let frames = if frames.is_empty() {
-            vec![engineio::Packet::Noop.encode()]
-        } else {
-            frames
+        let answer = self
+            .polling
+            .borrow_mut()
+            .release(now_ms(), sid, self.connection(sid).as_ref().map(|c| &c.engine));
+        let answer = match answer {
+            Answer::Later { until, frames } => {
+                delay(until.saturating_sub(now_ms())).await;
+                Polling::settle(frames, self.connection(sid).as_ref().map(|c| &c.engine))
+            }
+            answer => answer,
         };
-        self.polling_reply(200, engineio::encode_payload(&frames), origin)
+        match answer {
+            Answer::Payload(body) => self.polling_reply(200, body, origin),
+            Answer::BadRequest => self.engine_error(http::engineio_bad_request(), origin),
+            Answer::Later { .. } => unreachable!("settled above"),
+        }
     }
 
     /// Packets posted by a long-polling client. The replies they start run on after "ok".
     async fn poll_post(self: &Rc<Self>, sid: &str, mut req: Request, origin: Option<&str>) -> Result<Response> {
-        if !self.polls.borrow().contains_key(sid) || self.connection(sid).is_none() {
+        if !self.polling.borrow().has(sid) || self.connection(sid).is_none() {
             return self.engine_error(http::engineio_unknown_sid(), origin);
         }
         if let Err(refused) = self.check_sid(&req, sid, origin)? {
@@ -874,6 +840,7 @@ impl DurableObject for MiaSession {
         crate::session::prepare_classifiers();
         let sql = state.storage().sql();
         let cfg = config_from_env(&env);
+        let polling = RefCell::new(Polling::new(cfg.ping_interval_ms, cfg.ping_timeout_ms));
         MiaSession {
             inner: Rc::new_cyclic(|me| Inner {
                 me: me.clone(),
@@ -886,7 +853,8 @@ impl DurableObject for MiaSession {
                 alarm_at: Cell::new(None),
                 schema_ready: Cell::new(false),
                 sockets: RefCell::new(HashMap::new()),
-                polls: RefCell::new(HashMap::new()),
+                polling,
+                held_polls: RefCell::new(HashMap::new()),
                 relays: relay::Relays::default(),
                 started: RefCell::new(Vec::new()),
                 gate: Gate::default(),

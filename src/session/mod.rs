@@ -16,13 +16,16 @@ use crate::config::Config;
 use crate::conversation::mode::Mode;
 use crate::conversation::store::{Message, Meta, Owner, Write};
 use crate::conversation::{Job, Reply, UpstreamCommand};
+use crate::engine::{self as engine_io, Connection, Engine, Received, Refused};
 use crate::ids;
 use crate::log::{Level, Record};
-use crate::protocol::engineio::{self, EngineError, Frame, Handshake, Transport};
+use crate::protocol::engineio::{self, EngineError, Frame, Transport};
 use crate::protocol::socketio::{self, Decoder, PacketType, ProtocolError};
 use crate::rate_limit::TokenBucket;
 use access::{Admission, Visitor};
 use relay::{JoinDecision, Link, RelayCommand, RelayState};
+
+pub use crate::engine::UpgradeDecision;
 
 /// A Socket.IO socket on one namespace of a connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,16 +41,12 @@ pub struct NsSocket {
     pub expires_at: Option<u64>,
 }
 
-/// Per-connection state; the shell keeps it in the WebSocket's attachment.
+/// Per-connection state; the shell keeps it in the WebSocket's attachment. The Engine.IO
+/// half is [`Connection`] (read through `Deref`); the rest is this layer's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conn {
     pub sid: String,
-    pub opened_at: u64,
-    #[serde(default)]
-    pub header_token: Option<String>,
-    pub last_ping_at: u64,
-    #[serde(default)]
-    pub awaiting_pong: Option<u64>,
+    pub engine: Connection,
     #[serde(default)]
     pub connected_once: bool,
     #[serde(default)]
@@ -55,17 +54,23 @@ pub struct Conn {
     /// This connection's CONNECT created the session.
     #[serde(default)]
     pub created_session: bool,
-    #[serde(default)]
-    pub transport: Transport,
     /// Where its Socket.IO packets go (its own session, or a relay; see [`crate::session::relay`]).
     #[serde(default)]
     pub link: Link,
-    /// The client's address as the Worker saw it, carried into a relay.
-    #[serde(default)]
-    pub client_address: Option<String>,
-    /// A WebSocket has been accepted to take over this long-polling connection.
-    #[serde(default)]
-    pub upgrading: bool,
+}
+
+impl std::ops::Deref for Conn {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.engine
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.engine
+    }
 }
 
 /// Whether a request naming a sid may act on it.
@@ -134,18 +139,6 @@ pub enum Output {
     /// Wake the session (a Durable Object alarm) at this time.
     Alarm(u64),
     Log(Record),
-}
-
-/// What to do with a WebSocket that asks to take over a long-polling connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpgradeDecision {
-    /// Accept it: it is the connection's one upgrade.
-    Accept,
-    /// The connection already has its WebSocket (upgraded or upgrading): accept this one
-    /// and close it at once, as Engine.IO does, and leave the connection alone.
-    Duplicate,
-    /// No such long-polling connection: Engine.IO's "Session ID unknown".
-    Unknown,
 }
 
 /// Why a client frame was refused.
@@ -332,6 +325,15 @@ impl Session {
 
     // ---- Engine.IO layer ----
 
+    /// The Engine.IO layer's settings and rules ([`crate::engine`]).
+    fn engine(&self) -> Engine {
+        Engine {
+            ping_interval_ms: self.cfg.ping_interval_ms,
+            ping_timeout_ms: self.cfg.ping_timeout_ms,
+            max_payload: self.cfg.max_payload,
+        }
+    }
+
     /// A new connection: sends the open packet. Returns the connection to attach.
     /// Its sid starts with the session id, so a stateless router can find the session.
     pub fn open(&mut self, now: u64, header_token: Option<String>, transport: Transport) -> (Conn, Vec<Output>) {
@@ -349,36 +351,22 @@ impl Session {
         client_address: Option<String>,
     ) -> (Conn, Vec<Output>) {
         self.now = now;
+        let sid = format!("{}.{}", self.meta.session_id, ids::socket_id());
+        let (engine, open) = self.engine().open(now, &sid, transport, header_token, client_address);
         let conn = Conn {
-            sid: format!("{}.{}", self.meta.session_id, ids::socket_id()),
-            opened_at: now,
-            header_token,
-            last_ping_at: now,
-            awaiting_pong: None,
+            sid,
+            engine,
             connected_once: false,
             sockets: Vec::new(),
             created_session: false,
-            transport,
             link: if minted && !self.cfg.conformance {
                 Link::Unsettled
             } else {
                 Link::Own
             },
-            client_address,
-            upgrading: false,
-        };
-        let handshake = Handshake {
-            sid: conn.sid.clone(),
-            upgrades: match transport {
-                Transport::Polling => vec!["websocket".into()],
-                Transport::Websocket => Vec::new(),
-            },
-            ping_interval: self.cfg.ping_interval_ms,
-            ping_timeout: self.cfg.ping_timeout_ms,
-            max_payload: self.cfg.max_payload,
         };
         self.conns.insert(conn.sid.clone(), conn.clone());
-        self.send(&conn.sid, vec![engineio::Packet::open(&handshake).encode()]);
+        self.send(&conn.sid, vec![open]);
         self.log(
             Record::new(Level::Debug, "socket_open")
                 .with("sid", conn.sid.clone())
@@ -429,14 +417,7 @@ impl Session {
     /// A WebSocket asks to take over the long-polling connection `sid`.
     pub fn upgrade(&mut self, now: u64, sid: &str) -> (UpgradeDecision, Vec<Output>) {
         self.now = now;
-        let decision = match self.conns.get_mut(sid) {
-            None => UpgradeDecision::Unknown,
-            Some(c) if c.transport != Transport::Polling || c.upgrading => UpgradeDecision::Duplicate,
-            Some(c) => {
-                c.upgrading = true;
-                UpgradeDecision::Accept
-            }
-        };
+        let decision = Engine::handle_upgrade(self.conns.get_mut(sid).map(|c| &mut c.engine));
         match decision {
             UpgradeDecision::Accept => self.save_conn(sid),
             UpgradeDecision::Duplicate => self.log(Record::new(Level::Debug, "duplicate_upgrade").with("sid", sid)),
@@ -449,8 +430,8 @@ impl Session {
     /// long-polling and may try again.
     pub fn upgrade_abandoned(&mut self, now: u64, sid: &str) -> Vec<Output> {
         self.now = now;
-        if let Some(c) = self.conns.get_mut(sid).filter(|c| c.transport == Transport::Polling) {
-            c.upgrading = false;
+        if let Some(c) = self.conns.get_mut(sid) {
+            Engine::handle_upgrade_abandoned(c);
         }
         self.finish_outputs()
     }
@@ -485,19 +466,18 @@ impl Session {
                 self.close(&sid, CLOSE_NORMAL, "connect timeout");
                 continue;
             }
-            match c.awaiting_pong {
-                Some(since) if now >= since + self.cfg.ping_timeout_ms => {
+            let engine = self.engine();
+            let c = self.conns.get_mut(&sid).expect("present");
+            match engine.poll_timer(c, now) {
+                Some(engine_io::Timer::TimedOut) => {
                     self.log(Record::new(Level::Info, "ping_timeout").with("sid", sid.as_str()));
                     self.close(&sid, CLOSE_NORMAL, "ping timeout");
                 }
-                None if now >= c.last_ping_at + self.cfg.ping_interval_ms => {
-                    let c = self.conns.get_mut(&sid).expect("present");
-                    c.awaiting_pong = Some(now);
-                    c.last_ping_at = now;
-                    self.send(&sid, vec![engineio::Packet::Ping(String::new()).encode()]);
+                Some(engine_io::Timer::Ping) => {
+                    self.send(&sid, vec![Engine::ping()]);
                     self.save_conn(&sid);
                 }
-                _ => {}
+                None => {}
             }
         }
         if self.retention_deadline().is_some_and(|at| now >= at) {
@@ -543,10 +523,7 @@ impl Session {
             .values()
             .filter(|c| c.link != Link::Peer)
             .map(|c| {
-                let ping = match c.awaiting_pong {
-                    Some(since) => since + self.cfg.ping_timeout_ms,
-                    None => c.last_ping_at + self.cfg.ping_interval_ms,
-                };
+                let ping = self.engine().deadline(c);
                 if c.connected_once {
                     ping
                 } else {
@@ -581,30 +558,39 @@ impl Session {
     }
 
     fn on_frame(&mut self, sid: &str, frame: Frame, via: Transport) -> Result<(), FrameError> {
-        let packet = engineio::Packet::decode(&frame, self.cfg.max_payload as usize).map_err(FrameError::Engine)?;
-        let current = self.conns.get(sid).map(|c| c.transport).unwrap_or_default();
-        if via != current {
-            return self.on_upgrade_packet(sid, packet, current, via);
-        }
-        match packet {
-            engineio::Packet::Pong(_) => {
-                if let Some(c) = self.conns.get_mut(sid) {
-                    c.awaiting_pong = None;
-                }
+        let engine = self.engine();
+        let Some(conn) = self.conns.get_mut(sid) else { return Ok(()) };
+        let received = engine.handle_frame(conn, &frame, via).map_err(|e| match e {
+            Refused::Malformed(e) => FrameError::Engine(e),
+            Refused::Unexpected(why) => FrameError::Unexpected(why),
+        })?;
+        match received {
+            Received::Pong => {
                 self.save_conn(sid);
                 Ok(())
             }
-            engineio::Packet::Ping(data) => {
-                self.send(sid, vec![engineio::Packet::Pong(data).encode()]);
+            Received::Answer(frames) => {
+                for (frame, via) in frames {
+                    self.out.push(Output::Send {
+                        sid: sid.to_string(),
+                        frames: vec![frame],
+                        via,
+                    });
+                }
                 Ok(())
             }
-            engineio::Packet::Close => {
+            Received::Upgraded => {
+                self.out.push(Output::Upgraded { sid: sid.to_string() });
+                self.save_conn(sid);
+                self.log(Record::new(Level::Debug, "upgraded").with("sid", sid));
+                Ok(())
+            }
+            Received::Close => {
                 self.close(sid, CLOSE_NORMAL, "client close");
                 Ok(())
             }
-            engineio::Packet::Noop | engineio::Packet::Upgrade(_) => Ok(()),
-            engineio::Packet::Open(_) => Err(FrameError::Unexpected("client sent an open packet")),
-            engineio::Packet::Message(_) | engineio::Packet::BinaryMessage(_) if self.conns.get(sid).is_some_and(Conn::relaying) => {
+            Received::Nothing => Ok(()),
+            Received::Message(_) | Received::Binary(_) if self.conns.get(sid).is_some_and(Conn::relaying) => {
                 if self.conns.get(sid).and_then(Conn::main).is_some_and(|s| self.is_expired(s)) {
                     // Its token expired: the relay ends, and the socket is put out here.
                     self.out.push(Output::Relay(RelayCommand::Close { sid: sid.to_string() }));
@@ -612,13 +598,18 @@ impl Session {
                     self.put_out(sid, "/", expired_error(), None);
                     return Ok(());
                 }
+                let frame = match received {
+                    Received::Binary(bytes) => engineio::Packet::BinaryMessage(bytes),
+                    Received::Message(text) => engineio::Packet::Message(text),
+                    _ => unreachable!("matched above"),
+                };
                 self.out.push(Output::Relay(RelayCommand::Send {
                     sid: sid.to_string(),
-                    frames: vec![packet.encode()],
+                    frames: vec![frame.encode()],
                 }));
                 Ok(())
             }
-            engineio::Packet::Message(text) => {
+            Received::Message(text) => {
                 // Attachments are held only for a connected socket, and only up to maxPayload.
                 let connected = self.conns.get(sid).is_some_and(|c| !c.sockets.is_empty());
                 if !connected && (text.starts_with('5') || text.starts_with('6')) {
@@ -630,7 +621,7 @@ impl Session {
                     None => Ok(()),
                 }
             }
-            engineio::Packet::BinaryMessage(bytes) => {
+            Received::Binary(bytes) => {
                 let decoded = self.decoder(sid).feed_binary(bytes);
                 match decoded.map_err(FrameError::Socket)? {
                     Some(p) => self.on_packet(sid, p),
@@ -644,41 +635,6 @@ impl Session {
     fn decoder(&mut self, sid: &str) -> &mut Decoder {
         let limit = self.cfg.max_payload as usize;
         self.decoders.entry(sid.to_string()).or_insert_with(|| Decoder::with_limit(limit))
-    }
-
-    /// The upgrade from long-polling: `2probe` → `3probe` on the WebSocket (and a noop
-    /// that ends the pending poll), then `5` switches the connection over.
-    fn on_upgrade_packet(&mut self, sid: &str, packet: engineio::Packet, current: Transport, via: Transport) -> Result<(), FrameError> {
-        if !(current == Transport::Polling && via == Transport::Websocket) {
-            return Err(FrameError::Unexpected("packet on a transport this socket left"));
-        }
-        match packet {
-            engineio::Packet::Ping(data) if data == "probe" => {
-                self.out.push(Output::Send {
-                    sid: sid.to_string(),
-                    frames: vec![engineio::Packet::Pong(data).encode()],
-                    via: Transport::Websocket,
-                });
-                self.out.push(Output::Send {
-                    sid: sid.to_string(),
-                    frames: vec![engineio::Packet::Noop.encode()],
-                    via: Transport::Polling,
-                });
-                Ok(())
-            }
-            engineio::Packet::Upgrade(_) => {
-                if let Some(c) = self.conns.get_mut(sid) {
-                    c.transport = Transport::Websocket;
-                    c.upgrading = false;
-                }
-                self.out.push(Output::Upgraded { sid: sid.to_string() });
-                self.save_conn(sid);
-                self.log(Record::new(Level::Debug, "upgraded").with("sid", sid));
-                Ok(())
-            }
-            engineio::Packet::Noop => Ok(()),
-            _ => Err(FrameError::Unexpected("only the upgrade handshake may use the new transport")),
-        }
     }
 
     // ---- Socket.IO layer ----

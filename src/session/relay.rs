@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::conversation::store::Owner;
+use crate::engine::Connection;
 use crate::ids;
 use crate::log::{Level, Record};
 use crate::protocol::engineio::{Frame, Transport};
@@ -357,10 +358,15 @@ impl Session {
         let claimed = self.claim(&identity.user_id, identity.authenticated);
         let conn = Conn {
             sid: format!("{}.{}", self.meta.session_id, ids::socket_id()),
-            opened_at: now,
-            header_token: None,
-            last_ping_at: now,
-            awaiting_pong: None,
+            engine: Connection {
+                opened_at: now,
+                header_token: None,
+                last_ping_at: now,
+                awaiting_pong: None,
+                transport: Transport::Websocket,
+                client_address: identity.client_address.clone(),
+                upgrading: false,
+            },
             connected_once: true,
             sockets: vec![NsSocket {
                 nsp: "/".into(),
@@ -370,10 +376,7 @@ impl Session {
                 expires_at: identity.expires_at,
             }],
             created_session: claimed,
-            transport: Transport::Websocket,
             link: Link::Peer,
-            client_address: identity.client_address.clone(),
-            upgrading: false,
         };
         self.conns.insert(conn.sid.clone(), conn.clone());
         self.log(
