@@ -12,7 +12,7 @@ use worker::{
     SqlStorage, SqlStorageValue, State, WebSocket, WebSocketIncomingMessage, WebSocketPair, WebsocketEvent,
 };
 
-use super::{config_from_env, frame_of, limiter, now_ms, relay, send_frames, upstream};
+use super::{config_from_env, frame_of, limiter, now_ms, relay, send_frames, upstream, Work, BINDING, SESSION_HEADER, TARGET_HEADER};
 use crate::auth;
 use crate::config::Config;
 use crate::conversation::store::{self, Message, MessageRow, Meta, MetaRow, Pending, PendingRow, SqlValue, Write};
@@ -22,6 +22,7 @@ use crate::http::{self, EngineTarget};
 use crate::log::{Level, Record};
 use crate::protocol::engineio::{self, Frame, Transport};
 use crate::session::limits::Kind;
+use crate::session::relay::{Identity, Refusal};
 use crate::session::{Conn, Output, Session, SidCheck, UpgradeDecision};
 use worker::js_sys;
 use worker::wasm_bindgen::{closure::Closure, JsCast, JsValue};
@@ -46,23 +47,6 @@ fn js_error(e: JsValue) -> String {
         .unwrap_or_else(|| "unknown storage error".into())
 }
 
-/// Upstream work the core asked for.
-#[derive(Default)]
-pub(super) struct Work {
-    pub jobs: Vec<UpstreamJob>,
-    pub opinions: Vec<OpinionRequest>,
-}
-
-impl Work {
-    pub fn extend(&mut self, other: Work) {
-        self.jobs.extend(other.jobs);
-        self.opinions.extend(other.opinions);
-    }
-}
-
-pub(super) const BINDING: &str = "MIA_SESSION";
-pub(super) const SESSION_HEADER: &str = "X-Mia-Session-Id";
-pub(super) const TARGET_HEADER: &str = "X-Mia-Target";
 const SID_HEADER: &str = "X-Mia-Sid";
 /// Set by the Worker when it minted the session id (the request named none).
 const MINTED_HEADER: &str = "X-Mia-Minted";
@@ -159,10 +143,10 @@ pub struct MiaSession {
     inner: Rc<Inner>,
 }
 
-pub(super) struct Inner {
+struct Inner {
     /// This object, for the tasks it spawns (relays).
     me: Weak<Inner>,
-    pub(super) env: Env,
+    env: Env,
     state: State,
     sql: SqlStorage,
     cfg: Config,
@@ -178,7 +162,7 @@ pub(super) struct Inner {
     /// The `GET`s held until there is something to send, by sid.
     held_polls: RefCell<HashMap<String, oneshot::Sender<()>>>,
     /// Relays of this object's connections to other sessions' objects.
-    pub(super) relays: relay::Relays,
+    relays: relay::Relays,
     /// Outputs of the core's start-up, applied by [`Inner::load`].
     started: RefCell<Vec<Output>>,
     /// Client frames one at a time, in order.
@@ -201,27 +185,19 @@ fn delay(ms: u64) -> Delay {
 }
 
 impl Inner {
-    pub(super) fn me(&self) -> Option<Rc<Inner>> {
-        self.me.upgrade()
-    }
-
     /// [`Inner::ensure_loaded`], then what the core asked for on starting; the replies a
     /// restart left owed run on beside whatever woke the object.
-    pub(super) async fn load(&self, session_id: Option<&str>) -> Result<()> {
+    async fn load(&self, session_id: Option<&str>) -> Result<()> {
         self.ensure_loaded(session_id)?;
         let started = std::mem::take(&mut *self.started.borrow_mut());
         if !started.is_empty() {
             let work = self.apply(started).await;
-            if !work.jobs.is_empty() || !work.opinions.is_empty() {
-                if let Some(me) = self.me() {
-                    worker::wasm_bindgen_futures::spawn_local(async move { me.run(work).await });
-                }
-            }
+            self.run_beside(work);
         }
         Ok(())
     }
 
-    pub(super) fn log(&self, record: Record) {
+    fn log(&self, record: Record) {
         if record.level >= self.cfg.log_level {
             worker::console_log!("{}", record.to_line(now_ms()));
         }
@@ -390,7 +366,7 @@ impl Inner {
         run.call1(raw, body.as_ref().unchecked_ref()).map(|_| ()).map_err(js_error)
     }
 
-    pub(super) fn with_core<T>(&self, f: impl FnOnce(&mut Session) -> T) -> Option<T> {
+    fn with_core<T>(&self, f: impl FnOnce(&mut Session) -> T) -> Option<T> {
         self.core.borrow_mut().as_mut().map(f)
     }
 
@@ -410,7 +386,7 @@ impl Inner {
     }
 
     /// Carries out the core's outputs; returns the upstream work to run.
-    pub(super) async fn apply(&self, outputs: Vec<Output>) -> Work {
+    async fn apply(&self, outputs: Vec<Output>) -> Work {
         let mut work = Work::default();
         let mut alarm = None;
         let mut failed = Vec::new();
@@ -509,9 +485,19 @@ impl Inner {
         work
     }
 
+    /// Runs `work` in a task of its own, so that the caller can answer at once.
+    fn run_beside(&self, work: Work) {
+        if work.jobs.is_empty() && work.opinions.is_empty() {
+            return;
+        }
+        if let Some(me) = self.me.upgrade() {
+            worker::wasm_bindgen_futures::spawn_local(async move { me.run(work).await });
+        }
+    }
+
     /// Runs upstream attempts (and the replies queued behind them) to the end, with
     /// second opinions (moderation, the safety judge) beside them.
-    pub(super) async fn run(&self, work: Work) {
+    async fn run(&self, work: Work) {
         let opinions = futures::future::join_all(work.opinions.into_iter().map(|ask| self.second_opinion(ask)));
         futures::join!(self.pump(work.jobs), opinions);
     }
@@ -535,31 +521,12 @@ impl Inner {
         Box::pin(self.run(work)).await;
     }
 
-    pub(super) fn wants(&self, job: &UpstreamJob) -> bool {
-        self.core.borrow().as_ref().is_some_and(|c| c.wants(&job.reply_id, job.attempt))
-    }
-
-    pub(super) async fn feed(&self, job: &UpstreamJob, event: UpstreamEvent) -> Work {
-        let outputs = self
-            .with_core(|c| c.upstream(now_ms(), &job.reply_id, job.attempt, event))
-            .unwrap_or_default();
-        self.apply(outputs).await
-    }
-
-    pub(super) fn register_abort(&self, reply_id: &str, controller: AbortController) {
-        self.aborts.borrow_mut().insert(reply_id.to_string(), controller);
-    }
-
-    pub(super) fn forget_abort(&self, reply_id: &str) {
-        self.aborts.borrow_mut().remove(reply_id);
-    }
-
     fn sid_of(&self, ws: &WebSocket) -> Option<String> {
         self.state.get_tags(ws).into_iter().next()
     }
 
     /// The core's state of a connection, if it has one.
-    pub(super) fn connection(&self, sid: &str) -> Option<Conn> {
+    fn connection(&self, sid: &str) -> Option<Conn> {
         self.core.borrow().as_ref().and_then(|c| c.connection(sid).cloned())
     }
 
@@ -640,7 +607,7 @@ impl Inner {
 
     /// The frames a relay held while it opened, answered here after it failed: in one
     /// turn, each through the same limit as any client frame.
-    pub(super) async fn held_frames(&self, sid: &str, frames: Vec<Frame>) -> Work {
+    async fn held_frames(&self, sid: &str, frames: Vec<Frame>) -> Work {
         let _turn = self.gate.enter().await;
         let mut work = Work::default();
         for frame in frames {
@@ -670,7 +637,7 @@ impl Inner {
     /// Accepts a connection's WebSocket: hibernatable (the runtime delivers its events to
     /// the `websocket_*` handlers, even after an eviction), or, when hibernation is off, held
     /// in memory with its events read here.
-    pub(super) fn accept(self: &Rc<Self>, ws: &WebSocket, conn: &Conn) -> Result<()> {
+    fn accept(self: &Rc<Self>, ws: &WebSocket, conn: &Conn) -> Result<()> {
         if self.cfg.hibernate_websockets {
             self.state.accept_websocket_with_tags(ws, &[conn.sid.as_str()]);
             ws.serialize_attachment(conn)?;
@@ -687,13 +654,32 @@ impl Inner {
                         },
                         Ok(WebsocketEvent::Close(_)) | Err(_) => break,
                     };
-                    inner.ws_frame(&sid, frame).await;
+                    inner.client_frames(&sid, vec![frame], Transport::Websocket).await;
                 }
                 let _ = inner.ws_closed(&sid).await;
             });
         }
         self.sockets.borrow_mut().insert(conn.sid.clone(), ws.clone());
         Ok(())
+    }
+
+    /// The target side of a relay ([`relay`]): admits it to this session, or answers why
+    /// not (as its status).
+    async fn accept_relay(self: &Rc<Self>, req: &Request, session_id: &str) -> Result<Response> {
+        let refuse = |refusal: Refusal| Response::error(format!("{refusal:?}"), refusal.status());
+        let Some(identity) = Identity::from_headers(|name| req.headers().get(name).ok().flatten()) else {
+            return Response::error("Bad relay", 400);
+        };
+        // Loading creates nothing; a session nobody has claimed is unknown to `admit_relay`.
+        self.load(Some(session_id)).await?;
+        let (conn, outputs) = match self.with_core(|c| c.admit_relay(now_ms(), &identity)).expect("loaded") {
+            Ok(admitted) => admitted,
+            Err(refusal) => return refuse(refusal),
+        };
+        let pair = WebSocketPair::new()?;
+        self.accept(&pair.server, &conn)?;
+        self.apply(outputs).await;
+        Response::from_websocket(pair.client)
     }
 
     async fn open_websocket(self: &Rc<Self>, req: &Request) -> Result<Response> {
@@ -731,10 +717,18 @@ impl Inner {
         Response::from_websocket(pair.client)
     }
 
-    /// A frame from a connection's WebSocket; the replies it starts run to the end.
-    async fn ws_frame(&self, sid: &str, frame: Frame) {
-        let work = self.client_frame(sid, frame, Transport::Websocket).await;
-        self.run(work).await;
+    /// Client frames from either transport, in order; the replies they start run on
+    /// beside. Both transports return as soon as the frames' own answers (acks, alerts,
+    /// errors) are out: a poll's POST must be answered "ok" before its reply ends (the
+    /// client posts its pongs and next messages after it), and a WebSocket's next frame (a
+    /// `cancel`) is read without waiting for the reply. Chunk order is the reply's own:
+    /// one task streams each reply, and the core queues replies.
+    async fn client_frames(&self, sid: &str, frames: Vec<Frame>, via: Transport) {
+        let mut work = Work::default();
+        for frame in frames {
+            work.extend(self.client_frame(sid, frame, via).await);
+        }
+        self.run_beside(work);
     }
 
     /// A connection's WebSocket closed.
@@ -804,7 +798,7 @@ impl Inner {
     }
 
     /// Packets posted by a long-polling client. The replies they start run on after "ok".
-    async fn poll_post(self: &Rc<Self>, sid: &str, mut req: Request, origin: Option<&str>) -> Result<Response> {
+    async fn poll_post(&self, sid: &str, mut req: Request, origin: Option<&str>) -> Result<Response> {
         if !self.polling.borrow().has(sid) || self.connection(sid).is_none() {
             return self.engine_error(http::engineio_unknown_sid(), origin);
         }
@@ -824,13 +818,66 @@ impl Inner {
                 return self.refuse_polling(sid, origin).await;
             }
         };
-        let mut work = Work::default();
-        for frame in frames {
-            work.extend(self.client_frame(sid, frame, Transport::Polling).await);
-        }
-        let inner = Rc::clone(self);
-        worker::wasm_bindgen_futures::spawn_local(async move { inner.run(work).await });
+        self.client_frames(sid, frames, Transport::Polling).await;
         self.polling_reply(200, "ok".into(), origin)
+    }
+}
+
+/// What a relay asks of this object.
+impl relay::Host for Inner {
+    fn me(&self) -> Option<Rc<Inner>> {
+        self.me.upgrade()
+    }
+
+    fn env(&self) -> &Env {
+        &self.env
+    }
+
+    fn relays(&self) -> &relay::Relays {
+        &self.relays
+    }
+
+    fn log(&self, record: Record) {
+        Inner::log(self, record)
+    }
+
+    async fn relay_opened(&self, sid: &str) {
+        let outputs = self.with_core(|c| c.relay_opened(now_ms(), sid)).unwrap_or_default();
+        self.apply(outputs).await;
+    }
+
+    async fn relayed(&self, sid: &str, frame: Frame) {
+        let outputs = self.with_core(|c| c.relayed(now_ms(), sid, frame)).unwrap_or_default();
+        self.apply(outputs).await;
+    }
+
+    async fn relay_failed(&self, sid: &str, refusal: Refusal, held: Vec<Frame>) {
+        let outputs = self.with_core(|c| c.relay_failed(now_ms(), sid, refusal)).unwrap_or_default();
+        let mut work = self.apply(outputs).await;
+        work.extend(self.held_frames(sid, held).await);
+        self.run(work).await;
+    }
+}
+
+/// What an upstream attempt asks of the session that started it.
+impl upstream::Caller for Inner {
+    fn wants(&self, job: &UpstreamJob) -> bool {
+        self.core.borrow().as_ref().is_some_and(|c| c.wants(&job.reply_id, job.attempt))
+    }
+
+    async fn feed(&self, job: &UpstreamJob, event: UpstreamEvent) -> Work {
+        let outputs = self
+            .with_core(|c| c.upstream(now_ms(), &job.reply_id, job.attempt, event))
+            .unwrap_or_default();
+        self.apply(outputs).await
+    }
+
+    fn register_abort(&self, reply_id: &str, controller: AbortController) {
+        self.aborts.borrow_mut().insert(reply_id.to_string(), controller);
+    }
+
+    fn forget_abort(&self, reply_id: &str) {
+        self.aborts.borrow_mut().remove(reply_id);
     }
 }
 
@@ -868,7 +915,7 @@ impl DurableObject for MiaSession {
             return Response::error("Not found", 404);
         };
         if req.headers().get(TARGET_HEADER)?.as_deref() == Some(relay::TARGET) {
-            return relay::accept(inner, &req, &session_id).await;
+            return inner.accept_relay(&req, &session_id).await;
         }
         inner.load(Some(&session_id)).await?;
         let origin = req.headers().get("Origin")?;
@@ -890,7 +937,7 @@ impl DurableObject for MiaSession {
             WebSocketIncomingMessage::String(s) => Frame::Text(s),
             WebSocketIncomingMessage::Binary(b) => Frame::Binary(b),
         };
-        inner.ws_frame(&sid, frame).await;
+        inner.client_frames(&sid, vec![frame], Transport::Websocket).await;
         Ok(())
     }
 

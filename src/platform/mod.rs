@@ -10,9 +10,29 @@ use std::sync::OnceLock;
 use worker::{event, Context, Env, Headers, MessageEvent, Request, Response, Result, WebSocket};
 
 use crate::config::Config;
+use crate::conversation::{OpinionRequest, UpstreamJob};
 use crate::http::{self, EngineTarget, Route};
 use crate::log::{Level, Record};
 use crate::protocol::engineio::Frame;
+
+/// Upstream work the core asked for.
+#[derive(Default)]
+pub(crate) struct Work {
+    pub jobs: Vec<UpstreamJob>,
+    pub opinions: Vec<OpinionRequest>,
+}
+
+impl Work {
+    pub fn extend(&mut self, other: Work) {
+        self.jobs.extend(other.jobs);
+        self.opinions.extend(other.opinions);
+    }
+}
+
+/// The Durable Object binding of the sessions, and the headers of the Worker's requests to them.
+const BINDING: &str = "MIA_SESSION";
+const SESSION_HEADER: &str = "X-Mia-Session-Id";
+const TARGET_HEADER: &str = "X-Mia-Target";
 
 static STARTED_MS: OnceLock<u64> = OnceLock::new();
 

@@ -6,13 +6,28 @@ use futures::StreamExt;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
-use worker::{Env, Headers, Method, Request, RequestInit, Response, Result, WebSocket, WebSocketPair, WebsocketEvent};
+use worker::{Env, Headers, Method, Request, RequestInit, WebSocket, WebsocketEvent};
 
-use super::durable::{Inner, BINDING, SESSION_HEADER, TARGET_HEADER};
-use super::{frame_of, now_ms, send_frames};
+use super::{frame_of, now_ms, send_frames, BINDING, SESSION_HEADER, TARGET_HEADER};
 use crate::log::{Level, Record};
 use crate::protocol::engineio::Frame;
 use crate::session::relay::{Identity, Refusal, RelayCommand};
+
+/// What a relay asks of the object whose connection it serves (the Durable Object).
+pub(super) trait Host: 'static {
+    /// The object, for the relay's own task.
+    fn me(&self) -> Option<Rc<Self>>;
+    fn env(&self) -> &Env;
+    fn relays(&self) -> &Relays;
+    fn log(&self, record: Record);
+    /// Tells the core the relay for `sid` is open, and carries out its answer.
+    async fn relay_opened(&self, sid: &str);
+    /// A frame from the far end, for the client of `sid`.
+    async fn relayed(&self, sid: &str, frame: Frame);
+    /// Tells the core the relay failed or ended, then answers here the frames `held`
+    /// while it opened, and runs the replies they start.
+    async fn relay_failed(&self, sid: &str, refusal: Refusal, held: Vec<Frame>);
+}
 
 /// The `X-Mia-Target` of a relay request.
 pub(super) const TARGET: &str = "relay";
@@ -35,7 +50,7 @@ pub(super) struct Relays {
 }
 
 impl Relays {
-    pub(super) fn command(&self, inner: &Inner, command: RelayCommand) {
+    pub(super) fn command(&self, host: &impl Host, command: RelayCommand) {
         match command {
             RelayCommand::Open {
                 sid,
@@ -54,7 +69,7 @@ impl Relays {
                 if let Some(old) = self.links.borrow_mut().insert(sid.clone(), link).and_then(|l| l.ws) {
                     let _ = old.close(Some(1000), Some("replaced"));
                 }
-                if let Some(me) = inner.me() {
+                if let Some(me) = host.me() {
                     worker::wasm_bindgen_futures::spawn_local(run(me, sid, session_id, identity, generation));
                 }
             }
@@ -106,14 +121,14 @@ async fn connect(env: &Env, session_id: &str, identity: &Identity) -> std::resul
 }
 
 /// One relay, from opening to its end.
-async fn run(inner: Rc<Inner>, sid: String, session_id: String, identity: Identity, generation: u64) {
+async fn run(inner: Rc<impl Host>, sid: String, session_id: String, identity: Identity, generation: u64) {
     let started = now_ms();
-    let ws = match connect(&inner.env, &session_id, &identity).await {
+    let ws = match connect(inner.env(), &session_id, &identity).await {
         Ok(ws) if ws.accept().is_ok() => Ok(ws),
         Ok(_) => Err(Refusal::Failed),
         Err(refusal) => Err(refusal),
     };
-    let relays = &inner.relays;
+    let relays = inner.relays();
     if !relays.current(&sid, generation) {
         // The client left (or joined again) while it opened.
         if let Ok(ws) = ws {
@@ -125,13 +140,13 @@ async fn run(inner: Rc<Inner>, sid: String, session_id: String, identity: Identi
         Ok(ws) => ws,
         Err(refusal) => {
             let held = relays.links.borrow_mut().remove(&sid).map(|l| l.held).unwrap_or_default();
-            return failed(&inner, &sid, refusal, held).await;
+            return inner.relay_failed(&sid, refusal, held).await;
         }
     };
     let Ok(mut events) = ws.events() else {
         let held = relays.links.borrow_mut().remove(&sid).map(|l| l.held).unwrap_or_default();
         let _ = ws.close(Some(1011), Some("relay failed"));
-        return failed(&inner, &sid, Refusal::Failed, held).await;
+        return inner.relay_failed(&sid, Refusal::Failed, held).await;
     };
     {
         let mut links = relays.links.borrow_mut();
@@ -145,8 +160,7 @@ async fn run(inner: Rc<Inner>, sid: String, session_id: String, identity: Identi
             .with("sid", sid.as_str())
             .with("ms", now_ms().saturating_sub(started)),
     );
-    let outputs = inner.with_core(|c| c.relay_opened(now_ms(), &sid)).unwrap_or_default();
-    inner.apply(outputs).await;
+    inner.relay_opened(&sid).await;
     let mut ended = Refusal::Failed;
     while let Some(event) = events.next().await {
         let frame = match event {
@@ -160,40 +174,13 @@ async fn run(inner: Rc<Inner>, sid: String, session_id: String, identity: Identi
             }
             Err(_) => break,
         };
-        let outputs = inner.with_core(|c| c.relayed(now_ms(), &sid, frame)).unwrap_or_default();
-        inner.apply(outputs).await;
+        inner.relayed(&sid, frame).await;
     }
     drop(events);
     // Ended by the target or the network (a close this side asked for removed the link).
     if relays.current(&sid, generation) {
         relays.links.borrow_mut().remove(&sid);
         let _ = ws.close(Some(1000), Some("relay ended"));
-        failed(&inner, &sid, ended, Vec::new()).await;
+        inner.relay_failed(&sid, ended, Vec::new()).await;
     }
-}
-
-/// Tells the core, then answers here what was sent while the relay opened.
-async fn failed(inner: &Inner, sid: &str, refusal: Refusal, held: Vec<Frame>) {
-    let outputs = inner.with_core(|c| c.relay_failed(now_ms(), sid, refusal)).unwrap_or_default();
-    let mut work = inner.apply(outputs).await;
-    work.extend(inner.held_frames(sid, held).await);
-    inner.run(work).await;
-}
-
-/// The target side: admits a relay to this session, or answers why not (as its status).
-pub(super) async fn accept(inner: &Rc<Inner>, req: &Request, session_id: &str) -> Result<Response> {
-    let refuse = |refusal: Refusal| Response::error(format!("{refusal:?}"), refusal.status());
-    let Some(identity) = Identity::from_headers(|name| req.headers().get(name).ok().flatten()) else {
-        return Response::error("Bad relay", 400);
-    };
-    // Loading creates nothing; a session nobody has claimed is unknown to `admit_relay`.
-    inner.load(Some(session_id)).await?;
-    let (conn, outputs) = match inner.with_core(|c| c.admit_relay(now_ms(), &identity)).expect("loaded") {
-        Ok(admitted) => admitted,
-        Err(refusal) => return refuse(refusal),
-    };
-    let pair = WebSocketPair::new()?;
-    inner.accept(&pair.server, &conn)?;
-    inner.apply(outputs).await;
-    Response::from_websocket(pair.client)
 }

@@ -7,9 +7,19 @@ use std::time::Duration;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{web_sys, AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
 
-use super::durable::{Inner, Work};
-use super::now_ms;
+use super::{now_ms, Work};
 use crate::conversation::{Failure, OpinionResult, UpstreamEvent, UpstreamJob, UpstreamRequest};
+
+/// What an upstream attempt asks of the session that started it (the Durable Object).
+pub(super) trait Caller {
+    /// Whether the core still wants this attempt's events.
+    fn wants(&self, job: &UpstreamJob) -> bool;
+    /// Hands the core an event of the attempt; returns the work it asked for meanwhile.
+    async fn feed(&self, job: &UpstreamJob, event: UpstreamEvent) -> Work;
+    /// Lets the core abort the attempt's request.
+    fn register_abort(&self, reply_id: &str, controller: AbortController);
+    fn forget_abort(&self, reply_id: &str);
+}
 
 /// How long a finished reply's body may take to end before it is cancelled.
 const DRAIN_MS: u64 = 100;
@@ -46,7 +56,7 @@ pub(super) async fn second_opinion(http: &crate::upstream::openai::HttpRequest, 
 }
 
 /// Runs `job` and returns the work the core asked for meanwhile.
-pub(super) async fn run(session: &Inner, job: UpstreamJob) -> Work {
+pub(super) async fn run(session: &impl Caller, job: UpstreamJob) -> Work {
     if job.delay_ms > 0 {
         delay(job.delay_ms).await;
     }
@@ -79,7 +89,12 @@ pub(super) async fn run(session: &Inner, job: UpstreamJob) -> Work {
     }
 }
 
-async fn stream(session: &Inner, job: &UpstreamJob, http: &crate::upstream::openai::HttpRequest, signal: &worker::AbortSignal) -> Work {
+async fn stream(
+    session: &impl Caller,
+    job: &UpstreamJob,
+    http: &crate::upstream::openai::HttpRequest,
+    signal: &worker::AbortSignal,
+) -> Work {
     let fail = |f: Failure| UpstreamEvent::Failed(f);
     let started = now_ms();
     let first_byte_deadline = started + job.first_byte_timeout_ms;
