@@ -735,13 +735,7 @@ impl Inner {
     async fn ws_closed(&self, sid: &str) -> Result<()> {
         self.load(None).await?;
         self.sockets.borrow_mut().remove(sid);
-        // A WebSocket that closes during its upgrade leaves the polling connection alone.
-        let upgraded = self.connection(sid).is_some_and(|conn| conn.transport == Transport::Websocket);
-        let outputs = if upgraded {
-            self.with_core(|c| c.closed(now_ms(), sid))
-        } else {
-            self.with_core(|c| c.upgrade_abandoned(now_ms(), sid))
-        };
+        let outputs = self.with_core(|c| c.websocket_closed(now_ms(), sid));
         self.apply(outputs.unwrap_or_default()).await;
         Ok(())
     }

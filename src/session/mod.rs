@@ -436,6 +436,17 @@ impl Session {
         self.finish_outputs()
     }
 
+    /// A connection's WebSocket closed: the connection ends ([`Session::closed`]), unless it
+    /// was the WebSocket of an upgrade that never switched over: then polling carries on
+    /// ([`Session::upgrade_abandoned`]).
+    pub fn websocket_closed(&mut self, now: u64, sid: &str) -> Vec<Output> {
+        if self.conns.get(sid).is_some_and(|c| c.transport == Transport::Websocket) {
+            self.closed(now, sid)
+        } else {
+            self.upgrade_abandoned(now, sid)
+        }
+    }
+
     /// The WebSocket closed (by the client or the network).
     pub fn closed(&mut self, now: u64, sid: &str) -> Vec<Output> {
         self.now = now;

@@ -1,0 +1,240 @@
+//! The Engine.IO layer under the session, driven natively as the Durable Object's shell
+//! drives it: the session's outputs for long-polling go into [`Polling`], whose answers
+//! the shell would send; WebSocket frames are collected.
+
+use mia_server::config::Config;
+use mia_server::engine::polling::{Answer, Get, Polling};
+use mia_server::protocol::engineio::{Frame, Transport};
+use mia_server::session::{Output, Session, UpgradeDecision};
+use std::collections::HashMap;
+
+struct Shell {
+    session: Session,
+    polling: Polling,
+    now: u64,
+    /// Frames sent over WebSockets, by sid.
+    ws: Vec<(String, Frame)>,
+    /// Held polls the shell was told to wake.
+    woken: Vec<String>,
+    closed: Vec<String>,
+}
+
+impl Shell {
+    fn new() -> Shell {
+        let pairs: HashMap<String, String> = [("PING_INTERVAL_MS", "1000"), ("PING_TIMEOUT_MS", "500")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let cfg = Config::from_lookup(|k| pairs.get(k).cloned());
+        Shell {
+            polling: Polling::new(cfg.ping_interval_ms, cfg.ping_timeout_ms),
+            session: Session::restore(cfg, "session-1", None, Vec::new(), Vec::new(), 1_000),
+            now: 1_000,
+            ws: Vec::new(),
+            woken: Vec::new(),
+            closed: Vec::new(),
+        }
+    }
+
+    /// What `platform/durable.rs` does with the outputs that concern the transports.
+    fn apply(&mut self, outputs: Vec<Output>) {
+        for output in outputs {
+            match output {
+                Output::Send {
+                    sid,
+                    frames,
+                    via: Transport::Websocket,
+                } => self.ws.extend(frames.into_iter().map(|f| (sid.clone(), f))),
+                Output::Send {
+                    sid,
+                    frames,
+                    via: Transport::Polling,
+                } => {
+                    let wake = self.polling.queue(&sid, frames);
+                    if wake {
+                        self.woken.push(sid);
+                    }
+                }
+                Output::Upgraded { sid } => {
+                    let (frames, wake) = self.polling.upgraded(&sid);
+                    self.ws.extend(frames.into_iter().map(|f| (sid.clone(), f)));
+                    if wake {
+                        self.woken.push(sid);
+                    }
+                }
+                Output::Close { sid, .. } => {
+                    if self.polling.closed(&sid) {
+                        self.woken.push(sid.clone());
+                    }
+                    self.closed.push(sid);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The polling handshake: returns the sid and the first payload.
+    fn open(&mut self) -> (String, String) {
+        let (conn, out) = self.session.open(self.now, None, Transport::Polling);
+        self.polling.opened(&conn.sid);
+        self.apply(out);
+        let payload = self.polling.take_payload(&conn.sid);
+        (conn.sid, payload)
+    }
+
+    fn post(&mut self, sid: &str, text: &str) {
+        let out = self.session.frame(self.now, sid, Frame::Text(text.into()), Transport::Polling);
+        self.apply(out);
+    }
+
+    fn ws_frame(&mut self, sid: &str, text: &str) {
+        let out = self.session.frame(self.now, sid, Frame::Text(text.into()), Transport::Websocket);
+        self.apply(out);
+    }
+
+    /// Answers a poll that was ready or woken (a `Later` is answered after its delay).
+    fn answer(&mut self, sid: &str) -> Answer {
+        let answer = self.polling.release(self.now, sid, self.session.connection(sid).map(|c| &c.engine));
+        match answer {
+            Answer::Later { until, frames } => {
+                self.now = until;
+                Polling::settle(frames, self.session.connection(sid).map(|c| &c.engine))
+            }
+            answer => answer,
+        }
+    }
+
+    fn ws_texts(&self, sid: &str) -> Vec<String> {
+        self.ws
+            .iter()
+            .filter(|(s, _)| s == sid)
+            .filter_map(|(_, f)| match f {
+                Frame::Text(t) => Some(t.clone()),
+                Frame::Binary(_) => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn the_handshake_and_the_connects_answer_go_out_over_polling() {
+    let mut s = Shell::new();
+    let (sid, open) = s.open();
+    assert!(open.starts_with(&format!("0{{\"sid\":\"{sid}\",\"upgrades\":[\"websocket\"]")));
+    assert_eq!(s.polling.handle_get(s.now, &sid), Get::Hold { until: s.now + 2_500 });
+    s.post(&sid, "40");
+    assert_eq!(s.woken, vec![sid.clone()], "the CONNECT's answer releases the poll");
+    let Answer::Payload(body) = s.answer(&sid) else {
+        panic!("a payload")
+    };
+    assert!(body.starts_with("40{\"sid\":"), "{body}");
+}
+
+#[test]
+fn frames_held_when_the_websocket_takes_over_go_over_it_in_order() {
+    let mut s = Shell::new();
+    let (sid, _) = s.open();
+    s.post(&sid, "40");
+    assert!(matches!(s.answer(&sid), Answer::Payload(_)));
+    assert_eq!(s.session.upgrade(s.now, &sid).0, UpgradeDecision::Accept);
+    // The client polls, then probes: the probe's noop releases that poll a moment later.
+    assert!(matches!(s.polling.handle_get(s.now, &sid), Get::Hold { .. }));
+    s.ws_frame(&sid, "2probe");
+    assert_eq!(s.ws_texts(&sid), vec!["3probe"]);
+    assert_eq!(s.woken, vec![sid.clone()]);
+    assert_eq!(s.answer(&sid), Answer::Payload("6".into()), "not switched within the delay");
+    // Still on polling, it joins; the answer waits in the outbox behind a second probe noop.
+    s.ws_frame(&sid, "2probe");
+    s.post(&sid, "420[\"join_session\",{}]");
+    s.ws_frame(&sid, "5");
+    let texts = s.ws_texts(&sid);
+    assert_eq!(texts[1], "3probe");
+    assert!(texts[2].starts_with("42[\"session_created\""), "{texts:?}");
+    assert!(texts[3].starts_with("430[{\"ok\":true"), "{texts:?}");
+    assert_eq!(texts.len(), 4, "the noop stays behind: {texts:?}");
+    // Everything now goes over the WebSocket; the sid is no longer a polling one.
+    s.ws_frame(&sid, "421[\"join_session\",{}]");
+    assert!(s.ws_texts(&sid)[4].starts_with("42[\"session_created\""));
+    assert_eq!(s.polling.handle_get(s.now, &sid), Get::Unknown);
+}
+
+#[test]
+fn a_poll_held_when_the_client_switches_is_refused() {
+    let mut s = Shell::new();
+    let (sid, _) = s.open();
+    s.session.upgrade(s.now, &sid);
+    assert!(matches!(s.polling.handle_get(s.now, &sid), Get::Hold { .. }));
+    s.ws_frame(&sid, "2probe");
+    // The client sends "5" before the probe's noop went out.
+    s.ws_frame(&sid, "5");
+    assert_eq!(s.answer(&sid), Answer::BadRequest);
+}
+
+#[test]
+fn a_second_poll_closes_the_connection_and_ends_the_held_one() {
+    let mut s = Shell::new();
+    let (sid, _) = s.open();
+    assert!(matches!(s.polling.handle_get(s.now, &sid), Get::Hold { .. }));
+    assert_eq!(s.polling.handle_get(s.now, &sid), Get::Twice);
+    // The shell closes the connection in the core (as a misbehaving one), answers 400.
+    let out = s.session.closed(s.now, &sid);
+    s.apply(out);
+    assert!(s.session.connection(&sid).is_none());
+    assert_eq!(s.answer(&sid), Answer::Payload("6".into()), "the held poll ends with a noop");
+    assert_eq!(s.polling.handle_get(s.now, &sid), Get::Unknown);
+}
+
+#[test]
+fn a_close_during_an_upgrade_ends_the_held_poll() {
+    let mut s = Shell::new();
+    let (sid, _) = s.open();
+    s.session.upgrade(s.now, &sid);
+    assert!(matches!(s.polling.handle_get(s.now, &sid), Get::Hold { .. }));
+    // The client closes over polling while its WebSocket is still probing.
+    s.post(&sid, "1");
+    assert_eq!(s.closed, vec![sid.clone()]);
+    assert_eq!(s.woken, vec![sid.clone()]);
+    assert_eq!(s.answer(&sid), Answer::Payload("6".into()));
+    assert_eq!(s.polling.handle_get(s.now, &sid), Get::Unknown);
+}
+
+#[test]
+fn a_websocket_that_closes_before_the_switch_leaves_polling_alone() {
+    let mut s = Shell::new();
+    let (sid, _) = s.open();
+    s.session.upgrade(s.now, &sid);
+    let out = s.session.websocket_closed(s.now, &sid);
+    s.apply(out);
+    assert_eq!(s.session.connection(&sid).map(|c| c.transport), Some(Transport::Polling));
+    assert_eq!(s.session.upgrade(s.now, &sid).0, UpgradeDecision::Accept, "it may try again");
+    s.ws_frame(&sid, "2probe");
+    s.ws_frame(&sid, "5");
+    // After the switch, the WebSocket's close ends the connection.
+    let out = s.session.websocket_closed(s.now, &sid);
+    s.apply(out);
+    assert!(s.session.connection(&sid).is_none());
+}
+
+#[test]
+fn the_poll_hold_ends_with_a_noop_and_pings_release_it_before() {
+    let mut s = Shell::new();
+    let (sid, _) = s.open();
+    s.post(&sid, "40");
+    s.answer(&sid);
+    let Get::Hold { until } = s.polling.handle_get(s.now, &sid) else {
+        panic!("held")
+    };
+    assert_eq!(until, s.now + 2 * 1_000 + 500);
+    // The ping at pingInterval releases it long before.
+    s.now += 1_000;
+    let out = s.session.tick(s.now);
+    s.apply(out);
+    assert_eq!(s.woken, vec![sid.clone()]);
+    assert_eq!(s.answer(&sid), Answer::Payload("2".into()));
+    // A hold that times out (a lost wake-up) ends with a noop.
+    let Get::Hold { until } = s.polling.handle_get(s.now, &sid) else {
+        panic!("held")
+    };
+    s.now = until;
+    assert_eq!(s.answer(&sid), Answer::Payload("6".into()));
+}
