@@ -568,6 +568,8 @@ impl Session {
         });
     }
 
+    /// A client frame through the Engine.IO layer; its messages go up to Socket.IO (or
+    /// through the connection's relay).
     fn on_frame(&mut self, sid: &str, frame: Frame, via: Transport) -> Result<(), FrameError> {
         let engine = self.engine();
         let Some(conn) = self.conns.get_mut(sid) else { return Ok(()) };
@@ -575,11 +577,9 @@ impl Session {
             Refused::Malformed(e) => FrameError::Engine(e),
             Refused::Unexpected(why) => FrameError::Unexpected(why),
         })?;
+        let relaying = conn.relaying();
         match received {
-            Received::Pong => {
-                self.save_conn(sid);
-                Ok(())
-            }
+            Received::Pong => self.save_conn(sid),
             Received::Answer(frames) => {
                 for (frame, via) in frames {
                     self.out.push(Output::Send {
@@ -588,58 +588,48 @@ impl Session {
                         via,
                     });
                 }
-                Ok(())
             }
             Received::Upgraded => {
                 self.out.push(Output::Upgraded { sid: sid.to_string() });
                 self.save_conn(sid);
                 self.log(Record::new(Level::Debug, "upgraded").with("sid", sid));
-                Ok(())
             }
-            Received::Close => {
-                self.close(sid, CLOSE_NORMAL, "client close");
-                Ok(())
-            }
-            Received::Nothing => Ok(()),
-            Received::Message(_) | Received::Binary(_) if self.conns.get(sid).is_some_and(Conn::relaying) => {
-                if self.conns.get(sid).and_then(Conn::main).is_some_and(|s| self.is_expired(s)) {
-                    // Its token expired: the relay ends, and the socket is put out here.
-                    self.out.push(Output::Relay(RelayCommand::Close { sid: sid.to_string() }));
-                    self.set_link(sid, Link::Own);
-                    self.put_out(sid, "/", expired_error(), None);
-                    return Ok(());
-                }
-                let frame = match received {
-                    Received::Binary(bytes) => engineio::Packet::BinaryMessage(bytes),
-                    Received::Message(text) => engineio::Packet::Message(text),
-                    _ => unreachable!("matched above"),
-                };
-                self.out.push(Output::Relay(RelayCommand::Send {
-                    sid: sid.to_string(),
-                    frames: vec![frame.encode()],
-                }));
-                Ok(())
-            }
+            Received::Close => self.close(sid, CLOSE_NORMAL, "client close"),
+            Received::Nothing => {}
+            Received::Message(text) if relaying => self.relay_message(sid, engineio::Packet::Message(text)),
+            Received::Binary(bytes) if relaying => self.relay_message(sid, engineio::Packet::BinaryMessage(bytes)),
             Received::Message(text) => {
                 // Attachments are held only for a connected socket, and only up to maxPayload.
                 let connected = self.conns.get(sid).is_some_and(|c| !c.sockets.is_empty());
                 if !connected && (text.starts_with('5') || text.starts_with('6')) {
                     return Err(FrameError::Unexpected("binary packet before CONNECT"));
                 }
-                let decoded = self.decoder(sid).feed_text(&text);
-                match decoded.map_err(FrameError::Socket)? {
-                    Some(p) => self.on_packet(sid, p),
-                    None => Ok(()),
+                if let Some(p) = self.decoder(sid).feed_text(&text).map_err(FrameError::Socket)? {
+                    self.on_packet(sid, p)?;
                 }
             }
             Received::Binary(bytes) => {
-                let decoded = self.decoder(sid).feed_binary(bytes);
-                match decoded.map_err(FrameError::Socket)? {
-                    Some(p) => self.on_packet(sid, p),
-                    None => Ok(()),
+                if let Some(p) = self.decoder(sid).feed_binary(bytes).map_err(FrameError::Socket)? {
+                    self.on_packet(sid, p)?;
                 }
             }
         }
+        Ok(())
+    }
+
+    /// A message of a relayed connection goes to the far end as it came.
+    fn relay_message(&mut self, sid: &str, message: engineio::Packet) {
+        if self.conns.get(sid).and_then(Conn::main).is_some_and(|s| self.is_expired(s)) {
+            // Its token expired: the relay ends, and the socket is put out here.
+            self.out.push(Output::Relay(RelayCommand::Close { sid: sid.to_string() }));
+            self.set_link(sid, Link::Own);
+            self.put_out(sid, "/", expired_error(), None);
+            return;
+        }
+        self.out.push(Output::Relay(RelayCommand::Send {
+            sid: sid.to_string(),
+            frames: vec![message.encode()],
+        }));
     }
 
     /// The connection's Socket.IO decoder, holding attachments up to `maxPayload`.
