@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::Connection;
-use crate::protocol::engineio::{encode_payload, Frame, Packet, Transport};
+use crate::protocol::engineio::{decode_payload, encode_payload, EngineError, Frame, Packet, Transport};
 
 /// How long the noop that ends a poll during an upgrade waits for the client's `5`: as
 /// from Engine.IO's own server, so a client that switches at once finds its poll refused.
@@ -80,6 +80,18 @@ impl Polling {
     pub fn take_payload(&mut self, sid: &str) -> String {
         let frames = self.outboxes.get_mut(sid).map(|o| std::mem::take(&mut o.frames));
         encode_payload(&frames.unwrap_or_default())
+    }
+
+    /// Whether a `POST` for `sid` is taken (`conn`: the connection, if the layer above
+    /// knows it); if not, Engine.IO's "Session ID unknown".
+    pub fn accepts_post(&self, sid: &str, conn: Option<&Connection>) -> bool {
+        self.has(sid) && conn.is_some()
+    }
+
+    /// A `POST`'s frames, in order, for the layer above. An error (not a payload, or over
+    /// `maxPayload`) closes the connection with Engine.IO's 400 "Bad request".
+    pub fn decode_post(body: &[u8], max_payload: u64) -> Result<Vec<Frame>, EngineError> {
+        decode_payload(&String::from_utf8_lossy(body), max_payload as usize)
     }
 
     /// Frames for the client; returns whether a held `GET` is to be woken now.
@@ -200,6 +212,20 @@ mod tests {
         assert_eq!(p.handle_get(10, SID), Get::Ready);
         assert_eq!(p.release(10, SID, Some(&c)), payload(&["40", "bAQI=", "42[\"a\"]"]));
         assert_eq!(p.handle_get(10, "s.unknown"), Get::Unknown);
+    }
+
+    #[test]
+    fn a_post_carries_frames_of_a_known_polling_connection() {
+        let (p, c) = opened();
+        assert!(p.accepts_post(SID, Some(&c)));
+        assert!(!p.accepts_post("s.unknown", Some(&c)));
+        assert!(!p.accepts_post(SID, None), "the layer above forgot it");
+        assert_eq!(
+            Polling::decode_post("40\u{1e}bAQI=".as_bytes(), 100),
+            Ok(vec![text("40"), Frame::Binary(vec![1, 2])])
+        );
+        assert_eq!(Polling::decode_post(b"", 100), Err(EngineError::Empty));
+        assert!(matches!(Polling::decode_post(b"4xxxx", 3), Err(EngineError::TooLarge { .. })));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::conversation::{OpinionRequest, UpstreamCommand, UpstreamEvent, Upstre
 use crate::engine::polling::{Answer, Get, Polling};
 use crate::http::{self, EngineTarget};
 use crate::log::{Level, Record};
-use crate::protocol::engineio::{self, Frame, Transport};
+use crate::protocol::engineio::{Frame, Transport};
 use crate::session::limits::Kind;
 use crate::session::relay::{Identity, Refusal};
 use crate::session::{Conn, Output, Session, SidCheck, UpgradeDecision};
@@ -793,16 +793,16 @@ impl Inner {
 
     /// Packets posted by a long-polling client. The replies they start run on after "ok".
     async fn poll_post(&self, sid: &str, mut req: Request, origin: Option<&str>) -> Result<Response> {
-        if !self.polling.borrow().has(sid) || self.connection(sid).is_none() {
+        let conn = self.connection(sid);
+        if !self.polling.borrow().accepts_post(sid, conn.as_ref().map(|c| &c.engine)) {
             return self.engine_error(http::engineio_unknown_sid(), origin);
         }
         if let Err(refused) = self.check_sid(&req, sid, origin)? {
             return Ok(refused);
         }
         let body = req.bytes().await.unwrap_or_default();
-        let text = String::from_utf8_lossy(&body);
-        let frames = match engineio::decode_payload(&text, self.cfg.max_payload as usize) {
-            Ok(f) => f,
+        let frames = match Polling::decode_post(&body, self.cfg.max_payload) {
+            Ok(frames) => frames,
             Err(e) => {
                 self.log(
                     Record::new(Level::Warn, "malformed_payload")
