@@ -1,5 +1,7 @@
-//! The per-session Durable Object: WebSocket Hibernation API, Engine.IO long-polling,
-//! SQLite storage and alarms around [`crate::session::Session`].
+//! The per-session Durable Object: WebSocket Hibernation API, the pending long-polling
+//! requests, SQLite storage and alarms around [`crate::session::Session`]. What a request,
+//! a frame or a closed WebSocket means is the core's to say (the session, and
+//! [`crate::engine::polling::Polling`] for long-polling); this file carries it out.
 
 use futures::channel::oneshot;
 use futures::future::{select, Either};
