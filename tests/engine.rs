@@ -238,3 +238,35 @@ fn the_poll_hold_ends_with_a_noop_and_pings_release_it_before() {
     s.now = until;
     assert_eq!(s.answer(&sid), Answer::Payload("6".into()));
 }
+
+/// A connection's saved state (the WebSocket's attachment) brings its Engine.IO half back
+/// after hibernation: the transport it upgraded to and its ping timer.
+#[test]
+fn an_upgraded_connection_survives_hibernation_from_its_attachment() {
+    let mut s = Shell::new();
+    let (sid, _) = s.open();
+    s.post(&sid, "40");
+    s.session.upgrade(s.now, &sid);
+    s.ws_frame(&sid, "2probe");
+    let out = s.session.frame(s.now, &sid, Frame::Text("5".into()), Transport::Websocket);
+    let saved = out
+        .into_iter()
+        .rev()
+        .find_map(|o| match o {
+            Output::SaveConn(conn) => Some(conn),
+            _ => None,
+        })
+        .expect("the switch is saved");
+    let attachment = serde_json::to_string(&saved).unwrap();
+    let conn = serde_json::from_str(&attachment).unwrap();
+    let cfg = Config::from_lookup(|k| (k == "PING_INTERVAL_MS").then(|| "1000".to_string()));
+    let mut woke = Session::restore(cfg, "session-1", None, Vec::new(), vec![conn], s.now);
+    assert_eq!(
+        woke.connection(&sid).map(|c| (c.transport, c.upgrading)),
+        Some((Transport::Websocket, false))
+    );
+    // Its ping is due an interval after the connection opened, over the WebSocket.
+    let out = woke.tick(s.now + 1_000);
+    assert!(out.iter().any(|o| matches!(o,
+        Output::Send { sid: to, frames, via: Transport::Websocket } if *to == sid && frames == &vec![Frame::Text("2".into())])));
+}
