@@ -52,7 +52,7 @@ impl H {
             owner,
             age: None,
             mode: mia_server::conversation::mode::Mode::Greeting,
-            tier: 1,
+            tier: mia_server::safety::Tier::NONE,
             fundraising_left: 0,
             created_at: T0 - 5000,
             updated_at: T0 - 5000,

@@ -8,6 +8,7 @@ use mia_server::conversation::{
 };
 use mia_server::log::{Level, Record};
 use mia_server::protocol::engineio::{Frame, Transport};
+use mia_server::safety::Tier;
 use mia_server::session::relay::{Identity, Refusal, RelayCommand};
 use mia_server::session::{Output, Session, UpgradeDecision};
 use serde_json::{json, Value};
@@ -765,7 +766,7 @@ fn a_judge_raise_after_the_reply_started_alerts_switches_to_urgency_and_adds_the
     );
     let stored = h.safety_events();
     assert_eq!(stored.len(), 1);
-    assert_eq!((stored[0].source, stored[0].tier), ("judge", 3));
+    assert_eq!((stored[0].source, stored[0].tier), ("judge", Tier::CRISIS));
     assert_eq!(
         (stored[0].categories.clone(), stored[0].rules.clone()),
         (vec!["suicide".into()], vec!["judge".into()])
@@ -776,7 +777,7 @@ fn a_judge_raise_after_the_reply_started_alerts_switches_to_urgency_and_adds_the
         .iter()
         .rev()
         .find_map(|w| if let Write::Meta(m) = w { Some(m) } else { None });
-    assert_eq!(meta.map(|m| (m.tier, m.mode.as_str())), Some((3, "URGENCY")));
+    assert_eq!(meta.map(|m| (m.tier, m.mode.as_str())), Some((Tier::CRISIS, "URGENCY")));
     // Moderation agreeing later adds nothing: the message is tier 3 already.
     h.opinion(&id, Opinion::Moderation, moderation_answer(&["self-harm/intent"]));
     assert_eq!(h.events(&sid).len(), events.len());
@@ -862,7 +863,7 @@ fn the_judge_raises_but_never_lowers() {
     h.judge_says(&id, r#"{"tier":2,"categories":["substances"],"reason":"drugs"}"#);
     let events = h.events(&sid);
     assert_eq!(names(&events[before..]), vec!["safety_alert"]);
-    assert_eq!((h.session.meta().tier, h.session.meta().mode.as_str()), (3, "URGENCY"));
+    assert_eq!((h.session.meta().tier, h.session.meta().mode.as_str()), (Tier::CRISIS, "URGENCY"));
 }
 
 #[test]
@@ -907,7 +908,7 @@ fn judge_failures_change_nothing_and_log_no_text() {
         let events = h.events(&sid);
         assert_eq!(names(&events), vec!["message_chunk", "message_complete"], "{result:?}");
         assert_eq!(events[1].1["message"], "Tell me more.");
-        assert_eq!((h.session.meta().tier, h.session.meta().mode.as_str()), (1, "GREETING"));
+        assert_eq!((h.session.meta().tier, h.session.meta().mode.as_str()), (Tier::NONE, "GREETING"));
         assert!(h.safety_events().is_empty());
         let failed: Vec<&Record> = h.logs.iter().filter(|r| r.msg == "judge_failed").collect();
         assert_eq!(failed.len(), 1, "{result:?}");
@@ -1495,7 +1496,7 @@ fn stored_meta() -> Meta {
         owner: Owner::Nobody,
         age: None,
         mode: Mode::Greeting,
-        tier: 1,
+        tier: Tier::NONE,
         fundraising_left: 0,
         created_at: 500,
         updated_at: 500,
@@ -1516,7 +1517,7 @@ fn owed(reply_id: &str, user_message: &str, tier: u8, partial: &str) -> Pending 
     Pending {
         reply_id: reply_id.into(),
         user_message: user_message.into(),
-        tier,
+        tier: Tier::clamped(tier),
         partial: partial.into(),
     }
 }
@@ -1757,7 +1758,7 @@ fn a_judge_raise_is_stored_where_a_restart_finds_the_tier_of_the_reply_owed() {
         .filter(|e| e.message_id == second)
         .map(|e| e.tier)
         .max();
-    assert_eq!(highest, Some(3));
+    assert_eq!(highest, Some(Tier::CRISIS));
     assert!(mia_server::conversation::store::LOAD_OWED.contains("max(e.tier)"));
 }
 

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::ids;
 use crate::log::{Level, Record};
 use crate::safety::age;
-use crate::safety::{self, Resource};
+use crate::safety::{self, Resource, Tier};
 use crate::session::{ClientError, Output, Session, OPINION_TIERS_KEPT};
 use crate::upstream::openai::{self, ChatMessage, HttpRequest, JudgeVerdict, StreamItem};
 use crate::upstream::sse;
@@ -72,7 +72,7 @@ pub enum OpinionResult {
 
 /// A second opinion's verdict, whoever gave it.
 struct Verdict {
-    tier: u8,
+    tier: Tier,
     categories: Vec<String>,
     /// What the stored safety event names as its rules.
     rules: Vec<String>,
@@ -84,7 +84,7 @@ impl Verdict {
     fn moderation(flagged: Vec<String>) -> Verdict {
         let intent = flagged.iter().any(|c| c == "self-harm/intent" || c == "self-harm/instructions");
         Verdict {
-            tier: if intent { 3 } else { 1 },
+            tier: if intent { Tier::CRISIS } else { Tier::NONE },
             categories: if intent { vec!["self_harm".into()] } else { Vec::new() },
             rules: flagged,
             why: "moderation: self-harm intent".into(),
@@ -98,7 +98,7 @@ impl Verdict {
             format!("safety judge: {}", v.categories.join(", "))
         };
         Verdict {
-            tier: v.tier,
+            tier: Tier::clamped(v.tier),
             categories: v.categories,
             rules: vec!["judge".into()],
             why,
@@ -111,7 +111,7 @@ impl Verdict {
 pub struct Job {
     pub user_message: String,
     pub reply_id: String,
-    pub tier: u8,
+    pub tier: Tier,
 }
 
 /// Where a reply comes from.
@@ -171,7 +171,7 @@ pub struct Reply {
     pub for_message: String,
     pub text: String,
     pub index: u32,
-    message_tier: u8,
+    message_tier: Tier,
     attempt: u32,
     request: UpstreamRequest,
     sse: sse::Parser,
@@ -319,7 +319,7 @@ impl Session {
         let state_before = (self.meta.age, self.meta.mode, self.meta.tier, self.meta.fundraising_left);
         let assessment = self.context().classify(text);
         self.meta.tier = self.meta.tier.max(assessment.tier);
-        if assessment.tier >= 2 {
+        if assessment.tier.alerts() {
             self.alert(
                 &user_message.id,
                 assessment.tier,
@@ -495,8 +495,8 @@ impl Session {
     }
 
     /// `safety_alert` for a message at tier ≥ 2, and its stored safety event (never the text).
-    fn alert(&mut self, message_id: &str, tier: u8, categories: Vec<String>, rules: Vec<String>, source: &'static str) {
-        let resources = if tier >= 3 {
+    fn alert(&mut self, message_id: &str, tier: Tier, categories: Vec<String>, rules: Vec<String>, source: &'static str) {
+        let resources = if tier.is_crisis() {
             &self.cfg.crisis_resources
         } else {
             &self.cfg.substance_resources
@@ -521,7 +521,7 @@ impl Session {
 
     /// With an OpenAI key: the moderation endpoint, and the safety judge when `SAFETY_MODEL`
     /// is set, asked about a user message whose rules tier is `tier`.
-    fn ask_second_opinions(&mut self, message_id: &str, text: &str, tier: u8) {
+    fn ask_second_opinions(&mut self, message_id: &str, text: &str, tier: Tier) {
         let Some(key) = &self.cfg.openai_api_key else { return };
         let mut asks = vec![OpinionRequest {
             message_id: message_id.to_string(),
@@ -631,7 +631,7 @@ impl Session {
         let before = (self.meta.tier, self.meta.mode);
         self.meta.tier = self.meta.tier.max(verdict.tier);
         self.alert(message_id, verdict.tier, verdict.categories.clone(), verdict.rules.clone(), source);
-        if verdict.tier >= 3 && self.meta.mode != Mode::Urgency {
+        if verdict.tier.is_crisis() && self.meta.mode != Mode::Urgency {
             let previous = self.meta.mode;
             self.meta.mode = Mode::Urgency;
             self.emit_all(
@@ -791,7 +791,7 @@ impl Session {
                 .with("replyId", reply_id.as_str())
                 .with("error", problem.describe()),
         );
-        if message_tier >= 3 {
+        if message_tier.is_crisis() {
             // Never leave a person at risk without help: send the vetted crisis message.
             let text = crisis_fallback(&self.cfg.crisis_resources);
             for piece in offline::chunks(&text) {
@@ -828,7 +828,7 @@ impl Session {
         let needs_resources = self
             .reply
             .as_ref()
-            .is_some_and(|r| r.message_tier >= 3 && !safety::mentions_resources(&r.text, &self.cfg.crisis_resources));
+            .is_some_and(|r| r.message_tier.is_crisis() && !safety::mentions_resources(&r.text, &self.cfg.crisis_resources));
         if needs_resources {
             self.chunk(resources_suffix(&self.cfg.crisis_resources));
         }
@@ -927,7 +927,7 @@ impl Session {
                 continue;
             }
             let mut text = p.partial;
-            let add_resources = p.tier >= 3 && !safety::mentions_resources(&text, &self.cfg.crisis_resources);
+            let add_resources = p.tier.is_crisis() && !safety::mentions_resources(&text, &self.cfg.crisis_resources);
             if add_resources {
                 text.push_str(&resources_suffix(&self.cfg.crisis_resources));
             }
@@ -1007,11 +1007,11 @@ impl Session {
 
     /// Stops the reply owed to an unsaved user message (never at tier 3).
     fn drop_reply_to(&mut self, user_message: &str) {
-        self.queue.retain(|j| j.user_message != user_message || j.tier >= 3);
+        self.queue.retain(|j| j.user_message != user_message || j.tier.is_crisis());
         let current = self
             .reply
             .as_ref()
-            .filter(|r| r.for_message == user_message && r.message_tier < 3)
+            .filter(|r| r.for_message == user_message && !r.message_tier.is_crisis())
             .map(|r| r.id.clone());
         if let Some(id) = current {
             self.push(Output::Upstream(UpstreamCommand::Abort { reply_id: id }));

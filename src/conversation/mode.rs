@@ -5,7 +5,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
-use crate::safety::normalize;
+use crate::safety::{normalize, Tier};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -49,7 +49,7 @@ pub const FUNDRAISING_STICKS_FOR: u8 = 5;
 pub struct ModeState {
     pub mode: Mode,
     pub age: Option<u8>,
-    pub tier: u8,
+    pub tier: Tier,
     /// Messages left before FUNDRAISING lapses.
     pub fundraising_left: u8,
 }
@@ -59,7 +59,7 @@ impl Default for ModeState {
         ModeState {
             mode: Mode::Greeting,
             age: None,
-            tier: 1,
+            tier: Tier::NONE,
             fundraising_left: 0,
         }
     }
@@ -106,7 +106,7 @@ pub fn next(state: &mut ModeState, text: &str) -> Option<(Mode, Mode, Reason)> {
     }
     let (mode, reason) = if previous == Mode::Urgency {
         (Mode::Urgency, "urgency stays for the rest of the session")
-    } else if state.tier >= 3 {
+    } else if state.tier.is_crisis() {
         (Mode::Urgency, "safety tier 3")
     } else if said_urgent {
         (Mode::Urgency, "the user said it is urgent")
@@ -147,7 +147,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(run(&mut t, "hello"), Mode::Educational);
-        t.tier = 3;
+        t.tier = Tier::CRISIS;
         assert_eq!(run(&mut t, "..."), Mode::Urgency);
     }
 

@@ -2,7 +2,7 @@
 //! short, warm reply that fits the mode, and at tier 3 always gives the crisis resources.
 
 use crate::conversation::mode::Mode;
-use crate::safety::{resources_text, Resource};
+use crate::safety::{resources_text, Resource, Tier};
 
 fn variants(mode: Mode) -> &'static [&'static str] {
     match mode {
@@ -33,14 +33,14 @@ fn variants(mode: Mode) -> &'static [&'static str] {
 }
 
 /// Picks a reply for this turn. `turn` varies the wording from one message to the next.
-pub fn reply(mode: Mode, tier: u8, turn: u64, crisis: &[Resource], substance: &[Resource]) -> String {
+pub fn reply(mode: Mode, tier: Tier, turn: u64, crisis: &[Resource], substance: &[Resource]) -> String {
     let options = variants(mode);
     let mut text = options[(turn as usize) % options.len()].to_string();
-    if tier >= 3 {
+    if tier.is_crisis() {
         text.push_str("\n\n");
         text.push_str(&resources_text(crisis));
         text.push_str("\n\nAre you safe right now?");
-    } else if tier == 2 && !substance.is_empty() {
+    } else if tier == Tier::SUBSTANCES && !substance.is_empty() {
         text.push_str("\n\nIf you'd like to talk to someone about alcohol or drugs, this is free and confidential:\n");
         text.push_str(&resources_text(substance));
     }
@@ -73,7 +73,7 @@ mod tests {
         let crisis = default_crisis_resources();
         for mode in Mode::ALL {
             for turn in 0..4 {
-                let r = reply(mode, 3, turn, &crisis, &[]);
+                let r = reply(mode, Tier::CRISIS, turn, &crisis, &[]);
                 assert!(mentions_resources(&r, &crisis), "{mode:?} {turn}");
             }
         }
@@ -82,11 +82,11 @@ mod tests {
     #[test]
     fn replies_vary_and_chunks_reassemble() {
         let crisis = default_crisis_resources();
-        let a = reply(Mode::Educational, 1, 0, &crisis, &[]);
-        let b = reply(Mode::Educational, 1, 1, &crisis, &[]);
+        let a = reply(Mode::Educational, Tier::NONE, 0, &crisis, &[]);
+        let b = reply(Mode::Educational, Tier::NONE, 1, &crisis, &[]);
         assert_ne!(a, b);
         assert_eq!(chunks(&a).concat(), a);
         assert!(chunks(&a).len() > 5);
-        assert!(reply(Mode::Educational, 2, 0, &crisis, &default_substance_resources()).contains("1-800-662-4357"));
+        assert!(reply(Mode::Educational, Tier::SUBSTANCES, 0, &crisis, &default_substance_resources()).contains("1-800-662-4357"));
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::conversation::mode::Mode;
 use crate::safety::age::Band;
-use crate::safety::{resources_text, Resource};
+use crate::safety::{resources_text, Resource, Tier};
 
 const BASE: &str = include_str!("../../prompts/base.md");
 
@@ -21,7 +21,7 @@ fn mode_text(mode: Mode) -> &'static str {
 
 /// The system prompt: who Mia is, the mode, and what the model must know about this
 /// person (age band, safety tier) and the resources to offer.
-pub fn system_prompt(mode: Mode, age: Option<u8>, tier: u8, crisis: &[Resource], substance: &[Resource]) -> String {
+pub fn system_prompt(mode: Mode, age: Option<u8>, tier: Tier, crisis: &[Resource], substance: &[Resource]) -> String {
     let mut p = String::with_capacity(2048);
     p.push_str(BASE.trim_end());
     p.push_str("\n\n");
@@ -33,7 +33,7 @@ pub fn system_prompt(mode: Mode, age: Option<u8>, tier: u8, crisis: &[Resource],
     }
     p.push_str(&format!(
         "- Safety tier: {tier} of 3 ({}).\n",
-        match tier {
+        match tier.get() {
             3 => "critical: they may be at risk of harm; the crisis resources must be in your reply",
             2 => "moderate: substance use by them or around them; offer help without judgement",
             _ => "no sign of risk so far",
@@ -42,7 +42,7 @@ pub fn system_prompt(mode: Mode, age: Option<u8>, tier: u8, crisis: &[Resource],
     p.push_str(&format!("- Mode: {}.\n", mode.as_str()));
     p.push_str("\nCrisis resources (use exactly these):\n");
     p.push_str(&resources_text(crisis));
-    if tier == 2 && !substance.is_empty() {
+    if tier == Tier::SUBSTANCES && !substance.is_empty() {
         p.push_str("\nSubstance-use help:\n");
         p.push_str(&resources_text(substance));
     }
@@ -57,7 +57,13 @@ mod tests {
     #[test]
     fn every_prompt_says_mia_is_an_ai_and_carries_context() {
         for mode in Mode::ALL {
-            let p = system_prompt(mode, Some(9), 3, &default_crisis_resources(), &default_substance_resources());
+            let p = system_prompt(
+                mode,
+                Some(9),
+                Tier::CRISIS,
+                &default_crisis_resources(),
+                &default_substance_resources(),
+            );
             assert!(p.contains("You are Mia, an AI companion"), "{mode:?}");
             assert!(p.contains(mode.as_str()));
             assert!(p.contains("Age: 9, a child"));
@@ -67,7 +73,7 @@ mod tests {
         let p = system_prompt(
             Mode::Educational,
             Some(16),
-            2,
+            Tier::SUBSTANCES,
             &default_crisis_resources(),
             &default_substance_resources(),
         );

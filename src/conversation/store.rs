@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::conversation::mode::Mode;
+use crate::safety::Tier;
 
 pub const SCHEMA_VERSION: i64 = 2;
 
@@ -128,7 +129,7 @@ pub struct Meta {
     pub owner: Owner,
     pub age: Option<u8>,
     pub mode: Mode,
-    pub tier: u8,
+    pub tier: Tier,
     pub fundraising_left: u8,
     pub created_at: u64,
     /// When owner, age, mode or tier last changed (each message row carries its own time).
@@ -161,7 +162,7 @@ impl From<MetaRow> for Meta {
             owner,
             age: r.age.map(|a| a as u8),
             mode: Mode::parse(&r.mode).unwrap_or(Mode::Greeting),
-            tier: (r.tier as u8).clamp(1, 3),
+            tier: Tier::clamped(r.tier as u8),
             fundraising_left: r.fundraising_left as u8,
             created_at: r.created_at as u64,
             updated_at: r.updated_at as u64,
@@ -220,7 +221,7 @@ impl From<MessageRow> for Message {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SafetyEvent {
     pub message_id: String,
-    pub tier: u8,
+    pub tier: Tier,
     pub categories: Vec<String>,
     pub rules: Vec<String>,
     pub source: &'static str,
@@ -233,7 +234,7 @@ pub struct Pending {
     pub reply_id: String,
     pub user_message: String,
     /// The message's highest tier (its stored safety events, second opinions included).
-    pub tier: u8,
+    pub tier: Tier,
     /// The reply's text saved so far (empty: nothing streamed yet, or not yet saved).
     pub partial: String,
 }
@@ -251,7 +252,7 @@ impl From<PendingRow> for Pending {
         Pending {
             reply_id: r.reply_id,
             user_message: r.user_message,
-            tier: (r.tier as u8).clamp(1, 3),
+            tier: Tier::clamped(r.tier as u8),
             partial: r.partial,
         }
     }
@@ -392,7 +393,7 @@ mod tests {
                 owner: Owner::User("u".into()),
                 age: Some(9),
                 mode: Mode::MirrorLearning,
-                tier: 2,
+                tier: Tier::SUBSTANCES,
                 fundraising_left: 0,
                 created_at: 1,
                 updated_at: 2,
@@ -406,7 +407,7 @@ mod tests {
             }),
             Write::SafetyEvent(SafetyEvent {
                 message_id: "m".into(),
-                tier: 3,
+                tier: Tier::CRISIS,
                 categories: vec!["suicide".into()],
                 rules: vec!["suicide.want_die".into()],
                 source: "rules",

@@ -59,10 +59,10 @@ impl Conversation {
         self.state.tier = self.state.tier.max(a.tier);
         mode::next(&mut self.state, text);
         Verdict {
-            tier: a.tier,
+            tier: a.tier.into(),
             categories: a.categories.iter().map(|c| c.as_str()).collect(),
             rules: a.rules,
-            session_tier: self.state.tier,
+            session_tier: self.state.tier.into(),
             age: detected,
             mode: self.state.mode.as_str(),
             scores: safety::model::CATEGORIES

@@ -22,6 +22,82 @@ use serde::Serialize;
 
 pub use resources::{default_crisis_resources, default_substance_resources, mentions_resources, resources_text, Resource};
 
+/// How much danger a message (or a session) shows: 1 none seen, 2 substances, 3 crisis.
+/// On the wire, in logs and in storage it is the number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Tier(u8);
+
+impl Tier {
+    /// Tier 1: no sign of risk.
+    pub const NONE: Tier = Tier(1);
+    /// Tier 2: alcohol, drugs, vaping, misused medication.
+    pub const SUBSTANCES: Tier = Tier(2);
+    /// Tier 3: suicide, self-harm, abuse or danger from others.
+    pub const CRISIS: Tier = Tier(3);
+
+    /// A stored or reported number, clamped into 1–3.
+    pub fn clamped(n: u8) -> Tier {
+        Tier(n.clamp(1, 3))
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+
+    /// Tier 2 or 3: a `safety_alert`, a stored safety event, help resources shown.
+    pub fn alerts(self) -> bool {
+        self >= Tier::SUBSTANCES
+    }
+
+    /// Tier 3: URGENCY, and every reply carries the crisis resources.
+    pub fn is_crisis(self) -> bool {
+        self >= Tier::CRISIS
+    }
+}
+
+impl Default for Tier {
+    fn default() -> Tier {
+        Tier::NONE
+    }
+}
+
+impl PartialEq<u8> for Tier {
+    fn eq(&self, n: &u8) -> bool {
+        self.0 == *n
+    }
+}
+
+impl From<Tier> for u8 {
+    fn from(t: Tier) -> u8 {
+        t.0
+    }
+}
+
+impl From<Tier> for u32 {
+    fn from(t: Tier) -> u32 {
+        t.0.into()
+    }
+}
+
+impl From<Tier> for i64 {
+    fn from(t: Tier) -> i64 {
+        t.0.into()
+    }
+}
+
+impl From<Tier> for serde_json::Value {
+    fn from(t: Tier) -> serde_json::Value {
+        t.0.into()
+    }
+}
+
+impl std::fmt::Display for Tier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
@@ -43,10 +119,10 @@ impl Category {
         }
     }
 
-    pub fn tier(self) -> u8 {
+    pub fn tier(self) -> Tier {
         match self {
-            Category::Substances => 2,
-            _ => 3,
+            Category::Substances => Tier::SUBSTANCES,
+            _ => Tier::CRISIS,
         }
     }
 
@@ -76,7 +152,7 @@ impl Category {
 /// The verdict for one message.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Assessment {
-    pub tier: u8,
+    pub tier: Tier,
     pub categories: Vec<Category>,
     /// Rule ids, and `model.<category>` for what the learned model flagged.
     pub rules: Vec<&'static str>,
@@ -88,7 +164,7 @@ pub struct Assessment {
 impl Assessment {
     fn new(scores: model::Scores) -> Assessment {
         Assessment {
-            tier: 1,
+            tier: Tier::NONE,
             categories: Vec::new(),
             rules: Vec::new(),
             scores,
@@ -182,6 +258,6 @@ mod tests {
         assert_eq!(a.tier, 2);
         a.flag(Category::Abuse, "y");
         a.flag(Category::Abuse, "y");
-        assert_eq!((a.tier, a.categories.len(), a.rules.len()), (3, 2, 2));
+        assert_eq!((a.tier.get(), a.categories.len(), a.rules.len()), (3, 2, 2));
     }
 }

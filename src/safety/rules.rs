@@ -238,7 +238,7 @@ mod tests {
     fn tier(t: &str) -> u8 {
         matches(&crate::safety::normalize::for_safety(t))
             .iter()
-            .map(|(c, _)| c.tier())
+            .map(|(c, _)| u8::from(c.tier()))
             .max()
             .unwrap_or(1)
     }

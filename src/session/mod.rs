@@ -22,6 +22,7 @@ use crate::log::{Level, Record};
 use crate::protocol::engineio::{self, EngineError, Frame, Transport};
 use crate::protocol::socketio::{self, Decoder, PacketType, ProtocolError};
 use crate::rate_limit::TokenBucket;
+use crate::safety::Tier;
 use access::{Admission, Visitor};
 use relay::{JoinDecision, Link, RelayCommand, RelayState};
 
@@ -184,7 +185,7 @@ pub struct Session {
     pub(crate) queue: VecDeque<Job>,
     /// Recent user messages whose second opinions may still arrive, with the tier each
     /// has so far (the rules', or a raise's): a second opinion counts only above it.
-    pub(crate) opinion_tiers: VecDeque<(String, u8)>,
+    pub(crate) opinion_tiers: VecDeque<(String, Tier)>,
     pub(crate) bucket: TokenBucket,
     /// Recent messages' safety scores; `None` until the first message after a restore.
     pub(crate) context: Option<crate::safety::context::Context>,
@@ -229,7 +230,7 @@ impl Session {
                 .unwrap_or(Owner::Unclaimed),
             age: None,
             mode: Mode::Greeting,
-            tier: 1,
+            tier: Tier::NONE,
             fundraising_left: 0,
             created_at: now,
             updated_at: now,
@@ -935,8 +936,8 @@ impl Session {
             "conversationHistory": history,
             "isNew": is_new,
         });
-        if self.meta.tier >= 2 {
-            let resources = if self.meta.tier >= 3 {
+        if self.meta.tier.alerts() {
+            let resources = if self.meta.tier.is_crisis() {
                 &self.cfg.crisis_resources
             } else {
                 &self.cfg.substance_resources
