@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::log::Level;
-use crate::safety::Resource;
+use crate::safety::{Resource, Tier};
 
 /// Every setting the server reads, parsed and defaulted.
 #[derive(Debug, Clone)]
@@ -260,6 +260,17 @@ impl Config {
             conformance,
             hibernate_websockets: !conformance,
             problems,
+        }
+    }
+
+    /// The help resources shown at `tier`: the crisis lines at 3, substance-use help at 2.
+    pub fn resources_for(&self, tier: Tier) -> Option<&[Resource]> {
+        if tier.is_crisis() {
+            Some(&self.crisis_resources)
+        } else if tier.alerts() {
+            Some(&self.substance_resources)
+        } else {
+            None
         }
     }
 

@@ -1,268 +1,303 @@
-//! The message pipeline (CONTRACT §5): validate, rate-limit, store, classify, pick
-//! the mode, then stream a reply from the model (or the offline companion) with
-//! retries, timeouts, cancellation, a queue, and crisis resources guaranteed at tier 3.
-//! Beside the reply, second opinions (the moderation endpoint, the safety judge) may
-//! raise a message's tier after the rules (CONTRACT §6).
+//! The conversation (README "The message pipeline"): a session's history, its reply in
+//! flight and queue, its safety state, mode and age, sans I/O. Inputs carry time; what
+//! it decides comes back as [`Effect`]s (events for the session's sockets, storage
+//! writes, upstream requests, logs) that the Socket.IO layer routes. It knows nothing
+//! of sockets or connections.
+//!
+//! A message goes: [`Conversation::message`] (validate, admit, store, classify, alert,
+//! age and mode, second opinions, ack) → [`reply`] (the model's stream as
+//! `message_chunk`s, then `message_complete`) → stored. [`opinions`] may raise its tier later.
 
+pub mod events;
 pub mod mode;
 pub mod offline;
+pub mod opinions;
 pub mod prompts;
+pub mod reply;
 pub mod store;
 
 use serde_json::{json, Value};
+use std::collections::VecDeque;
 
+use crate::config::Config;
 use crate::ids;
 use crate::log::{Level, Record};
+use crate::rate_limit::TokenBucket;
 use crate::safety::age;
-use crate::safety::{self, Resource, Tier};
-use crate::session::{ClientError, Output, Session, OPINION_TIERS_KEPT};
-use crate::upstream::openai::{self, ChatMessage, HttpRequest, JudgeVerdict, StreamItem};
-use crate::upstream::sse;
+use crate::safety::{self, Assessment, Tier};
+use events::{ClientError, ServerEvent, SessionCreated, Streaming};
 use mode::{Mode, ModeState};
-use store::{Message, Pending, Role, SafetyEvent, Write};
+use store::{Message, Meta, Owner, Pending, Role, SafetyEvent, Write};
 
-/// Retries after the first attempt, for failures before the first chunk.
-pub const MAX_RETRIES: u32 = 2;
+pub use opinions::{Opinion, OpinionRequest, OpinionResult, JUDGE_CONTEXT_MESSAGES, MODERATION_TIMEOUT_MS, OPINION_TIERS_KEPT};
+pub use reply::{Failure, Job, Reply, UpstreamCommand, UpstreamEvent, UpstreamJob, UpstreamRequest, MAX_RETRIES, PARTIAL_SAVE_MS};
 
-/// How long the moderation endpoint may take before its answer is given up.
-pub const MODERATION_TIMEOUT_MS: u64 = 10_000;
+/// How many stored messages a session keeps in memory and shows on join.
+pub const HISTORY_SHOWN: usize = 50;
 
-/// A streaming reply's text is saved with the first chunk at least this long after its first
-/// chunk, then after the last save: a crash loses at most the text streamed in this time.
-pub const PARTIAL_SAVE_MS: u64 = 500;
+/// How long after a reply's last possible moment (first byte + whole-reply timeouts) the
+/// session wakes to finish it, had the object restarted meanwhile.
+pub const RECOVERY_GRACE_MS: u64 = 5_000;
 
-/// Earlier messages (user and assistant) the safety judge sees with the one it judges.
-pub const JUDGE_CONTEXT_MESSAGES: usize = 6;
-
-/// Who gives a second opinion on a user message, beside the reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Opinion {
-    /// The moderation endpoint: `self-harm/intent` or `self-harm/instructions` → tier 3.
-    Moderation,
-    /// The safety judge: `SAFETY_MODEL` with the rubric in `prompts/safety-judge.md`.
-    Judge,
-}
-
-impl Opinion {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Opinion::Moderation => "moderation",
-            Opinion::Judge => "judge",
-        }
-    }
-}
-
-/// A second opinion to ask for; its answer comes back through [`Session::second_opinion`].
+/// Who an event is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpinionRequest {
-    pub message_id: String,
-    pub opinion: Opinion,
-    pub request: HttpRequest,
-    /// The shell gives up after this long and reports [`OpinionResult::Timeout`].
-    pub timeout_ms: u64,
+pub enum To {
+    /// Every socket joined to the session.
+    All,
+    /// One connection (by Engine.IO sid): the one that asked.
+    Socket(String),
 }
 
-/// What the shell got for a second opinion.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OpinionResult {
-    Answer { status: u16, body: String },
-    Failed(String),
-    Timeout,
-}
-
-/// A second opinion's verdict, whoever gave it.
-struct Verdict {
-    tier: Tier,
-    categories: Vec<String>,
-    /// What the stored safety event names as its rules.
-    rules: Vec<String>,
-    /// The `mode_changed` reason when it takes the session to URGENCY.
-    why: String,
-}
-
-impl Verdict {
-    fn moderation(flagged: Vec<String>) -> Verdict {
-        let intent = flagged.iter().any(|c| c == "self-harm/intent" || c == "self-harm/instructions");
-        Verdict {
-            tier: if intent { Tier::CRISIS } else { Tier::NONE },
-            categories: if intent { vec!["self_harm".into()] } else { Vec::new() },
-            rules: flagged,
-            why: "moderation: self-harm intent".into(),
-        }
-    }
-
-    fn judge(v: JudgeVerdict) -> Verdict {
-        let why = if v.categories.is_empty() {
-            format!("safety judge: tier {}", v.tier)
-        } else {
-            format!("safety judge: {}", v.categories.join(", "))
-        };
-        Verdict {
-            tier: Tier::clamped(v.tier),
-            categories: v.categories,
-            rules: vec!["judge".into()],
-            why,
-        }
-    }
-}
-
-/// A reply waiting its turn.
+/// What the conversation decided, in order, for the layer above to carry out.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Job {
-    pub user_message: String,
-    pub reply_id: String,
-    pub tier: Tier,
+pub enum Effect {
+    Emit(To, ServerEvent),
+    /// One write; a step's writes are stored together, as one transaction (see
+    /// [`Conversation::commit`]).
+    Store(Write),
+    Upstream(UpstreamCommand),
+    Log(Record),
 }
 
-/// Where a reply comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpstreamRequest {
-    Http(HttpRequest),
-    /// The offline companion: the shell feeds these back as deltas, `delay_ms` apart.
-    Offline {
-        chunks: Vec<String>,
-        delay_ms: u64,
-    },
+/// One session's conversation and everything it owns.
+pub struct Conversation {
+    cfg: Config,
+    meta: Meta,
+    history: Vec<Message>,
+    reply: Option<Reply>,
+    queue: VecDeque<Job>,
+    /// Recent user messages whose second opinions may still arrive, with the tier each
+    /// has so far (the rules', or a raise's): a second opinion counts only above it.
+    opinion_tiers: VecDeque<(String, Tier)>,
+    bucket: TokenBucket,
+    /// Recent messages' safety scores; `None` until the first message after a restore.
+    context: Option<safety::context::Context>,
+    /// Whether the session's row is stored: nothing is, until its first message.
+    stored: bool,
+    /// The last message (or reply) stored: retention counts from here.
+    last_active: u64,
+    now: u64,
+    effects: Vec<Effect>,
 }
 
-/// One attempt at getting a reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpstreamJob {
-    pub reply_id: String,
-    pub attempt: u32,
-    pub delay_ms: u64,
-    pub request: UpstreamRequest,
-    pub first_byte_timeout_ms: u64,
-    pub total_timeout_ms: u64,
-}
+/// What a message changes of the session's row.
+type RowState = (Option<u8>, Mode, Tier, u8);
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpstreamCommand {
-    Start(UpstreamJob),
-    /// Stop reading this reply (cancelled).
-    Abort {
-        reply_id: String,
-    },
-    /// Ask for a second opinion about a user message, beside the reply.
-    SecondOpinion(OpinionRequest),
-}
-
-/// What the shell saw of an upstream attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpstreamEvent {
-    Status { code: u16, retry_after_ms: Option<u64> },
-    Bytes(Vec<u8>),
-    Delta(String),
-    End,
-    Failed(Failure),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    Network(String),
-    FirstByteTimeout,
-    TotalTimeout,
-}
-
-/// The reply being streamed.
-#[derive(Debug)]
-pub struct Reply {
-    pub id: String,
-    pub for_message: String,
-    pub text: String,
-    pub index: u32,
-    message_tier: Tier,
-    attempt: u32,
-    request: UpstreamRequest,
-    sse: sse::Parser,
-    finished: bool,
-    pub(crate) started_at: u64,
-    /// When the text was last saved, or its first chunk came (`None`: no chunk yet).
-    saved_at: Option<u64>,
-}
-
-impl Reply {
-    fn got_first(&self) -> bool {
-        self.index > 0
-    }
-}
-
-enum Problem {
-    Status(u16, Option<u64>),
-    Network(String),
-    Timeout(&'static str),
-    Stream(String),
-}
-
-impl Problem {
-    fn retryable(&self) -> bool {
-        match self {
-            Problem::Status(code, _) => *code == 408 || *code == 429 || *code >= 500,
-            Problem::Network(_) | Problem::Timeout(_) => true,
-            Problem::Stream(_) => false,
+impl Conversation {
+    /// Rebuilds a conversation from storage (`meta` is `None` for a new one, which then
+    /// belongs to `owner`). Replies still owed are picked up by [`Conversation::recover`].
+    pub fn restore(cfg: Config, session_id: &str, meta: Option<Meta>, history: Vec<Message>, owner: Owner, now: u64) -> Conversation {
+        let stored = meta.is_some();
+        let meta = meta.unwrap_or_else(|| Meta {
+            session_id: session_id.to_string(),
+            owner,
+            age: None,
+            mode: Mode::Greeting,
+            tier: Tier::NONE,
+            fundraising_left: 0,
+            created_at: now,
+            updated_at: now,
+        });
+        let last_active = history
+            .iter()
+            .map(|m| m.ts)
+            .chain([meta.created_at, meta.updated_at])
+            .max()
+            .unwrap_or(now);
+        let bucket = TokenBucket::new(cfg.rate_limit_per_minute, now);
+        Conversation {
+            cfg,
+            meta,
+            history,
+            reply: None,
+            queue: VecDeque::new(),
+            opinion_tiers: VecDeque::new(),
+            bucket,
+            context: None,
+            stored,
+            last_active,
+            now,
+            effects: Vec::new(),
         }
     }
 
-    fn describe(&self) -> String {
-        match self {
-            Problem::Status(code, _) => format!("status {code}"),
-            Problem::Network(e) => format!("network: {}", e.chars().take(120).collect::<String>()),
-            Problem::Timeout(which) => format!("{which} timeout"),
-            Problem::Stream(e) => format!("stream: {e}"),
+    /// How many messages to load from storage for `restore`.
+    pub fn history_to_load(cfg: &Config) -> usize {
+        cfg.history_limit.max(HISTORY_SHOWN)
+    }
+
+    /// What was decided since the last call, in order.
+    pub fn poll_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    pub fn session_id(&self) -> &str {
+        &self.meta.session_id
+    }
+
+    pub fn has_history(&self) -> bool {
+        !self.history.is_empty()
+    }
+
+    /// Whether anything of this session is stored.
+    pub fn is_stored(&self) -> bool {
+        self.stored
+    }
+
+    /// Gives the session to `owner` (the access rule is the caller's). Stored with the
+    /// first message: a connection alone stores nothing.
+    pub fn claim(&mut self, now: u64, owner: Owner) {
+        if self.meta.owner == Owner::Unclaimed {
+            self.meta.created_at = now;
         }
+        self.meta.owner = owner;
+        self.meta.updated_at = now;
+    }
+
+    /// One step's writes as one transaction: the session's row goes with its first write
+    /// (the first message), and a reply's text saved twice keeps only the last save.
+    pub fn commit(&mut self, mut writes: Vec<Write>) -> Vec<Write> {
+        if !self.stored && !writes.iter().any(|w| matches!(w, Write::Meta(_))) {
+            writes.insert(0, Write::Meta(self.meta.clone()));
+        }
+        self.stored = true;
+        coalesce(writes)
+    }
+
+    /// When a reply owed must have ended: if the object restarted meanwhile, this wake-up
+    /// restores it and finishes the work (see `recover`).
+    pub fn watchdog(&self, now: u64) -> Option<u64> {
+        self.reply
+            .as_ref()
+            .map(|r| r.started_at + self.cfg.first_byte_timeout_ms + self.cfg.reply_timeout_ms + RECOVERY_GRACE_MS)
+            .filter(|at| *at > now)
+    }
+
+    /// When an idle, stored session expires: `SESSION_RETENTION_DAYS` after its last message.
+    /// Never while a socket is `connected` or a reply is owed (the alarm then serves them).
+    pub fn retention_deadline(&self, connected: bool) -> Option<u64> {
+        let idle = self.stored && !connected && self.reply.is_none() && self.queue.is_empty();
+        idle.then(|| self.last_active.saturating_add(self.cfg.retention_ms))
+    }
+
+    /// Forgets the session (its storage is deleted by the caller): a fresh, unstored one.
+    pub fn expire(&mut self, now: u64) {
+        self.now = now;
+        self.log(
+            Record::new(Level::Info, "session_expired")
+                .with("idleMs", now.saturating_sub(self.last_active))
+                .with("messages", self.history.len()),
+        );
+        let fresh = Conversation::restore(self.cfg.clone(), &self.meta.session_id, None, Vec::new(), Owner::Unclaimed, now);
+        self.meta = fresh.meta;
+        self.last_active = fresh.last_active;
+        self.history.clear();
+        self.opinion_tiers.clear();
+        self.context = None;
+        self.stored = false;
+        self.effects.retain(|e| !matches!(e, Effect::Store(_)));
+    }
+
+    /// `session_created` for the socket `sid` of `user_id` (`created`: its connection claimed
+    /// the session); returns the join's ack.
+    pub fn join(&mut self, now: u64, sid: &str, user_id: &str, created: bool) -> Value {
+        self.now = now;
+        let start = self.history.len().saturating_sub(HISTORY_SHOWN);
+        let event = SessionCreated {
+            session_id: self.meta.session_id.clone(),
+            user_id: user_id.to_string(),
+            age: self.meta.age,
+            mode: self.meta.mode,
+            tier: self.meta.tier,
+            history: self.history[start..].to_vec(),
+            is_new: created && self.history.is_empty(),
+            resources: self.cfg.resources_for(self.meta.tier).map(<[_]>::to_vec),
+            streaming: self.reply.as_ref().map(|r| Streaming {
+                message_id: r.id.clone(),
+                in_reply_to: r.for_message.clone(),
+                partial: r.text.clone(),
+                next_index: r.index,
+            }),
+        };
+        self.emit(To::Socket(sid.to_string()), ServerEvent::SessionCreated(Box::new(event)));
+        self.log(
+            Record::new(Level::Info, "session_joined")
+                .with("sid", sid)
+                .with("messages", self.history.len()),
+        );
+        json!({ "ok": true, "sessionId": self.meta.session_id })
+    }
+
+    fn push(&mut self, effect: Effect) {
+        self.effects.push(effect);
+    }
+
+    fn emit(&mut self, to: To, event: ServerEvent) {
+        self.effects.push(Effect::Emit(to, event));
+    }
+
+    fn log(&mut self, record: Record) {
+        self.effects.push(Effect::Log(record));
+    }
+
+    /// What a message changes of the session's row, before and after it.
+    fn row_state(&self) -> RowState {
+        (self.meta.age, self.meta.mode, self.meta.tier, self.meta.fundraising_left)
     }
 }
 
-/// What a tier-3 reply that does not name the crisis resources ends with.
-fn resources_suffix(resources: &[Resource]) -> String {
-    format!(
-        "\n\nIf you need help right now, please reach out:\n{}",
-        safety::resources_text(resources)
-    )
-}
+/// The message pipeline, one named step each.
+impl Conversation {
+    /// A `message` event from socket `sid`: returns its ack, or why it was refused (nothing
+    /// is stored then).
+    pub fn message(&mut self, now: u64, sid: &str, arg: &Value) -> Result<Value, ClientError> {
+        self.now = now;
+        let text = self.validate(arg)?;
+        self.admit(sid)?;
+        let (user_message, reply_id) = self.store_user_message(text);
+        let before = self.row_state();
+        let assessment = self.classify(text);
+        if assessment.tier.alerts() {
+            let categories = assessment.categories.iter().map(|c| c.as_str().to_string()).collect();
+            let rules = assessment.rules.iter().map(|r| r.to_string()).collect();
+            self.alert(&user_message, assessment.tier, categories, rules, "rules");
+        }
+        self.age_and_mode(text);
+        self.store_row_if_changed(before);
+        self.ask_second_opinions(&user_message, text, assessment.tier);
+        let job = Job {
+            user_message,
+            reply_id,
+            tier: assessment.tier,
+        };
+        Ok(self.take_turn(sid, job, text.chars().count(), &assessment))
+    }
 
-fn crisis_fallback(resources: &[Resource]) -> String {
-    format!(
-        "I'm really glad you reached out, and I'm so sorry you're going through this. I'm having trouble answering right now, but you deserve support this very moment, and people are ready to help:\n{}\n\nIf you are in immediate danger, please call 911 or go to a trusted adult now. You are not alone.",
-        safety::resources_text(resources)
-    )
-}
-
-impl Session {
-    pub(crate) fn on_message(&mut self, sid: &str, arg: &Value) -> Result<Value, ClientError> {
+    /// The message's text: a non-empty string within `MAX_MESSAGE_CHARS`, for this session.
+    fn validate<'a>(&self, arg: &'a Value) -> Result<&'a str, ClientError> {
+        let invalid = |why: &str| ClientError::new("INVALID_MESSAGE", why.into(), false);
         let text = match arg {
             Value::String(s) => s.as_str(),
             Value::Object(o) => {
-                if let Some(requested) = o.get("sessionId").and_then(Value::as_str) {
-                    if requested != self.meta.session_id {
-                        return Err(ClientError::new(
-                            "SESSION_MISMATCH",
-                            "This message names another session".into(),
-                            false,
-                        ));
-                    }
+                if o.get("sessionId")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| id != self.meta.session_id)
+                {
+                    return Err(ClientError::session_mismatch("This message names another session"));
                 }
                 match o.get("message").or_else(|| o.get("text")) {
                     Some(Value::String(s)) => s.as_str(),
-                    _ => {
-                        return Err(ClientError::new(
-                            "INVALID_MESSAGE",
-                            "The message must be a non-empty string in \"message\"".into(),
-                            false,
-                        ))
-                    }
+                    _ => return Err(invalid("The message must be a non-empty string in \"message\"")),
                 }
             }
-            _ => {
-                return Err(ClientError::new(
-                    "INVALID_MESSAGE",
-                    "The message must be an object with a \"message\" string".into(),
-                    false,
-                ))
-            }
+            _ => return Err(invalid("The message must be an object with a \"message\" string")),
         };
         if text.trim().is_empty() {
-            return Err(ClientError::new("INVALID_MESSAGE", "The message is empty".into(), false));
+            return Err(invalid("The message is empty"));
         }
         let chars = text.chars().count();
         if chars > self.cfg.max_message_chars {
@@ -272,64 +307,62 @@ impl Session {
                 false,
             ));
         }
+        Ok(text)
+    }
+
+    /// Room in the queue (`QUEUE_LIMIT` waiting behind a reply) and in the rate bucket.
+    fn admit(&mut self, sid: &str) -> Result<(), ClientError> {
         if self.reply.is_some() && self.queue.len() >= self.cfg.queue_limit {
-            let mut e = ClientError::new(
-                "RATE_LIMITED",
-                "Too many messages are waiting for a reply; please wait a moment".into(),
-                true,
-            );
-            e.retry_after_ms = Some(2000);
             self.log(
                 Record::new(Level::Warn, "queue_full")
                     .with("sid", sid)
                     .with("queued", self.queue.len()),
             );
-            return Err(e);
+            return Err(ClientError::rate_limited(
+                "Too many messages are waiting for a reply; please wait a moment",
+                2000,
+            ));
         }
         if let Err(wait) = self.bucket.take(self.now) {
-            let mut e = ClientError::new(
-                "RATE_LIMITED",
-                "You're sending messages quickly; please slow down a little".into(),
-                true,
-            );
-            e.retry_after_ms = Some(wait);
             self.log(Record::new(Level::Warn, "rate_limited").with("sid", sid).with("retryAfterMs", wait));
-            return Err(e);
+            return Err(ClientError::rate_limited(
+                "You're sending messages quickly; please slow down a little",
+                wait,
+            ));
         }
+        Ok(())
+    }
 
-        // 1. Store.
-        let now = self.now;
-        let user_message = Message {
+    /// Stores the user message, owed its reply until that reply is stored (a restarted
+    /// session answers it: `recover`). Returns its id and its reply's.
+    fn store_user_message(&mut self, text: &str) -> (String, String) {
+        let message = Message {
             id: ids::message_id(),
             role: Role::User,
             content: text.to_string(),
-            ts: now,
+            ts: self.now,
             interrupted: false,
         };
-        // Owed its reply until that reply is stored: a restarted session answers it (`recover`).
         let reply_id = ids::message_id();
-        self.push(Output::Store(Write::Owed {
-            message: user_message.clone(),
+        self.push(Effect::Store(Write::Owed {
+            message: message.clone(),
             reply_id: reply_id.clone(),
         }));
-        self.history.push(user_message.clone());
-        self.last_active = now;
+        let id = message.id.clone();
+        self.history.push(message);
+        self.last_active = self.now;
+        (id, reply_id)
+    }
 
-        // 2. Safety.
-        let state_before = (self.meta.age, self.meta.mode, self.meta.tier, self.meta.fundraising_left);
+    /// The message's safety tier in its context; the session's is the highest seen.
+    fn classify(&mut self, text: &str) -> Assessment {
         let assessment = self.context().classify(text);
         self.meta.tier = self.meta.tier.max(assessment.tier);
-        if assessment.tier.alerts() {
-            self.alert(
-                &user_message.id,
-                assessment.tier,
-                assessment.categories.iter().map(|c| c.as_str().to_string()).collect(),
-                assessment.rules.iter().map(|r| r.to_string()).collect(),
-                "rules",
-            );
-        }
+        assessment
+    }
 
-        // 3. Age, 4. mode.
+    /// The age the message states, and the mode after it (`mode_changed` when it changes).
+    fn age_and_mode(&mut self, text: &str) {
         if let Some(a) = age::detect(text) {
             self.meta.age = Some(a);
         }
@@ -340,46 +373,70 @@ impl Session {
             fundraising_left: self.meta.fundraising_left,
         };
         if let Some((mode, previous, reason)) = mode::next(&mut state, text) {
-            self.emit_all(
-                "mode_changed",
-                json!({ "sessionId": self.meta.session_id, "mode": mode.as_str(), "previousMode": previous.as_str(), "reason": reason }),
-            );
+            self.mode_changed(mode, previous, reason.to_string());
         }
         self.meta.mode = state.mode;
         self.meta.fundraising_left = state.fundraising_left;
-        // The session's row changes only with its state; the message row already says when.
-        if (self.meta.age, self.meta.mode, self.meta.tier, self.meta.fundraising_left) != state_before {
-            self.meta.updated_at = now;
-            self.push(Output::Store(Write::Meta(self.meta.clone())));
-        }
+    }
 
-        let job = Job {
-            user_message: user_message.id.clone(),
-            reply_id,
-            tier: assessment.tier,
-        };
-        self.ask_second_opinions(&user_message.id, text, assessment.tier);
+    /// The session's row changes only with its state; the message row already says when.
+    fn store_row_if_changed(&mut self, before: RowState) {
+        if self.row_state() != before {
+            self.meta.updated_at = self.now;
+            self.push(Effect::Store(Write::Meta(self.meta.clone())));
+        }
+    }
+
+    /// The reply starts now, or waits behind the one streaming; returns the message's ack.
+    fn take_turn(&mut self, sid: &str, job: Job, chars: usize, assessment: &Assessment) -> Value {
         let queued = self.reply.is_some();
         self.log(
             Record::new(Level::Info, "message_received")
                 .with("sid", sid)
-                .with("messageId", user_message.id.as_str())
+                .with("messageId", job.user_message.as_str())
                 .with("chars", chars)
                 .with("tier", assessment.tier)
                 .with("rules", assessment.rules.join(","))
                 .with("mode", self.meta.mode.as_str())
                 .with("queued", queued),
         );
-        let ack = json!({ "ok": true, "messageId": user_message.id, "replyId": job.reply_id, "queued": queued });
+        let ack = json!({ "ok": true, "messageId": job.user_message, "replyId": job.reply_id, "queued": queued });
         if queued {
             self.queue.push_back(job);
         } else {
             self.start_reply(job);
         }
-        Ok(ack)
+        ack
     }
 
-    pub(crate) fn on_cancel(&mut self, arg: &Value) -> Result<Value, ClientError> {
+    /// `message_complete` to every socket.
+    fn message_complete(&mut self, message_id: &str, text: &str, interrupted: bool) {
+        let event = ServerEvent::MessageComplete {
+            session_id: self.meta.session_id.clone(),
+            message_id: message_id.to_string(),
+            message: text.to_string(),
+            mode: self.meta.mode,
+            tier: self.meta.tier,
+            interrupted,
+        };
+        self.emit(To::All, event);
+    }
+
+    /// `mode_changed` to every socket.
+    fn mode_changed(&mut self, mode: Mode, previous: Mode, reason: String) {
+        let event = ServerEvent::ModeChanged {
+            session_id: self.meta.session_id.clone(),
+            mode,
+            previous,
+            reason,
+        };
+        self.emit(To::All, event);
+    }
+
+    /// A `cancel` event: stops the reply being streamed (what arrived is stored, marked
+    /// `interrupted`); returns its ack.
+    pub fn cancel(&mut self, now: u64, arg: &Value) -> Result<Value, ClientError> {
+        self.now = now;
         let wanted = arg.get("messageId").and_then(Value::as_str);
         let matches = self
             .reply
@@ -389,93 +446,10 @@ impl Session {
             return Ok(json!({ "ok": true, "cancelled": false }));
         }
         let id = self.reply.as_ref().map(|r| r.id.clone()).unwrap_or_default();
-        self.push(Output::Upstream(UpstreamCommand::Abort { reply_id: id.clone() }));
+        self.push(Effect::Upstream(UpstreamCommand::Abort { reply_id: id.clone() }));
         self.log(Record::new(Level::Info, "reply_cancelled").with("replyId", id.as_str()));
         self.complete(true);
         Ok(json!({ "ok": true, "cancelled": true, "messageId": id }))
-    }
-
-    /// The prompt for a reply to `user_message`: system prompt + the last `HISTORY_LIMIT`
-    /// messages, ending with it (exactly once). Messages still waiting in the queue were
-    /// stored on arrival but are left out: the model answers one turn at a time.
-    pub fn prompt_for(&self, user_message: &str) -> Vec<ChatMessage> {
-        let waiting: Vec<&str> = self.queue.iter().map(|j| j.user_message.as_str()).collect();
-        let mut turns: Vec<&Message> = self
-            .history
-            .iter()
-            .filter(|m| m.id != user_message && !waiting.contains(&m.id.as_str()))
-            .collect();
-        turns.extend(self.history.iter().find(|m| m.id == user_message));
-        let start = turns.len().saturating_sub(self.cfg.history_limit);
-        let mut messages = vec![ChatMessage {
-            role: "system",
-            content: prompts::system_prompt(
-                self.meta.mode,
-                self.meta.age,
-                self.meta.tier,
-                &self.cfg.crisis_resources,
-                &self.cfg.substance_resources,
-            ),
-        }];
-        messages.extend(turns[start..].iter().map(|m| ChatMessage {
-            role: m.role.as_str(),
-            content: m.content.clone(),
-        }));
-        messages
-    }
-
-    fn start_reply(&mut self, job: Job) {
-        let request = match &self.cfg.openai_api_key {
-            Some(key) => UpstreamRequest::Http(openai::chat_request(
-                &self.cfg.openai_base_url,
-                key,
-                &self.cfg.openai_model,
-                &self.prompt_for(&job.user_message),
-                self.cfg.workflow_id.as_deref(),
-                &self.meta.session_id,
-            )),
-            None => {
-                let turn = self.history.iter().filter(|m| m.role == Role::User).count() as u64;
-                let text = offline::reply(
-                    self.meta.mode,
-                    job.tier,
-                    turn,
-                    &self.cfg.crisis_resources,
-                    &self.cfg.substance_resources,
-                );
-                UpstreamRequest::Offline {
-                    chunks: offline::chunks(&text),
-                    delay_ms: self.cfg.offline_chunk_delay_ms,
-                }
-            }
-        };
-        self.reply = Some(Reply {
-            id: job.reply_id,
-            for_message: job.user_message,
-            text: String::new(),
-            index: 0,
-            message_tier: job.tier,
-            attempt: 0,
-            request,
-            sse: sse::Parser::new(),
-            finished: false,
-            started_at: self.now,
-            saved_at: None,
-        });
-        self.request_attempt(0);
-    }
-
-    fn request_attempt(&mut self, delay_ms: u64) {
-        let Some(r) = &self.reply else { return };
-        let job = UpstreamJob {
-            reply_id: r.id.clone(),
-            attempt: r.attempt,
-            delay_ms,
-            request: r.request.clone(),
-            first_byte_timeout_ms: self.cfg.first_byte_timeout_ms,
-            total_timeout_ms: self.cfg.reply_timeout_ms,
-        };
-        self.push(Output::Upstream(UpstreamCommand::Start(job)));
     }
 
     /// The conversation's safety context, rebuilt from the stored history after a restart.
@@ -496,20 +470,15 @@ impl Session {
 
     /// `safety_alert` for a message at tier ≥ 2, and its stored safety event (never the text).
     fn alert(&mut self, message_id: &str, tier: Tier, categories: Vec<String>, rules: Vec<String>, source: &'static str) {
-        let resources = if tier.is_crisis() {
-            &self.cfg.crisis_resources
-        } else {
-            &self.cfg.substance_resources
+        let event = ServerEvent::SafetyAlert {
+            session_id: self.meta.session_id.clone(),
+            tier,
+            categories: categories.clone(),
+            resources: self.cfg.resources_for(tier).unwrap_or_default().to_vec(),
+            message_id: message_id.to_string(),
         };
-        let payload = json!({
-            "sessionId": self.meta.session_id,
-            "tier": tier,
-            "categories": categories,
-            "resources": resources,
-            "messageId": message_id,
-        });
-        self.emit_all("safety_alert", payload);
-        self.push(Output::Store(Write::SafetyEvent(SafetyEvent {
+        self.emit(To::All, event);
+        self.push(Effect::Store(Write::SafetyEvent(SafetyEvent {
             message_id: message_id.to_string(),
             tier,
             categories,
@@ -518,394 +487,15 @@ impl Session {
             ts: self.now,
         })));
     }
-
-    /// With an OpenAI key: the moderation endpoint, and the safety judge when `SAFETY_MODEL`
-    /// is set, asked about a user message whose rules tier is `tier`.
-    fn ask_second_opinions(&mut self, message_id: &str, text: &str, tier: Tier) {
-        let Some(key) = &self.cfg.openai_api_key else { return };
-        let mut asks = vec![OpinionRequest {
-            message_id: message_id.to_string(),
-            opinion: Opinion::Moderation,
-            request: openai::moderation_request(&self.cfg.openai_base_url, key, text),
-            timeout_ms: MODERATION_TIMEOUT_MS,
-        }];
-        if let Some(model) = &self.cfg.safety_model {
-            asks.push(OpinionRequest {
-                message_id: message_id.to_string(),
-                opinion: Opinion::Judge,
-                request: openai::judge_request(
-                    &self.cfg.openai_base_url,
-                    key,
-                    model,
-                    prompts::SAFETY_JUDGE,
-                    &self.judge_context(message_id),
-                    text,
-                ),
-                timeout_ms: self.cfg.judge_timeout_ms,
-            });
-        }
-        if self.opinion_tiers.len() >= OPINION_TIERS_KEPT {
-            self.opinion_tiers.pop_front();
-        }
-        self.opinion_tiers.push_back((message_id.to_string(), tier));
-        for ask in asks {
-            self.push(Output::Upstream(UpstreamCommand::SecondOpinion(ask)));
-        }
-    }
-
-    /// The last [`JUDGE_CONTEXT_MESSAGES`] messages before `message_id`, oldest first.
-    fn judge_context(&self, message_id: &str) -> Vec<ChatMessage> {
-        let before: Vec<&Message> = self.history.iter().take_while(|m| m.id != message_id).collect();
-        before[before.len().saturating_sub(JUDGE_CONTEXT_MESSAGES)..]
-            .iter()
-            .map(|m| ChatMessage {
-                role: m.role.as_str(),
-                content: m.content.clone(),
-            })
-            .collect()
-    }
-
-    /// A second opinion on a user message. It may raise the message's tier (and so the
-    /// session's), never lower anything; a failure, a timeout or a malformed answer is
-    /// logged (codes and sizes only) and changes nothing.
-    pub fn second_opinion(&mut self, now: u64, message_id: &str, opinion: Opinion, result: OpinionResult) -> Vec<Output> {
-        self.now = now;
-        let body_bytes = match &result {
-            OpinionResult::Answer { body, .. } => Some(body.len()),
-            _ => None,
-        };
-        let verdict = match result {
-            OpinionResult::Answer { status: 200..=299, body } => match opinion {
-                Opinion::Moderation => openai::parse_moderation(&body).map(Verdict::moderation),
-                Opinion::Judge => openai::parse_judge(&body).map(Verdict::judge),
-            },
-            OpinionResult::Answer { status, .. } => Err(format!("status {status}")),
-            OpinionResult::Failed(e) => Err(format!("network: {}", e.chars().take(120).collect::<String>())),
-            OpinionResult::Timeout => Err("timeout".into()),
-        };
-        let verdict = match verdict {
-            Ok(v) => v,
-            Err(error) => {
-                let msg = match opinion {
-                    Opinion::Moderation => "moderation_failed",
-                    Opinion::Judge => "judge_failed",
-                };
-                let mut record = Record::new(Level::Warn, msg).with("messageId", message_id).with("error", error);
-                if let Some(bytes) = body_bytes {
-                    record = record.with("bodyBytes", bytes);
-                }
-                self.log(record);
-                return self.finish_outputs();
-            }
-        };
-        let raised = self.raise(message_id, opinion.as_str(), &verdict);
-        self.log(
-            Record::new(Level::Info, "second_opinion")
-                .with("source", opinion.as_str())
-                .with("messageId", message_id)
-                .with("tier", verdict.tier)
-                .with("categories", verdict.categories.join(","))
-                .with("rules", verdict.rules.join(","))
-                .with("raised", raised),
-        );
-        self.finish_outputs()
-    }
-
-    /// The one place a second opinion raises a tier: only above what the message already
-    /// has; `safety_alert` and a stored event; URGENCY at tier 3; and the reply to the
-    /// message, streaming or waiting, carries the crisis resources when it completes.
-    fn raise(&mut self, message_id: &str, source: &'static str, verdict: &Verdict) -> bool {
-        let Some((_, known)) = self.opinion_tiers.iter_mut().find(|(id, _)| id == message_id) else {
-            return false;
-        };
-        if verdict.tier <= *known {
-            return false;
-        }
-        *known = verdict.tier;
-        if let Some(r) = self.reply.as_mut().filter(|r| r.for_message == message_id) {
-            r.message_tier = r.message_tier.max(verdict.tier);
-        }
-        if let Some(j) = self.queue.iter_mut().find(|j| j.user_message == message_id) {
-            j.tier = j.tier.max(verdict.tier);
-        }
-        let before = (self.meta.tier, self.meta.mode);
-        self.meta.tier = self.meta.tier.max(verdict.tier);
-        self.alert(message_id, verdict.tier, verdict.categories.clone(), verdict.rules.clone(), source);
-        if verdict.tier.is_crisis() && self.meta.mode != Mode::Urgency {
-            let previous = self.meta.mode;
-            self.meta.mode = Mode::Urgency;
-            self.emit_all(
-                "mode_changed",
-                json!({ "sessionId": self.meta.session_id, "mode": Mode::Urgency.as_str(), "previousMode": previous.as_str(), "reason": verdict.why }),
-            );
-        }
-        if (self.meta.tier, self.meta.mode) != before {
-            self.meta.updated_at = self.now;
-            self.push(Output::Store(Write::Meta(self.meta.clone())));
-        }
-        true
-    }
-
-    /// Whether events for this attempt are still wanted (the shell stops reading otherwise).
-    pub fn wants(&self, reply_id: &str, attempt: u32) -> bool {
-        self.reply.as_ref().is_some_and(|r| r.id == reply_id && r.attempt == attempt)
-    }
-
-    /// What the shell saw of an upstream attempt.
-    pub fn upstream(&mut self, now: u64, reply_id: &str, attempt: u32, event: UpstreamEvent) -> Vec<Output> {
-        self.now = now;
-        if self.wants(reply_id, attempt) {
-            self.on_upstream(event);
-        }
-        self.finish_outputs()
-    }
-
-    fn on_upstream(&mut self, event: UpstreamEvent) {
-        match event {
-            UpstreamEvent::Status { code, retry_after_ms } => {
-                if !(200..300).contains(&code) {
-                    self.fail(Problem::Status(code, retry_after_ms));
-                }
-            }
-            UpstreamEvent::Bytes(bytes) => {
-                let parsed = self.reply.as_mut().map(|r| r.sse.feed(&bytes));
-                match parsed {
-                    Some(Ok(events)) => self.on_sse(events),
-                    Some(Err(sse::LineTooLong)) => self.fail(Problem::Stream("line too long".into())),
-                    None => {}
-                }
-            }
-            UpstreamEvent::Delta(text) => self.chunk(text),
-            UpstreamEvent::End => {
-                let (events, offline) = match self.reply.as_mut() {
-                    Some(r) => (r.sse.finish(), matches!(r.request, UpstreamRequest::Offline { .. })),
-                    None => return,
-                };
-                self.on_sse(events);
-                let Some(r) = &self.reply else { return };
-                if offline || r.finished {
-                    self.complete(false);
-                } else if r.got_first() {
-                    self.fail(Problem::Stream("the stream ended early".into()));
-                } else {
-                    self.fail(Problem::Network("empty response".into()));
-                }
-            }
-            UpstreamEvent::Failed(Failure::Network(e)) => self.fail(Problem::Network(e)),
-            UpstreamEvent::Failed(Failure::FirstByteTimeout) => self.fail(Problem::Timeout("first byte")),
-            UpstreamEvent::Failed(Failure::TotalTimeout) => self.fail(Problem::Timeout("reply")),
-        }
-    }
-
-    fn on_sse(&mut self, events: Vec<sse::Event>) {
-        for event in events {
-            if self.reply.is_none() {
-                return;
-            }
-            match openai::parse_stream_data(&event.data) {
-                StreamItem::Delta(text) => self.chunk(text),
-                StreamItem::Finished => {
-                    if let Some(r) = self.reply.as_mut() {
-                        r.finished = true;
-                    }
-                }
-                StreamItem::Done => {
-                    self.complete(false);
-                    return;
-                }
-                StreamItem::Error(e) => {
-                    self.fail(Problem::Stream(e));
-                    return;
-                }
-                StreamItem::Ignored => {}
-            }
-        }
-    }
-
-    fn chunk(&mut self, text: String) {
-        let Some(r) = self.reply.as_mut() else { return };
-        let payload = json!({ "sessionId": self.meta.session_id, "messageId": r.id, "chunk": text, "index": r.index });
-        r.text.push_str(&text);
-        r.index += 1;
-        // The clock starts at the first chunk: a reply streamed within PARTIAL_SAVE_MS costs no save.
-        let since = *r.saved_at.get_or_insert(self.now);
-        let partial = (self.now >= since + PARTIAL_SAVE_MS).then(|| {
-            r.saved_at = Some(self.now);
-            Write::Partial {
-                reply_id: r.id.clone(),
-                text: r.text.clone(),
-                ts: self.now,
-            }
-        });
-        // Written in the same step as the chunk's frame, ahead of it.
-        if let Some(w) = partial {
-            self.push(Output::Store(w));
-        }
-        self.emit_all("message_chunk", payload);
-    }
-
-    fn fail(&mut self, problem: Problem) {
-        let Some(r) = self.reply.as_ref() else { return };
-        let (reply_id, message_tier, attempt) = (r.id.clone(), r.message_tier, r.attempt);
-        if r.got_first() {
-            self.log(
-                Record::new(Level::Warn, "upstream_interrupted")
-                    .with("replyId", reply_id.as_str())
-                    .with("error", problem.describe()),
-            );
-            self.complete(true);
-            self.emit_all(
-                "error",
-                ClientError::new(
-                    "UPSTREAM_INTERRUPTED",
-                    "Mia's reply was cut off; what arrived is saved. Please try again.".into(),
-                    true,
-                )
-                .payload(),
-            );
-            return;
-        }
-        if problem.retryable() && attempt < MAX_RETRIES {
-            let backoff = self.cfg.retry_base_ms.saturating_mul(1 << attempt);
-            let delay = match problem {
-                Problem::Status(_, Some(after)) => after.clamp(backoff, 10_000.max(backoff)),
-                _ => backoff,
-            };
-            let Some(r) = self.reply.as_mut() else { return };
-            r.attempt += 1;
-            r.sse = sse::Parser::new();
-            r.finished = false;
-            let attempt = r.attempt;
-            self.log(
-                Record::new(Level::Warn, "upstream_retry")
-                    .with("replyId", reply_id.as_str())
-                    .with("attempt", attempt)
-                    .with("delayMs", delay)
-                    .with("error", problem.describe()),
-            );
-            self.request_attempt(delay);
-            return;
-        }
-        self.log(
-            Record::new(Level::Error, "upstream_failed")
-                .with("replyId", reply_id.as_str())
-                .with("error", problem.describe()),
-        );
-        if message_tier.is_crisis() {
-            // Never leave a person at risk without help: send the vetted crisis message.
-            let text = crisis_fallback(&self.cfg.crisis_resources);
-            for piece in offline::chunks(&text) {
-                self.chunk(piece);
-            }
-            self.complete(false);
-            return;
-        }
-        let error = match problem {
-            Problem::Status(429, _) => ClientError::new(
-                "UPSTREAM_RATE_LIMITED",
-                "Mia is very busy right now; please try again in a moment.".into(),
-                true,
-            ),
-            Problem::Status(code, _) if (400..500).contains(&code) && code != 408 => ClientError::new(
-                "UPSTREAM_UNAVAILABLE",
-                "Mia can't reach her language model (it refused the request); your message is saved.".into(),
-                false,
-            ),
-            _ => ClientError::new(
-                "UPSTREAM_UNAVAILABLE",
-                "Mia can't answer right now; your message is saved. Please try again.".into(),
-                true,
-            ),
-        };
-        self.reply = None;
-        self.push(Output::Store(Write::Unowed { reply_id }));
-        self.emit_all("error", error.payload());
-        self.next_job();
-    }
-
-    /// Ends the current reply: crisis resources guaranteed at tier 3, `message_complete`, stored.
-    fn complete(&mut self, interrupted: bool) {
-        let needs_resources = self
-            .reply
-            .as_ref()
-            .is_some_and(|r| r.message_tier.is_crisis() && !safety::mentions_resources(&r.text, &self.cfg.crisis_resources));
-        if needs_resources {
-            self.chunk(resources_suffix(&self.cfg.crisis_resources));
-        }
-        let Some(r) = self.reply.take() else { return };
-        let mut payload = json!({
-            "sessionId": self.meta.session_id,
-            "messageId": r.id,
-            "message": r.text,
-            "mode": self.meta.mode.as_str(),
-            "safetyTier": self.meta.tier,
-        });
-        if interrupted {
-            payload["interrupted"] = json!(true);
-        }
-        self.emit_all("message_complete", payload);
-        if !r.text.is_empty() {
-            let stored = Message {
-                id: r.id.clone(),
-                role: Role::Assistant,
-                content: r.text.clone(),
-                ts: self.now,
-                interrupted,
-            };
-            // Stored, the reply settles what its message was owed.
-            self.push(Output::Store(Write::Message(stored.clone())));
-            self.history.push(stored);
-            self.last_active = self.now;
-        } else {
-            self.push(Output::Store(Write::Unowed { reply_id: r.id.clone() }));
-        }
-        self.log(
-            Record::new(Level::Info, "reply_complete")
-                .with("replyId", r.id.as_str())
-                .with("chars", r.text.chars().count())
-                .with("chunks", r.index)
-                .with("interrupted", interrupted)
-                .with("resourcesAdded", needs_resources)
-                .with("ms", self.now.saturating_sub(r.started_at)),
-        );
-        self.trim_history();
-        self.next_job();
-    }
-
-    fn next_job(&mut self) {
-        if self.reply.is_none() {
-            if let Some(job) = self.queue.pop_front() {
-                self.start_reply(job);
-            }
-        }
-    }
-
-    fn trim_history(&mut self) {
-        let keep = Session::history_to_load(&self.cfg);
-        // Queued messages must stay reachable for their prompts.
-        let oldest_needed = self
-            .queue
-            .front()
-            .and_then(|j| self.history.iter().position(|m| m.id == j.user_message))
-            .unwrap_or(usize::MAX);
-        let excess = self
-            .history
-            .len()
-            .saturating_sub(keep)
-            .min(oldest_needed.saturating_sub(self.cfg.history_limit));
-        if excess > 0 {
-            self.history.drain(..excess);
-        }
-    }
 }
 
-impl Session {
+impl Conversation {
     /// After a restart: finishes the replies still owed (`pending`, oldest first, as stored).
     /// A reply that had streamed text is stored as it was saved, marked `interrupted` (with
     /// the crisis resources added at tier 3), and not generated again: the child has read
     /// part of it. A message with no saved reply text is answered now, under the `replyId`
     /// its ack gave, so a rejoining client finds it in `session_created.streaming`.
-    pub fn recover(&mut self, now: u64, pending: Vec<Pending>) -> Vec<Output> {
+    pub fn recover(&mut self, now: u64, pending: Vec<Pending>) {
         self.now = now;
         for p in pending {
             let live = self.reply.as_ref().is_some_and(|r| r.id == p.reply_id) || self.queue.iter().any(|j| j.reply_id == p.reply_id);
@@ -929,7 +519,7 @@ impl Session {
             let mut text = p.partial;
             let add_resources = p.tier.is_crisis() && !safety::mentions_resources(&text, &self.cfg.crisis_resources);
             if add_resources {
-                text.push_str(&resources_suffix(&self.cfg.crisis_resources));
+                text.push_str(&reply::resources_suffix(&self.cfg.crisis_resources));
             }
             let stored = Message {
                 id: p.reply_id.clone(),
@@ -946,23 +536,12 @@ impl Session {
                     .with("action", "interrupted")
                     .with("resourcesAdded", add_resources),
             );
-            self.emit_all(
-                "message_complete",
-                json!({
-                    "sessionId": self.meta.session_id,
-                    "messageId": stored.id,
-                    "message": stored.content,
-                    "mode": self.meta.mode.as_str(),
-                    "safetyTier": self.meta.tier,
-                    "interrupted": true,
-                }),
-            );
-            self.push(Output::Store(Write::Message(stored.clone())));
+            self.message_complete(&stored.id, &stored.content, true);
+            self.push(Effect::Store(Write::Message(stored.clone())));
             self.history.push(stored);
             self.last_active = now;
         }
         self.next_job();
-        self.finish_outputs()
     }
 
     /// A transaction the shell could not write, even after retrying. Memory follows storage:
@@ -971,7 +550,7 @@ impl Session {
     /// tier 3, whose crisis reply is never withheld. An unsaved reply's saved text is removed
     /// and its message owed nothing (a restart must not bring it back as interrupted). Other writes (the session row, a
     /// safety event, a reply's saved text) are logged; the session row goes with the next write.
-    pub fn storage_failed(&mut self, now: u64, writes: Vec<Write>, error: &str) -> Vec<Output> {
+    pub fn storage_failed(&mut self, now: u64, writes: Vec<Write>, error: &str) {
         self.now = now;
         let kinds: Vec<&str> = writes.iter().map(write_kind).collect();
         self.log(
@@ -990,33 +569,19 @@ impl Session {
                             "Your message could not be saved, so Mia could not take it in; please send it again."
                         }
                         Role::Assistant => {
-                            self.push(Output::Store(Write::Forget { reply_id: m.id.clone() }));
-                            self.push(Output::Store(Write::Unowed { reply_id: m.id.clone() }));
+                            self.push(Effect::Store(Write::Forget { reply_id: m.id.clone() }));
+                            self.push(Effect::Store(Write::Unowed { reply_id: m.id.clone() }));
                             "Mia's reply could not be saved and will not be in the history; please ask again."
                         }
                     };
-                    let mut payload = ClientError::new("STORAGE_FAILED", text.into(), true).payload();
-                    payload["messageId"] = json!(m.id);
-                    self.emit_all("error", payload);
+                    let event = ServerEvent::Error {
+                        error: ClientError::new("STORAGE_FAILED", text.into(), true),
+                        message_id: Some(m.id),
+                    };
+                    self.emit(To::All, event);
                 }
                 _ => {}
             }
-        }
-        self.finish_outputs()
-    }
-
-    /// Stops the reply owed to an unsaved user message (never at tier 3).
-    fn drop_reply_to(&mut self, user_message: &str) {
-        self.queue.retain(|j| j.user_message != user_message || j.tier.is_crisis());
-        let current = self
-            .reply
-            .as_ref()
-            .filter(|r| r.for_message == user_message && !r.message_tier.is_crisis())
-            .map(|r| r.id.clone());
-        if let Some(id) = current {
-            self.push(Output::Upstream(UpstreamCommand::Abort { reply_id: id }));
-            self.reply = None;
-            self.next_job();
         }
     }
 }
@@ -1032,4 +597,28 @@ fn write_kind(w: &Write) -> &'static str {
         Write::Unowed { .. } => "unowed",
         Write::Forget { .. } => "forget",
     }
+}
+/// One transaction's writes: a reply's text saved twice in one step keeps only the last
+/// save, and none at all when the reply itself is stored (or given up) in the same step.
+fn coalesce(writes: Vec<Write>) -> Vec<Write> {
+    let done: Vec<String> = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Message(m) => Some(m.id.clone()),
+            Write::Unowed { reply_id } => Some(reply_id.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut out: Vec<Write> = Vec::with_capacity(writes.len());
+    for w in writes.into_iter().rev() {
+        if let Write::Partial { reply_id, .. } = &w {
+            let later = out.iter().any(|o| matches!(o, Write::Partial { reply_id: r, .. } if r == reply_id));
+            if later || done.contains(reply_id) {
+                continue;
+            }
+        }
+        out.push(w);
+    }
+    out.reverse();
+    out
 }

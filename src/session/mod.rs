@@ -9,20 +9,18 @@ pub mod relay;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 
 use crate::auth;
 use crate::config::Config;
-use crate::conversation::mode::Mode;
-use crate::conversation::store::{Message, Meta, Owner, Write};
-use crate::conversation::{Job, Reply, UpstreamCommand};
+use crate::conversation::events::{ClientError, ServerEvent};
+use crate::conversation::store::{Message, Meta, Owner, Pending, Write};
+use crate::conversation::{Conversation, Effect, Opinion, OpinionResult, To, UpstreamCommand, UpstreamEvent};
 use crate::engine::{self as engine_io, Connection, Engine, Received, Refused};
 use crate::ids;
 use crate::log::{Level, Record};
 use crate::protocol::engineio::{self, EngineError, Frame, Transport};
 use crate::protocol::socketio::{self, Decoder, PacketType, ProtocolError};
-use crate::rate_limit::TokenBucket;
-use crate::safety::Tier;
 use access::{Admission, Visitor};
 use relay::{JoinDecision, Link, RelayCommand, RelayState};
 
@@ -177,84 +175,38 @@ pub fn prepare_classifiers() {
 
 pub struct Session {
     pub(crate) cfg: Config,
-    pub(crate) meta: Meta,
-    pub(crate) history: Vec<Message>,
+    /// The conversation: everything of the session that is not a connection.
+    conv: Conversation,
     pub(crate) conns: BTreeMap<String, Conn>,
     decoders: HashMap<String, Decoder>,
-    pub(crate) reply: Option<Reply>,
-    pub(crate) queue: VecDeque<Job>,
-    /// Recent user messages whose second opinions may still arrive, with the tier each
-    /// has so far (the rules', or a raise's): a second opinion counts only above it.
-    pub(crate) opinion_tiers: VecDeque<(String, Tier)>,
-    pub(crate) bucket: TokenBucket,
-    /// Recent messages' safety scores; `None` until the first message after a restore.
-    pub(crate) context: Option<crate::safety::context::Context>,
-    /// Whether the session's row is stored: nothing is, until its first message.
-    pub(crate) stored: bool,
-    /// The last message (or reply) stored: retention counts from here.
-    pub(crate) last_active: u64,
     pub(crate) now: u64,
     out: Vec<Output>,
 }
 
-/// How many stored messages a session keeps in memory and shows on join.
-pub const HISTORY_SHOWN: usize = 50;
-
-/// How long after a reply's last possible moment (first byte + whole-reply timeouts) the
-/// session wakes to finish it, had the object restarted meanwhile.
-pub const RECOVERY_GRACE_MS: u64 = 5_000;
-
-/// How many recent messages' tiers are kept for their second opinions (far more than can
-/// be answered within the opinions' timeouts under the rate limit).
-pub const OPINION_TIERS_KEPT: usize = 32;
+pub use crate::conversation::{HISTORY_SHOWN, OPINION_TIERS_KEPT, RECOVERY_GRACE_MS};
 
 impl Session {
     /// Rebuilds a session from storage (`meta` is `None` for a new one) and live connections.
     /// Replies still owed are picked up by [`Session::recover`].
     pub fn restore(cfg: Config, session_id: &str, meta: Option<Meta>, history: Vec<Message>, conns: Vec<Conn>, now: u64) -> Session {
-        let stored = meta.is_some();
-        let meta = meta.unwrap_or_else(|| Meta {
-            session_id: session_id.to_string(),
-            // Nothing is stored before the first message: a connection that claimed the
-            // session says who owns it (its attachment outlives hibernation).
-            owner: conns
-                .iter()
-                .filter(|c| c.created_session)
-                .find_map(|c| c.main())
-                .map(|s| {
-                    access::first_owner(Visitor {
-                        user_id: &s.user_id,
-                        authenticated: s.authenticated,
-                    })
-                })
-                .unwrap_or(Owner::Unclaimed),
-            age: None,
-            mode: Mode::Greeting,
-            tier: Tier::NONE,
-            fundraising_left: 0,
-            created_at: now,
-            updated_at: now,
-        });
-        let last_active = history
+        // Nothing is stored before the first message: a connection that claimed the
+        // session says who owns it (its attachment outlives hibernation).
+        let owner = conns
             .iter()
-            .map(|m| m.ts)
-            .chain([meta.created_at, meta.updated_at])
-            .max()
-            .unwrap_or(now);
-        let bucket = TokenBucket::new(cfg.rate_limit_per_minute, now);
+            .filter(|c| c.created_session)
+            .find_map(|c| c.main())
+            .map(|s| {
+                access::first_owner(Visitor {
+                    user_id: &s.user_id,
+                    authenticated: s.authenticated,
+                })
+            })
+            .unwrap_or(Owner::Unclaimed);
         Session {
+            conv: Conversation::restore(cfg.clone(), session_id, meta, history, owner, now),
             cfg,
-            meta,
-            history,
             conns: conns.into_iter().map(|c| (c.sid.clone(), c)).collect(),
             decoders: HashMap::new(),
-            reply: None,
-            queue: VecDeque::new(),
-            opinion_tiers: VecDeque::new(),
-            bucket,
-            context: None,
-            stored,
-            last_active,
             now,
             out: Vec::new(),
         }
@@ -262,11 +214,30 @@ impl Session {
 
     /// How many messages to load from storage for `restore`.
     pub fn history_to_load(cfg: &Config) -> usize {
-        cfg.history_limit.max(HISTORY_SHOWN)
+        Conversation::history_to_load(cfg)
     }
 
     pub fn meta(&self) -> &Meta {
-        &self.meta
+        self.conv.meta()
+    }
+
+    fn session_id(&self) -> &str {
+        self.conv.session_id()
+    }
+
+    /// Runs one input through the conversation and carries out what it decided.
+    fn converse<T>(&mut self, f: impl FnOnce(&mut Conversation) -> T) -> T {
+        let answer = f(&mut self.conv);
+        for effect in self.conv.poll_effects() {
+            match effect {
+                Effect::Emit(To::All, event) => self.emit_all(&event),
+                Effect::Emit(To::Socket(sid), event) => self.emit_to(&sid, &event),
+                Effect::Store(w) => self.out.push(Output::Store(w)),
+                Effect::Upstream(c) => self.out.push(Output::Upstream(c)),
+                Effect::Log(record) => self.log(record),
+            }
+        }
+        answer
     }
 
     pub fn connections(&self) -> impl Iterator<Item = &Conn> {
@@ -287,12 +258,7 @@ impl Session {
             }
         }
         if !writes.is_empty() {
-            // The session's row goes with its first write (the first message).
-            if !self.stored && !writes.iter().any(|w| matches!(w, Write::Meta(_))) {
-                writes.insert(0, Write::Meta(self.meta.clone()));
-            }
-            self.stored = true;
-            out.insert(0, Output::Commit(coalesce(writes)));
+            out.insert(0, Output::Commit(self.conv.commit(writes)));
         }
         if let Some(at) = self.next_deadline() {
             // Never at or before now: an alarm set for the past from inside the alarm handler
@@ -304,14 +270,14 @@ impl Session {
 
     pub(crate) fn log(&mut self, record: Record) {
         if record.level >= self.cfg.log_level {
-            let record = record.with("sessionId", self.meta.session_id.clone());
+            let record = record.with("sessionId", self.session_id().to_string());
             self.out.push(Output::Log(record));
         }
     }
 
     /// Whether anything of this session is stored.
     pub fn is_stored(&self) -> bool {
-        self.stored
+        self.conv.is_stored()
     }
 
     pub(crate) fn push(&mut self, output: Output) {
@@ -352,7 +318,7 @@ impl Session {
         client_address: Option<String>,
     ) -> (Conn, Vec<Output>) {
         self.now = now;
-        let sid = format!("{}.{}", self.meta.session_id, ids::socket_id());
+        let sid = format!("{}.{}", self.session_id(), ids::socket_id());
         let (engine, open) = self.engine().open(now, &sid, transport, header_token, client_address);
         let conn = Conn {
             sid,
@@ -492,45 +458,17 @@ impl Session {
                 None => {}
             }
         }
-        if self.retention_deadline().is_some_and(|at| now >= at) {
-            self.expire();
+        let connected = !self.conns.is_empty();
+        if self.conv.retention_deadline(connected).is_some_and(|at| now >= at) {
+            // Deletes the session: storage and alarm (by the shell), and its state here.
+            self.converse(|c| c.expire(now));
+            self.out.retain(|o| !matches!(o, Output::Store(_)));
+            self.out.push(Output::DeleteAll);
         }
         self.finish_outputs()
     }
 
-    /// When an idle, stored session expires: `SESSION_RETENTION_DAYS` after its last message.
-    /// Never while a socket is connected or a reply is owed (the alarm then serves them).
-    fn retention_deadline(&self) -> Option<u64> {
-        let idle = self.stored && self.conns.is_empty() && self.reply.is_none() && self.queue.is_empty();
-        idle.then(|| self.last_active.saturating_add(self.cfg.retention_ms))
-    }
-
-    /// Deletes the session: storage and alarm (by the shell), and its state here.
-    fn expire(&mut self) {
-        self.log(
-            Record::new(Level::Info, "session_expired")
-                .with("idleMs", self.now.saturating_sub(self.last_active))
-                .with("messages", self.history.len()),
-        );
-        let fresh = Session::restore(self.cfg.clone(), &self.meta.session_id, None, Vec::new(), Vec::new(), self.now);
-        self.meta = fresh.meta;
-        self.last_active = fresh.last_active;
-        self.history.clear();
-        self.opinion_tiers.clear();
-        self.context = None;
-        self.stored = false;
-        self.out.retain(|o| !matches!(o, Output::Store(_)));
-        self.out.push(Output::DeleteAll);
-    }
-
     fn next_deadline(&self) -> Option<u64> {
-        // A reply owed wakes the session after it must have ended: if the object restarted
-        // meanwhile, the wake-up restores it and finishes the work (see `recover`).
-        let watchdog = self
-            .reply
-            .as_ref()
-            .map(|r| r.started_at + self.cfg.first_byte_timeout_ms + self.cfg.reply_timeout_ms + RECOVERY_GRACE_MS)
-            .filter(|at| *at > self.now);
         self.conns
             .values()
             .filter(|c| c.link != Link::Peer)
@@ -542,8 +480,8 @@ impl Session {
                     ping.min(c.opened_at + self.cfg.connect_timeout_ms)
                 }
             })
-            .chain(watchdog)
-            .chain(self.retention_deadline())
+            .chain(self.conv.watchdog(self.now))
+            .chain(self.conv.retention_deadline(!self.conns.is_empty()))
             .min()
     }
 
@@ -778,14 +716,14 @@ impl Session {
     /// The rule itself is [`access::admit`].
     pub(crate) fn admit(&self, user_id: &str, authenticated: bool) -> Result<(), ClientError> {
         match self.admission(user_id, authenticated) {
-            Admission::Refuse => Err(forbidden()),
+            Admission::Refuse => Err(ClientError::forbidden()),
             Admission::Join | Admission::Claim(_) => Ok(()),
         }
     }
 
     fn admission(&self, user_id: &str, authenticated: bool) -> Admission {
         let visitor = Visitor { user_id, authenticated };
-        access::admit(&self.meta.owner, !self.history.is_empty(), visitor)
+        access::admit(&self.meta().owner, self.conv.has_history(), visitor)
     }
 
     /// The first join claims an unclaimed session for its user (or for nobody, without a
@@ -796,15 +734,11 @@ impl Session {
         let Admission::Claim(owner) = self.admission(user_id, authenticated) else {
             return false;
         };
-        if self.meta.owner == Owner::Unclaimed {
-            self.meta.created_at = self.now;
-        }
-        self.meta.owner = owner;
-        self.meta.updated_at = self.now;
-        // Stored with the first message: a connection alone stores nothing.
+        let now = self.now;
+        self.conv.claim(now, owner);
         // Sockets already joined that are not the new owner's must not read what she writes
         // (an ownerless session's opener; after a restart, anyone whose socket outlived it).
-        if matches!(self.meta.owner, Owner::User(_)) {
+        if matches!(self.meta().owner, Owner::User(_)) {
             self.put_out_all_but(user_id, "FORBIDDEN", "This conversation now belongs to a signed-in user");
         }
         true
@@ -859,7 +793,7 @@ impl Session {
         let link = self.conns.get(sid).map(|c| c.link.clone()).unwrap_or_default();
         if name == "join_session" {
             if let JoinDecision::Relay(target) | JoinDecision::Reopen(target) =
-                relay::decide_join(&self.meta.session_id, &link, relay::named_session(&arg))
+                relay::decide_join(self.session_id(), &link, relay::named_session(&arg))
             {
                 return self.start_relay(sid, target, &packet);
             }
@@ -869,14 +803,17 @@ impl Session {
             "message" | "cancel" if matches!(link, Link::Relay { .. }) => Err(relay::lost()),
             "message" => {
                 // An unsettled socket that writes to its own session settles there.
-                let own = relay::named_session(&arg).is_none_or(|id| id == self.meta.session_id);
+                let own = relay::named_session(&arg).is_none_or(|id| id == self.session_id());
                 if own {
-                    self.settle(sid).and_then(|()| self.on_message(sid, &arg))
+                    self.settle(sid).and_then(|()| self.message(sid, &arg))
                 } else {
-                    self.on_message(sid, &arg)
+                    self.message(sid, &arg)
                 }
             }
-            "cancel" => self.on_cancel(&arg),
+            "cancel" => {
+                let now = self.now;
+                self.converse(|c| c.cancel(now, &arg))
+            }
             _ => Err(ClientError::new(
                 "UNKNOWN_EVENT",
                 format!("Unknown event \"{}\"", name.chars().take(64).collect::<String>()),
@@ -894,7 +831,7 @@ impl Session {
                 if name != "join_session" && name != "message" && name != "cancel" {
                     self.log(Record::new(Level::Debug, "unknown_event").with("sid", sid));
                 } else {
-                    self.emit_to(sid, "error", e.payload());
+                    self.emit_to(sid, &ServerEvent::error(e.clone()));
                 }
                 e.failed_ack()
             }
@@ -906,13 +843,11 @@ impl Session {
 
     fn on_join(&mut self, sid: &str, arg: &Value) -> Result<Value, ClientError> {
         let link = self.conns.get(sid).map(|c| c.link.clone()).unwrap_or_default();
-        match relay::decide_join(&self.meta.session_id, &link, relay::named_session(arg)) {
+        match relay::decide_join(self.session_id(), &link, relay::named_session(arg)) {
             JoinDecision::Local => {}
             _ => {
-                return Err(ClientError::new(
-                    "SESSION_MISMATCH",
-                    "This connection belongs to another session; reconnect with that sessionId in the query".into(),
-                    false,
+                return Err(ClientError::session_mismatch(
+                    "This connection belongs to another session; reconnect with that sessionId in the query",
                 ))
             }
         }
@@ -924,49 +859,28 @@ impl Session {
     pub(crate) fn answer_join(&mut self, sid: &str) -> Value {
         let conn = &self.conns[sid];
         let user_id = conn.main().map(|s| s.user_id.clone()).unwrap_or_default();
-        let is_new = conn.created_session && self.history.is_empty();
-        let start = self.history.len().saturating_sub(HISTORY_SHOWN);
-        let history: Vec<Value> = self.history[start..].iter().map(message_json).collect();
-        let mut payload = json!({
-            "sessionId": self.meta.session_id,
-            "userId": user_id,
-            "age": self.meta.age,
-            "mode": self.meta.mode.as_str(),
-            "safetyTier": self.meta.tier,
-            "conversationHistory": history,
-            "isNew": is_new,
-        });
-        if self.meta.tier.alerts() {
-            let resources = if self.meta.tier.is_crisis() {
-                &self.cfg.crisis_resources
-            } else {
-                &self.cfg.substance_resources
-            };
-            payload["resources"] = json!(resources);
-        }
-        if let Some(r) = &self.reply {
-            payload["streaming"] = json!({ "messageId": r.id, "inReplyTo": r.for_message, "partial": r.text, "nextIndex": r.index });
-        }
-        self.emit_to(sid, "session_created", payload);
-        self.log(
-            Record::new(Level::Info, "session_joined")
-                .with("sid", sid)
-                .with("messages", self.history.len()),
-        );
-        json!({ "ok": true, "sessionId": self.meta.session_id })
+        let created = conn.created_session;
+        let now = self.now;
+        self.converse(|c| c.join(now, sid, &user_id, created))
+    }
+
+    /// A `message` event from a joined socket, through the conversation.
+    fn message(&mut self, sid: &str, arg: &Value) -> Result<Value, ClientError> {
+        let now = self.now;
+        self.converse(|c| c.message(now, sid, arg))
     }
 
     // ---- emitting ----
 
-    pub(crate) fn emit_to(&mut self, sid: &str, event: &str, payload: Value) {
-        self.send_packet(sid, &socketio::Packet::event("/", event, vec![payload]));
+    pub(crate) fn emit_to(&mut self, sid: &str, event: &ServerEvent) {
+        self.send_packet(sid, &socketio::Packet::event("/", event.name(), vec![event.payload()]));
     }
 
     /// Sends an event to every socket joined to this session (a socket whose token has
     /// expired is disconnected instead).
-    pub(crate) fn emit_all(&mut self, event: &str, payload: Value) {
+    pub(crate) fn emit_all(&mut self, event: &ServerEvent) {
         self.expire_sockets();
-        let packet = socketio::Packet::event("/", event, vec![payload]);
+        let packet = socketio::Packet::event("/", event.name(), vec![event.payload()]);
         let sids: Vec<String> = self.conns.values().filter(|c| c.joined_here()).map(|c| c.sid.clone()).collect();
         for sid in sids {
             self.send_packet(&sid, &packet);
@@ -1055,12 +969,10 @@ impl Session {
     pub fn refuse_model_call(&mut self, now: u64, sid: &str, frame: &Frame, retry_after_ms: u64) -> Vec<Output> {
         self.now = now;
         if let Some(packet) = message_event(frame) {
-            let mut e = ClientError::new(
-                "RATE_LIMITED",
-                "Too many messages from your network right now; please wait a moment".into(),
-                true,
+            let e = ClientError::rate_limited(
+                "Too many messages from your network right now; please wait a moment",
+                retry_after_ms,
             );
-            e.retry_after_ms = Some(retry_after_ms);
             self.answer(sid, "message", &packet.nsp, packet.id, Err(e));
             self.log(
                 Record::new(Level::Warn, "client_rate_limited")
@@ -1069,6 +981,49 @@ impl Session {
             );
         }
         self.finish_outputs()
+    }
+}
+
+/// The conversation's inputs from the shell: upstream replies, second opinions, recovery
+/// after a restart, and storage failures. Each returns what the shell must do.
+impl Session {
+    /// Whether events for this attempt are still wanted (the shell stops reading otherwise).
+    pub fn wants(&self, reply_id: &str, attempt: u32) -> bool {
+        self.conv.wants(reply_id, attempt)
+    }
+
+    /// What the shell saw of an upstream attempt.
+    pub fn upstream(&mut self, now: u64, reply_id: &str, attempt: u32, event: UpstreamEvent) -> Vec<Output> {
+        self.now = now;
+        self.converse(|c| c.upstream(now, reply_id, attempt, event));
+        self.finish_outputs()
+    }
+
+    /// A second opinion on a user message (see [`Conversation::second_opinion`]).
+    pub fn second_opinion(&mut self, now: u64, message_id: &str, opinion: Opinion, result: OpinionResult) -> Vec<Output> {
+        self.now = now;
+        self.converse(|c| c.second_opinion(now, message_id, opinion, result));
+        self.finish_outputs()
+    }
+
+    /// After a restart: finishes the replies still owed (see [`Conversation::recover`]).
+    pub fn recover(&mut self, now: u64, pending: Vec<Pending>) -> Vec<Output> {
+        self.now = now;
+        self.converse(|c| c.recover(now, pending));
+        self.finish_outputs()
+    }
+
+    /// A transaction the shell could not write, even after retrying (see
+    /// [`Conversation::storage_failed`]).
+    pub fn storage_failed(&mut self, now: u64, writes: Vec<Write>, error: &str) -> Vec<Output> {
+        self.now = now;
+        self.converse(|c| c.storage_failed(now, writes, error));
+        self.finish_outputs()
+    }
+
+    /// The prompt the model gets for a reply to `user_message`.
+    pub fn prompt_for(&self, user_message: &str) -> Vec<crate::upstream::openai::ChatMessage> {
+        self.conv.prompt_for(user_message)
     }
 }
 
@@ -1093,80 +1048,4 @@ fn message_event(frame: &Frame) -> Option<socketio::Packet> {
 
 fn expired_error() -> ClientError {
     ClientError::new("AUTH_EXPIRED", "Your sign-in has expired; reconnect with a new token".into(), false)
-}
-
-/// A refusal answered to the client as an `error` event and a failed ack.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ClientError {
-    pub code: &'static str,
-    pub message: String,
-    pub retryable: bool,
-    pub retry_after_ms: Option<u64>,
-}
-
-impl ClientError {
-    pub fn new(code: &'static str, message: String, retryable: bool) -> Self {
-        ClientError {
-            code,
-            message,
-            retryable,
-            retry_after_ms: None,
-        }
-    }
-
-    pub fn payload(&self) -> Value {
-        let mut v = json!({ "code": self.code, "message": self.message, "retryable": self.retryable });
-        if let Some(ms) = self.retry_after_ms {
-            v["retryAfterMs"] = json!(ms);
-        }
-        v
-    }
-
-    /// The ack of the event it refused.
-    pub fn failed_ack(&self) -> Value {
-        json!({ "ok": false, "error": { "code": self.code, "message": self.message } })
-    }
-}
-
-/// A session that belongs to someone else.
-pub(crate) fn forbidden() -> ClientError {
-    ClientError::new("FORBIDDEN", "This session belongs to another user".into(), false)
-}
-
-pub(crate) fn message_json(m: &Message) -> Value {
-    let mut v = json!({
-        "id": m.id,
-        "role": m.role.as_str(),
-        "content": m.content,
-        "timestamp": crate::time::iso8601(m.ts),
-    });
-    if m.interrupted {
-        v["interrupted"] = json!(true);
-    }
-    v
-}
-
-/// One transaction's writes: a reply's text saved twice in one step keeps only the last
-/// save, and none at all when the reply itself is stored (or given up) in the same step.
-fn coalesce(writes: Vec<Write>) -> Vec<Write> {
-    let done: Vec<String> = writes
-        .iter()
-        .filter_map(|w| match w {
-            Write::Message(m) => Some(m.id.clone()),
-            Write::Unowed { reply_id } => Some(reply_id.clone()),
-            _ => None,
-        })
-        .collect();
-    let mut out: Vec<Write> = Vec::with_capacity(writes.len());
-    for w in writes.into_iter().rev() {
-        if let Write::Partial { reply_id, .. } = &w {
-            let later = out.iter().any(|o| matches!(o, Write::Partial { reply_id: r, .. } if r == reply_id));
-            if later || done.contains(reply_id) {
-                continue;
-            }
-        }
-        out.push(w);
-    }
-    out.reverse();
-    out
 }

@@ -10,13 +10,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::conversation::events::{ClientError, ServerEvent};
 use crate::conversation::store::Owner;
 use crate::engine::Connection;
 use crate::ids;
 use crate::log::{Level, Record};
 use crate::protocol::engineio::{Frame, Transport};
 use crate::protocol::socketio;
-use crate::session::{ClientError, Conn, NsSocket, Output, Session, CLOSE_PROTOCOL, CLOSE_TOO_BIG};
+use crate::session::{Conn, NsSocket, Output, Session, CLOSE_PROTOCOL, CLOSE_TOO_BIG};
 
 /// Where a connection's Socket.IO packets go.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -292,7 +293,7 @@ impl Session {
                     self.close(sid, code, "protocol error");
                     return self.finish_outputs();
                 }
-                self.emit_to(sid, "error", lost().payload());
+                self.emit_to(sid, &ServerEvent::error(lost()));
                 return self.finish_outputs();
             }
         };
@@ -300,7 +301,7 @@ impl Session {
         let result = match refusal {
             // The named session does not exist: this socket keeps its fresh one.
             Refusal::Unknown => self.settle(sid).map(|()| self.answer_join(sid)),
-            Refusal::Forbidden => Err(crate::session::forbidden()),
+            Refusal::Forbidden => Err(ClientError::forbidden()),
             Refusal::TooMany => Err(ClientError::new(
                 "TOO_MANY_CONNECTIONS",
                 "Too many connections to this session".into(),
@@ -343,7 +344,7 @@ impl Session {
     /// check as a direct connection, to a session that exists. Returns the connection.
     pub fn admit_relay(&mut self, now: u64, identity: &Identity) -> Result<(Conn, Vec<Output>), Refusal> {
         self.now = now;
-        if self.cfg.conformance || self.meta.owner == Owner::Unclaimed {
+        if self.cfg.conformance || self.meta().owner == Owner::Unclaimed {
             return Err(Refusal::Unknown);
         }
         if self.admit(&identity.user_id, identity.authenticated).is_err() {
@@ -357,7 +358,7 @@ impl Session {
         // session with no history for herself (and puts out whoever is on it).
         let claimed = self.claim(&identity.user_id, identity.authenticated);
         let conn = Conn {
-            sid: format!("{}.{}", self.meta.session_id, ids::socket_id()),
+            sid: format!("{}.{}", self.meta().session_id, ids::socket_id()),
             engine: Connection {
                 opened_at: now,
                 header_token: None,

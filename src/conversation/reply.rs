@@ -1,0 +1,484 @@
+//! The reply: a prompt, one upstream attempt after another (retries with backoff,
+//! timeouts), the stream parsed into chunks, cancellation, the queue, and the crisis
+//! resources guaranteed at tier 3.
+
+use crate::conversation::events::{ClientError, ServerEvent};
+use crate::conversation::opinions::OpinionRequest;
+use crate::conversation::store::{Message, Role, Write};
+use crate::conversation::{offline, prompts, Conversation, Effect, To};
+use crate::log::{Level, Record};
+use crate::safety::{self, Resource, Tier};
+use crate::upstream::openai::{self, ChatMessage, HttpRequest, StreamItem};
+use crate::upstream::sse;
+
+/// Retries after the first attempt, for failures before the first chunk.
+pub const MAX_RETRIES: u32 = 2;
+
+/// A streaming reply's text is saved with the first chunk at least this long after its first
+/// chunk, then after the last save: a crash loses at most the text streamed in this time.
+pub const PARTIAL_SAVE_MS: u64 = 500;
+
+/// A reply waiting its turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub user_message: String,
+    pub reply_id: String,
+    pub tier: Tier,
+}
+
+/// Where a reply comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamRequest {
+    Http(HttpRequest),
+    /// The offline companion: the shell feeds these back as deltas, `delay_ms` apart.
+    Offline {
+        chunks: Vec<String>,
+        delay_ms: u64,
+    },
+}
+
+/// One attempt at getting a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamJob {
+    pub reply_id: String,
+    pub attempt: u32,
+    pub delay_ms: u64,
+    pub request: UpstreamRequest,
+    pub first_byte_timeout_ms: u64,
+    pub total_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamCommand {
+    Start(UpstreamJob),
+    /// Stop reading this reply (cancelled).
+    Abort {
+        reply_id: String,
+    },
+    /// Ask for a second opinion about a user message, beside the reply.
+    SecondOpinion(OpinionRequest),
+}
+
+/// What the shell saw of an upstream attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamEvent {
+    Status { code: u16, retry_after_ms: Option<u64> },
+    Bytes(Vec<u8>),
+    Delta(String),
+    End,
+    Failed(Failure),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    Network(String),
+    FirstByteTimeout,
+    TotalTimeout,
+}
+
+/// The reply being streamed.
+#[derive(Debug)]
+pub struct Reply {
+    pub id: String,
+    pub for_message: String,
+    pub text: String,
+    pub index: u32,
+    pub(super) message_tier: Tier,
+    attempt: u32,
+    request: UpstreamRequest,
+    sse: sse::Parser,
+    finished: bool,
+    pub(crate) started_at: u64,
+    /// When the text was last saved, or its first chunk came (`None`: no chunk yet).
+    saved_at: Option<u64>,
+}
+
+impl Reply {
+    fn got_first(&self) -> bool {
+        self.index > 0
+    }
+}
+
+enum Problem {
+    Status(u16, Option<u64>),
+    Network(String),
+    Timeout(&'static str),
+    Stream(String),
+}
+
+impl Problem {
+    fn retryable(&self) -> bool {
+        match self {
+            Problem::Status(code, _) => *code == 408 || *code == 429 || *code >= 500,
+            Problem::Network(_) | Problem::Timeout(_) => true,
+            Problem::Stream(_) => false,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Problem::Status(code, _) => format!("status {code}"),
+            Problem::Network(e) => format!("network: {}", e.chars().take(120).collect::<String>()),
+            Problem::Timeout(which) => format!("{which} timeout"),
+            Problem::Stream(e) => format!("stream: {e}"),
+        }
+    }
+}
+
+/// What a tier-3 reply that does not name the crisis resources ends with.
+pub(super) fn resources_suffix(resources: &[Resource]) -> String {
+    format!(
+        "\n\nIf you need help right now, please reach out:\n{}",
+        safety::resources_text(resources)
+    )
+}
+
+fn crisis_fallback(resources: &[Resource]) -> String {
+    format!(
+        "I'm really glad you reached out, and I'm so sorry you're going through this. I'm having trouble answering right now, but you deserve support this very moment, and people are ready to help:\n{}\n\nIf you are in immediate danger, please call 911 or go to a trusted adult now. You are not alone.",
+        safety::resources_text(resources)
+    )
+}
+
+impl Conversation {
+    /// The prompt for a reply to `user_message`: system prompt + the last `HISTORY_LIMIT`
+    /// messages, ending with it (exactly once). Messages still waiting in the queue were
+    /// stored on arrival but are left out: the model answers one turn at a time.
+    pub fn prompt_for(&self, user_message: &str) -> Vec<ChatMessage> {
+        let waiting: Vec<&str> = self.queue.iter().map(|j| j.user_message.as_str()).collect();
+        let mut turns: Vec<&Message> = self
+            .history
+            .iter()
+            .filter(|m| m.id != user_message && !waiting.contains(&m.id.as_str()))
+            .collect();
+        turns.extend(self.history.iter().find(|m| m.id == user_message));
+        let start = turns.len().saturating_sub(self.cfg.history_limit);
+        let mut messages = vec![ChatMessage {
+            role: "system",
+            content: prompts::system_prompt(
+                self.meta.mode,
+                self.meta.age,
+                self.meta.tier,
+                &self.cfg.crisis_resources,
+                &self.cfg.substance_resources,
+            ),
+        }];
+        messages.extend(turns[start..].iter().map(|m| ChatMessage {
+            role: m.role.as_str(),
+            content: m.content.clone(),
+        }));
+        messages
+    }
+
+    pub(super) fn start_reply(&mut self, job: Job) {
+        let request = match &self.cfg.openai_api_key {
+            Some(key) => UpstreamRequest::Http(openai::chat_request(
+                &self.cfg.openai_base_url,
+                key,
+                &self.cfg.openai_model,
+                &self.prompt_for(&job.user_message),
+                self.cfg.workflow_id.as_deref(),
+                &self.meta.session_id,
+            )),
+            None => {
+                let turn = self.history.iter().filter(|m| m.role == Role::User).count() as u64;
+                let text = offline::reply(
+                    self.meta.mode,
+                    job.tier,
+                    turn,
+                    &self.cfg.crisis_resources,
+                    &self.cfg.substance_resources,
+                );
+                UpstreamRequest::Offline {
+                    chunks: offline::chunks(&text),
+                    delay_ms: self.cfg.offline_chunk_delay_ms,
+                }
+            }
+        };
+        self.reply = Some(Reply {
+            id: job.reply_id,
+            for_message: job.user_message,
+            text: String::new(),
+            index: 0,
+            message_tier: job.tier,
+            attempt: 0,
+            request,
+            sse: sse::Parser::new(),
+            finished: false,
+            started_at: self.now,
+            saved_at: None,
+        });
+        self.request_attempt(0);
+    }
+
+    fn request_attempt(&mut self, delay_ms: u64) {
+        let Some(r) = &self.reply else { return };
+        let job = UpstreamJob {
+            reply_id: r.id.clone(),
+            attempt: r.attempt,
+            delay_ms,
+            request: r.request.clone(),
+            first_byte_timeout_ms: self.cfg.first_byte_timeout_ms,
+            total_timeout_ms: self.cfg.reply_timeout_ms,
+        };
+        self.push(Effect::Upstream(UpstreamCommand::Start(job)));
+    }
+
+    /// Whether events for this attempt are still wanted (the shell stops reading otherwise).
+    pub fn wants(&self, reply_id: &str, attempt: u32) -> bool {
+        self.reply.as_ref().is_some_and(|r| r.id == reply_id && r.attempt == attempt)
+    }
+
+    /// What the shell saw of an upstream attempt.
+    pub fn upstream(&mut self, now: u64, reply_id: &str, attempt: u32, event: UpstreamEvent) {
+        self.now = now;
+        if self.wants(reply_id, attempt) {
+            self.on_upstream(event);
+        }
+    }
+
+    fn on_upstream(&mut self, event: UpstreamEvent) {
+        match event {
+            UpstreamEvent::Status { code, retry_after_ms } => {
+                if !(200..300).contains(&code) {
+                    self.fail(Problem::Status(code, retry_after_ms));
+                }
+            }
+            UpstreamEvent::Bytes(bytes) => {
+                let parsed = self.reply.as_mut().map(|r| r.sse.feed(&bytes));
+                match parsed {
+                    Some(Ok(events)) => self.on_sse(events),
+                    Some(Err(sse::LineTooLong)) => self.fail(Problem::Stream("line too long".into())),
+                    None => {}
+                }
+            }
+            UpstreamEvent::Delta(text) => self.chunk(text),
+            UpstreamEvent::End => {
+                let (events, offline) = match self.reply.as_mut() {
+                    Some(r) => (r.sse.finish(), matches!(r.request, UpstreamRequest::Offline { .. })),
+                    None => return,
+                };
+                self.on_sse(events);
+                let Some(r) = &self.reply else { return };
+                if offline || r.finished {
+                    self.complete(false);
+                } else if r.got_first() {
+                    self.fail(Problem::Stream("the stream ended early".into()));
+                } else {
+                    self.fail(Problem::Network("empty response".into()));
+                }
+            }
+            UpstreamEvent::Failed(Failure::Network(e)) => self.fail(Problem::Network(e)),
+            UpstreamEvent::Failed(Failure::FirstByteTimeout) => self.fail(Problem::Timeout("first byte")),
+            UpstreamEvent::Failed(Failure::TotalTimeout) => self.fail(Problem::Timeout("reply")),
+        }
+    }
+
+    fn on_sse(&mut self, events: Vec<sse::Event>) {
+        for event in events {
+            if self.reply.is_none() {
+                return;
+            }
+            match openai::parse_stream_data(&event.data) {
+                StreamItem::Delta(text) => self.chunk(text),
+                StreamItem::Finished => {
+                    if let Some(r) = self.reply.as_mut() {
+                        r.finished = true;
+                    }
+                }
+                StreamItem::Done => {
+                    self.complete(false);
+                    return;
+                }
+                StreamItem::Error(e) => {
+                    self.fail(Problem::Stream(e));
+                    return;
+                }
+                StreamItem::Ignored => {}
+            }
+        }
+    }
+
+    fn chunk(&mut self, text: String) {
+        let Some(r) = self.reply.as_mut() else { return };
+        r.text.push_str(&text);
+        let event = ServerEvent::MessageChunk {
+            session_id: self.meta.session_id.clone(),
+            message_id: r.id.clone(),
+            chunk: text,
+            index: r.index,
+        };
+        r.index += 1;
+        // The clock starts at the first chunk: a reply streamed within PARTIAL_SAVE_MS costs no save.
+        let since = *r.saved_at.get_or_insert(self.now);
+        let partial = (self.now >= since + PARTIAL_SAVE_MS).then(|| {
+            r.saved_at = Some(self.now);
+            Write::Partial {
+                reply_id: r.id.clone(),
+                text: r.text.clone(),
+                ts: self.now,
+            }
+        });
+        // Written in the same step as the chunk's frame, ahead of it.
+        if let Some(w) = partial {
+            self.push(Effect::Store(w));
+        }
+        self.emit(To::All, event);
+    }
+
+    fn fail(&mut self, problem: Problem) {
+        let Some(r) = self.reply.as_ref() else { return };
+        let (reply_id, message_tier, attempt) = (r.id.clone(), r.message_tier, r.attempt);
+        if r.got_first() {
+            self.log(
+                Record::new(Level::Warn, "upstream_interrupted")
+                    .with("replyId", reply_id.as_str())
+                    .with("error", problem.describe()),
+            );
+            self.complete(true);
+            let error = ClientError::new(
+                "UPSTREAM_INTERRUPTED",
+                "Mia's reply was cut off; what arrived is saved. Please try again.".into(),
+                true,
+            );
+            self.emit(To::All, ServerEvent::error(error));
+            return;
+        }
+        if problem.retryable() && attempt < MAX_RETRIES {
+            let backoff = self.cfg.retry_base_ms.saturating_mul(1 << attempt);
+            let delay = match problem {
+                Problem::Status(_, Some(after)) => after.clamp(backoff, 10_000.max(backoff)),
+                _ => backoff,
+            };
+            let Some(r) = self.reply.as_mut() else { return };
+            r.attempt += 1;
+            r.sse = sse::Parser::new();
+            r.finished = false;
+            let attempt = r.attempt;
+            self.log(
+                Record::new(Level::Warn, "upstream_retry")
+                    .with("replyId", reply_id.as_str())
+                    .with("attempt", attempt)
+                    .with("delayMs", delay)
+                    .with("error", problem.describe()),
+            );
+            self.request_attempt(delay);
+            return;
+        }
+        self.log(
+            Record::new(Level::Error, "upstream_failed")
+                .with("replyId", reply_id.as_str())
+                .with("error", problem.describe()),
+        );
+        if message_tier.is_crisis() {
+            // Never leave a person at risk without help: send the vetted crisis message.
+            let text = crisis_fallback(&self.cfg.crisis_resources);
+            for piece in offline::chunks(&text) {
+                self.chunk(piece);
+            }
+            self.complete(false);
+            return;
+        }
+        let error = match problem {
+            Problem::Status(429, _) => ClientError::new(
+                "UPSTREAM_RATE_LIMITED",
+                "Mia is very busy right now; please try again in a moment.".into(),
+                true,
+            ),
+            Problem::Status(code, _) if (400..500).contains(&code) && code != 408 => ClientError::new(
+                "UPSTREAM_UNAVAILABLE",
+                "Mia can't reach her language model (it refused the request); your message is saved.".into(),
+                false,
+            ),
+            _ => ClientError::new(
+                "UPSTREAM_UNAVAILABLE",
+                "Mia can't answer right now; your message is saved. Please try again.".into(),
+                true,
+            ),
+        };
+        self.reply = None;
+        self.push(Effect::Store(Write::Unowed { reply_id }));
+        self.emit(To::All, ServerEvent::error(error));
+        self.next_job();
+    }
+
+    /// Ends the current reply: crisis resources guaranteed at tier 3, `message_complete`, stored.
+    pub(super) fn complete(&mut self, interrupted: bool) {
+        let needs_resources = self
+            .reply
+            .as_ref()
+            .is_some_and(|r| r.message_tier.is_crisis() && !safety::mentions_resources(&r.text, &self.cfg.crisis_resources));
+        if needs_resources {
+            self.chunk(resources_suffix(&self.cfg.crisis_resources));
+        }
+        let Some(r) = self.reply.take() else { return };
+        self.message_complete(&r.id, &r.text, interrupted);
+        if !r.text.is_empty() {
+            let stored = Message {
+                id: r.id.clone(),
+                role: Role::Assistant,
+                content: r.text.clone(),
+                ts: self.now,
+                interrupted,
+            };
+            // Stored, the reply settles what its message was owed.
+            self.push(Effect::Store(Write::Message(stored.clone())));
+            self.history.push(stored);
+            self.last_active = self.now;
+        } else {
+            self.push(Effect::Store(Write::Unowed { reply_id: r.id.clone() }));
+        }
+        self.log(
+            Record::new(Level::Info, "reply_complete")
+                .with("replyId", r.id.as_str())
+                .with("chars", r.text.chars().count())
+                .with("chunks", r.index)
+                .with("interrupted", interrupted)
+                .with("resourcesAdded", needs_resources)
+                .with("ms", self.now.saturating_sub(r.started_at)),
+        );
+        self.trim_history();
+        self.next_job();
+    }
+
+    pub(super) fn next_job(&mut self) {
+        if self.reply.is_none() {
+            if let Some(job) = self.queue.pop_front() {
+                self.start_reply(job);
+            }
+        }
+    }
+
+    fn trim_history(&mut self) {
+        let keep = Conversation::history_to_load(&self.cfg);
+        // Queued messages must stay reachable for their prompts.
+        let oldest_needed = self
+            .queue
+            .front()
+            .and_then(|j| self.history.iter().position(|m| m.id == j.user_message))
+            .unwrap_or(usize::MAX);
+        let excess = self
+            .history
+            .len()
+            .saturating_sub(keep)
+            .min(oldest_needed.saturating_sub(self.cfg.history_limit));
+        if excess > 0 {
+            self.history.drain(..excess);
+        }
+    }
+
+    /// Stops the reply owed to an unsaved user message (never at tier 3).
+    pub(super) fn drop_reply_to(&mut self, user_message: &str) {
+        self.queue.retain(|j| j.user_message != user_message || j.tier.is_crisis());
+        let current = self
+            .reply
+            .as_ref()
+            .filter(|r| r.for_message == user_message && !r.message_tier.is_crisis())
+            .map(|r| r.id.clone());
+        if let Some(id) = current {
+            self.push(Effect::Upstream(UpstreamCommand::Abort { reply_id: id }));
+            self.reply = None;
+            self.next_job();
+        }
+    }
+}
