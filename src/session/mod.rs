@@ -4,6 +4,7 @@
 //! from storage and the sockets' attachments (hibernation).
 
 pub mod access;
+mod conformance;
 pub mod limits;
 pub mod relay;
 
@@ -154,6 +155,26 @@ impl std::fmt::Display for FrameError {
             FrameError::Engine(e) => e.fmt(f),
             FrameError::Socket(e) => e.fmt(f),
             FrameError::Unexpected(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Who a Socket.IO CONNECT comes from, once its token (if any) is verified.
+pub(crate) struct Caller {
+    pub user_id: String,
+    /// Whether the user id comes from a verified token.
+    pub authenticated: bool,
+    /// When the token expires (ms).
+    pub expires_at: Option<u64>,
+}
+
+impl Caller {
+    /// No token: a fresh anonymous user id.
+    pub fn anonymous() -> Caller {
+        Caller {
+            user_id: ids::anonymous_user(),
+            authenticated: false,
+            expires_at: None,
         }
     }
 }
@@ -625,85 +646,101 @@ impl Session {
         );
     }
 
+    /// A Socket.IO CONNECT: to "/" only, within `MAX_SOCKETS_PER_SESSION`, with a valid token
+    /// or none, by someone the session admits.
     fn on_connect(&mut self, sid: &str, packet: &socketio::Packet) {
-        let nsp = packet.nsp.as_str();
-        if nsp != "/" && !(self.cfg.conformance && nsp == "/custom") {
-            self.connect_error(sid, nsp, "Invalid namespace", None);
+        if self.cfg.conformance {
+            return self.conformance_connect(sid, packet);
+        }
+        if packet.nsp != "/" {
+            return self.connect_error(sid, &packet.nsp, "Invalid namespace", None);
+        }
+        // No such connection, or connected already.
+        if self.conns.get(sid).is_none_or(|c| c.main().is_some()) {
             return;
         }
-        let Some(conn) = self.conns.get(sid) else {
-            return;
-        };
-        if conn.sockets.iter().any(|s| s.nsp == nsp) {
-            return;
-        }
-        if nsp == "/" && self.joined_count() >= self.cfg.max_sockets_per_session {
-            self.connect_error(sid, nsp, "Too many connections to this session", Some("TOO_MANY_CONNECTIONS"));
-            return;
-        }
-        let payload = packet.data.clone().unwrap_or_else(|| json!({}));
-        // The protocol test suite sends arbitrary auth payloads and expects them echoed.
-        let token = if self.cfg.conformance {
-            Ok(None)
-        } else {
-            auth::connect_token(&payload).map(|t| t.map(str::to_string).or_else(|| conn.header_token.clone()))
-        };
-        let (user_id, authenticated, expires_at) = match token {
-            _ if self.cfg.conformance => (ids::anonymous_user(), false, None),
-            Err(e) => {
-                self.connect_error(sid, nsp, &e.message(), Some(e.code()));
-                return;
+        let caller = self.room_for_socket().and_then(|()| self.caller(sid, packet.data.as_ref()));
+        match caller {
+            Ok(caller) => {
+                self.enter(sid, "/", caller);
             }
-            Ok(None) => (ids::anonymous_user(), false, None),
-            Ok(Some(token)) => {
-                let verified = match &self.cfg.jwt_secret {
-                    Some(secret) => auth::verify(secret, &token, self.now, self.cfg.max_token_lifetime_secs),
-                    None => Err(auth::TokenError::Invalid("this server has no JWT_SECRET and cannot verify tokens")),
-                };
-                match verified {
-                    Ok(v) => (v.user_id, true, Some(v.expires_at_ms)),
-                    Err(e) => {
-                        self.connect_error(sid, nsp, &e.message(), Some(e.code()));
-                        return;
-                    }
-                }
-            }
+            Err(e) => self.connect_error(sid, "/", &e.message, Some(e.code)),
+        }
+    }
+
+    /// `TOO_MANY_CONNECTIONS` when the session has its `MAX_SOCKETS_PER_SESSION` sockets.
+    pub(crate) fn room_for_socket(&self) -> Result<(), ClientError> {
+        if self.joined_count() >= self.cfg.max_sockets_per_session {
+            return Err(ClientError::new(
+                "TOO_MANY_CONNECTIONS",
+                "Too many connections to this session".into(),
+                false,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Who a CONNECT comes from: the token of its payload (`auth: { token }`), else of the
+    /// upgrade's `Authorization` header, verified; no token is an anonymous user.
+    fn caller(&self, sid: &str, payload: Option<&Value>) -> Result<Caller, ClientError> {
+        let refused = |e: auth::TokenError| ClientError::new(e.code(), e.message(), false);
+        let header = self.conns.get(sid).and_then(|c| c.header_token.clone());
+        let token = auth::connect_token(payload.unwrap_or(&json!({})))
+            .map_err(refused)?
+            .map(str::to_string)
+            .or(header);
+        let Some(token) = token else {
+            return Ok(Caller::anonymous());
         };
+        let verified = match &self.cfg.jwt_secret {
+            Some(secret) => auth::verify(secret, &token, self.now, self.cfg.max_token_lifetime_secs),
+            None => Err(auth::TokenError::Invalid("this server has no JWT_SECRET and cannot verify tokens")),
+        };
+        let v = verified.map_err(refused)?;
+        Ok(Caller {
+            user_id: v.user_id,
+            authenticated: true,
+            expires_at: Some(v.expires_at_ms),
+        })
+    }
+
+    /// Connects `caller`'s socket on `nsp`: on "/" through the session's access check (and
+    /// its claim, unless the connection may still join another session). Returns whether
+    /// it connected.
+    pub(crate) fn enter(&mut self, sid: &str, nsp: &str, caller: Caller) -> bool {
         let mut created = false;
         if nsp == "/" {
-            if let Err(e) = self.admit(&user_id, authenticated) {
+            if let Err(e) = self.admit(&caller.user_id, caller.authenticated) {
                 self.connect_error(sid, nsp, &e.message, Some(e.code));
-                return;
+                return false;
             }
             // A connection that may still join a stored session claims nothing yet.
-            if conn.link != Link::Unsettled {
-                created = self.claim(&user_id, authenticated);
+            if self.conns.get(sid).is_some_and(|c| c.link != Link::Unsettled) {
+                created = self.claim(&caller.user_id, caller.authenticated);
             }
         }
         let socket = NsSocket {
             nsp: nsp.to_string(),
             id: ids::socket_id(),
-            user_id,
-            authenticated,
-            expires_at,
+            user_id: caller.user_id,
+            authenticated: caller.authenticated,
+            expires_at: caller.expires_at,
         };
         let reply = socketio::Packet::new(PacketType::Connect, nsp, Some(json!({ "sid": socket.id })));
-        let conn = self.conns.get_mut(sid).expect("checked above");
+        let Some(conn) = self.conns.get_mut(sid) else { return false };
         conn.connected_once = true;
         conn.created_session |= created;
         conn.sockets.push(socket);
         self.send_packet(sid, &reply);
-        if self.cfg.conformance {
-            self.send_packet(sid, &socketio::Packet::event(nsp, "auth", vec![payload]));
-        }
         self.log(
             Record::new(Level::Info, "connected")
                 .with("sid", sid)
                 .with("nsp", nsp)
-                .with("authenticated", authenticated)
+                .with("authenticated", caller.authenticated)
                 .with("created", created),
         );
         self.save_conn(sid);
+        true
     }
 
     /// Sockets on "/" that receive this session's events.
@@ -770,25 +807,10 @@ impl Session {
             self.put_out(sid, &packet.nsp, expired_error(), packet.id);
             return;
         }
-        let name = packet.event_name().unwrap_or_default().to_string();
         if self.cfg.conformance {
-            match name.as_str() {
-                "message" => {
-                    let mut echo = socketio::Packet::event(&packet.nsp, "message-back", packet.event_args().to_vec());
-                    echo.attachments = packet.attachments.clone();
-                    self.send_packet(sid, &echo);
-                }
-                "message-with-ack" => {
-                    if let Some(id) = packet.id {
-                        let mut ack = socketio::Packet::ack(&packet.nsp, id, packet.event_args().to_vec());
-                        ack.attachments = packet.attachments.clone();
-                        self.send_packet(sid, &ack);
-                    }
-                }
-                _ => {}
-            }
-            return;
+            return self.conformance_event(sid, &packet);
         }
+        let name = packet.event_name().unwrap_or_default().to_string();
         let arg = packet.event_args().first().cloned().unwrap_or(Value::Null);
         let link = self.conns.get(sid).map(|c| c.link.clone()).unwrap_or_default();
         if name == "join_session" {
