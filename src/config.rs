@@ -114,152 +114,56 @@ impl Config {
     /// Builds the configuration from a variable lookup; bad values fall back to defaults
     /// and are reported in `problems`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Config {
-        let mut problems = Vec::new();
-        let get = |name: &str| get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let mut num = |name: &str, default: u64, min: u64, max: u64| -> u64 {
-            match get(name) {
-                None => default,
-                Some(raw) => match raw.parse::<u64>() {
-                    Ok(n) if (min..=max).contains(&n) => n,
-                    _ => {
-                        problems.push((
-                            name.to_string(),
-                            format!("expected a whole number from {min} to {max}; using {default}"),
-                        ));
-                        default
-                    }
-                },
-            }
-        };
-        let conformance = matches!(get("SOCKETIO_CONFORMANCE").as_deref(), Some("1" | "true" | "yes"));
-        let (ping_default, timeout_default, connect_default) = if conformance { (300, 200, 1000) } else { (25_000, 20_000, 45_000) };
-        let ping_interval_ms = num("PING_INTERVAL_MS", ping_default, 50, 3_600_000);
-        let ping_timeout_ms = num("PING_TIMEOUT_MS", timeout_default, 50, 3_600_000);
-        let connect_timeout_ms = num("CONNECT_TIMEOUT_MS", connect_default, 50, 3_600_000);
-        let max_payload = num("MAX_PAYLOAD", 1_000_000, 1_000, 100_000_000);
-        let max_message_chars = num("MAX_MESSAGE_CHARS", 4000, 1, 4_000_000) as usize;
-        let history_limit = num("HISTORY_LIMIT", 20, 1, 500) as usize;
-        let rate_limit_per_minute = num("RATE_LIMIT_PER_MINUTE", 20, 1, 100_000) as u32;
-        let queue_limit = num("QUEUE_LIMIT", 5, 0, 1000) as usize;
-        let max_sockets_per_session = num("MAX_SOCKETS_PER_SESSION", 10, 1, 10_000) as usize;
-        let first_byte_timeout_ms = num("UPSTREAM_FIRST_BYTE_TIMEOUT_MS", 20_000, 10, 600_000);
-        let reply_timeout_ms = num("UPSTREAM_TIMEOUT_MS", 120_000, 10, 3_600_000);
-        let retry_base_ms = num("UPSTREAM_RETRY_BASE_MS", 500, 0, 60_000);
-        let token_ttl_secs = num("TOKEN_TTL_SECONDS", 7 * 24 * 3600, 60, 366 * 24 * 3600);
-        // Tokens this server mints always verify; the original's were 24 h.
-        let max_token_lifetime_secs = num("MAX_TOKEN_LIFETIME_SECONDS", 30 * 24 * 3600, 3600, 366 * 24 * 3600).max(token_ttl_secs);
-        let client_sessions_per_minute = num("CLIENT_SESSIONS_PER_MINUTE", 60, 0, 1_000_000) as u32;
-        let client_model_calls_per_minute = num("CLIENT_MODEL_CALLS_PER_MINUTE", 120, 0, 1_000_000) as u32;
-        let offline_chunk_delay_ms = num("OFFLINE_CHUNK_DELAY_MS", 30, 0, 10_000);
-        let judge_timeout_ms = num("SAFETY_JUDGE_TIMEOUT_MS", 8_000, 100, 120_000);
-
-        let retention_ms = match get("SESSION_RETENTION_DAYS") {
-            None => DEFAULT_RETENTION_DAYS as u64 * DAY_MS,
-            Some(raw) => match parse_days(&raw) {
-                Some(ms) => ms,
-                None => {
-                    problems.push((
-                        "SESSION_RETENTION_DAYS".into(),
-                        format!("expected a number of days above 0 and at most {MAX_RETENTION_DAYS}; using {DEFAULT_RETENTION_DAYS}"),
-                    ));
-                    DEFAULT_RETENTION_DAYS as u64 * DAY_MS
-                }
-            },
-        };
-
+        let mut v = Vars { get, problems: Vec::new() };
+        let conformance = matches!(v.text("SOCKETIO_CONFORMANCE").as_deref(), Some("1" | "true" | "yes"));
         // Production unless development is asked for by name: a deployment that forgets
         // NODE_ENV (or misspells it) keeps the strict origin and secret checks.
-        let production = get("NODE_ENV").as_deref().map(str::trim) != Some("development");
-        let log_level = match get("LOG_LEVEL") {
-            None => Level::Info,
-            Some(raw) => Level::parse(&raw).unwrap_or_else(|| {
-                problems.push(("LOG_LEVEL".into(), "expected debug, info, warn or error; using info".into()));
-                Level::Info
-            }),
-        };
-
-        let mut allowed_origins: Vec<String> = match get("ALLOWED_ORIGINS") {
-            Some(list) => list
-                .split(',')
-                .map(|o| o.trim().trim_end_matches('/').to_string())
-                .filter(|o| !o.is_empty())
-                .collect(),
-            None if production => Vec::new(),
-            None => vec!["*".into()],
-        };
-        if production && allowed_origins.iter().any(|o| o == "*") {
-            problems.push(("allowedOrigins".into(), "\"*\" is not allowed in production; ignored".into()));
-            allowed_origins.retain(|o| o != "*");
-        }
-
-        let mut jwt_secret = get("JWT_SECRET");
-        match &jwt_secret {
-            None => problems.push(("jwtSecret".into(), "missing".into())),
-            Some(s) if production && s.len() < MIN_SECRET_BYTES => {
-                problems.push((
-                    "jwtSecret".into(),
-                    format!("shorter than {MIN_SECRET_BYTES} bytes; refused in production"),
-                ));
-                jwt_secret = None;
-            }
-            Some(_) => {}
-        }
-
-        let (crisis_resources, substance_resources) = match get("CRISIS_RESOURCES") {
-            None => (
-                crate::safety::default_crisis_resources(),
-                crate::safety::default_substance_resources(),
-            ),
-            Some(raw) => match parse_resources(&raw) {
-                Ok(r) => r,
-                Err(e) => {
-                    problems.push(("CRISIS_RESOURCES".into(), format!("{e}; using the US defaults")));
-                    (
-                        crate::safety::default_crisis_resources(),
-                        crate::safety::default_substance_resources(),
-                    )
-                }
-            },
-        };
-
+        let production = v.text("NODE_ENV").as_deref() != Some("development");
+        let (ping, pong, connect) = if conformance { (300, 200, 1000) } else { (25_000, 20_000, 45_000) };
+        let token_ttl_secs = v.num("TOKEN_TTL_SECONDS", 7 * 24 * 3600, 60, 366 * 24 * 3600);
+        let (crisis_resources, substance_resources) = v.resources();
         Config {
-            openai_api_key: get("OPENAI_API_KEY"),
-            openai_base_url: get("OPENAI_BASE_URL")
+            openai_api_key: v.text("OPENAI_API_KEY"),
+            openai_base_url: v
+                .text("OPENAI_BASE_URL")
                 .unwrap_or_else(|| "https://api.openai.com/v1".into())
                 .trim_end_matches('/')
                 .to_string(),
-            openai_model: get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o".into()),
-            safety_model: get("SAFETY_MODEL"),
-            judge_timeout_ms,
-            workflow_id: get("MIA_WORKFLOW_ID"),
-            jwt_secret,
-            auth_api_key: get("AUTH_API_KEY"),
+            openai_model: v.text("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o".into()),
+            safety_model: v.text("SAFETY_MODEL"),
+            judge_timeout_ms: v.num("SAFETY_JUDGE_TIMEOUT_MS", 8_000, 100, 120_000),
+            workflow_id: v.text("MIA_WORKFLOW_ID"),
+            jwt_secret: v.jwt_secret(production),
+            auth_api_key: v.text("AUTH_API_KEY"),
             production,
-            allowed_origins,
-            log_level,
-            ping_interval_ms,
-            ping_timeout_ms,
-            connect_timeout_ms,
-            max_payload,
-            max_message_chars,
-            history_limit,
-            rate_limit_per_minute,
-            queue_limit,
-            max_sockets_per_session,
-            first_byte_timeout_ms,
-            reply_timeout_ms,
-            retry_base_ms,
+            allowed_origins: v.allowed_origins(production),
+            log_level: v.log_level(),
+            ping_interval_ms: v.num("PING_INTERVAL_MS", ping, 50, 3_600_000),
+            ping_timeout_ms: v.num("PING_TIMEOUT_MS", pong, 50, 3_600_000),
+            connect_timeout_ms: v.num("CONNECT_TIMEOUT_MS", connect, 50, 3_600_000),
+            max_payload: v.num("MAX_PAYLOAD", 1_000_000, 1_000, 100_000_000),
+            max_message_chars: v.num("MAX_MESSAGE_CHARS", 4000, 1, 4_000_000) as usize,
+            history_limit: v.num("HISTORY_LIMIT", 20, 1, 500) as usize,
+            rate_limit_per_minute: v.num("RATE_LIMIT_PER_MINUTE", 20, 1, 100_000) as u32,
+            queue_limit: v.num("QUEUE_LIMIT", 5, 0, 1000) as usize,
+            max_sockets_per_session: v.num("MAX_SOCKETS_PER_SESSION", 10, 1, 10_000) as usize,
+            first_byte_timeout_ms: v.num("UPSTREAM_FIRST_BYTE_TIMEOUT_MS", 20_000, 10, 600_000),
+            reply_timeout_ms: v.num("UPSTREAM_TIMEOUT_MS", 120_000, 10, 3_600_000),
+            retry_base_ms: v.num("UPSTREAM_RETRY_BASE_MS", 500, 0, 60_000),
             token_ttl_secs,
-            max_token_lifetime_secs,
-            client_sessions_per_minute,
-            client_model_calls_per_minute,
-            offline_chunk_delay_ms,
-            retention_ms,
+            // Tokens this server mints always verify; the original's were 24 h.
+            max_token_lifetime_secs: v
+                .num("MAX_TOKEN_LIFETIME_SECONDS", 30 * 24 * 3600, 3600, 366 * 24 * 3600)
+                .max(token_ttl_secs),
+            client_sessions_per_minute: v.num("CLIENT_SESSIONS_PER_MINUTE", 60, 0, 1_000_000) as u32,
+            client_model_calls_per_minute: v.num("CLIENT_MODEL_CALLS_PER_MINUTE", 120, 0, 1_000_000) as u32,
+            offline_chunk_delay_ms: v.num("OFFLINE_CHUNK_DELAY_MS", 30, 0, 10_000),
+            retention_ms: v.retention_ms(),
             crisis_resources,
             substance_resources,
             conformance,
             hibernate_websockets: !conformance,
-            problems,
+            problems: v.problems,
         }
     }
 
@@ -322,6 +226,107 @@ impl Config {
             }
         }
         (degraded, checks)
+    }
+}
+
+/// The variables as [`Config::from_lookup`] reads them: trimmed, empty as unset, and each
+/// value that cannot be used noted in `problems` (never the value itself).
+struct Vars<F> {
+    get: F,
+    problems: Vec<(String, String)>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    fn text(&self, name: &str) -> Option<String> {
+        (self.get)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    fn problem(&mut self, name: &str, what: String) {
+        self.problems.push((name.to_string(), what));
+    }
+
+    /// A whole number from `min` to `max`, else `default`.
+    fn num(&mut self, name: &str, default: u64, min: u64, max: u64) -> u64 {
+        let Some(raw) = self.text(name) else { return default };
+        match raw.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => n,
+            _ => {
+                self.problem(name, format!("expected a whole number from {min} to {max}; using {default}"));
+                default
+            }
+        }
+    }
+
+    fn retention_ms(&mut self) -> u64 {
+        let default = DEFAULT_RETENTION_DAYS as u64 * DAY_MS;
+        let Some(raw) = self.text("SESSION_RETENTION_DAYS") else {
+            return default;
+        };
+        parse_days(&raw).unwrap_or_else(|| {
+            self.problem(
+                "SESSION_RETENTION_DAYS",
+                format!("expected a number of days above 0 and at most {MAX_RETENTION_DAYS}; using {DEFAULT_RETENTION_DAYS}"),
+            );
+            default
+        })
+    }
+
+    fn log_level(&mut self) -> Level {
+        let Some(raw) = self.text("LOG_LEVEL") else { return Level::Info };
+        Level::parse(&raw).unwrap_or_else(|| {
+            self.problem("LOG_LEVEL", "expected debug, info, warn or error; using info".into());
+            Level::Info
+        })
+    }
+
+    /// `ALLOWED_ORIGINS`; `*` (the default in development) is refused in production.
+    fn allowed_origins(&mut self, production: bool) -> Vec<String> {
+        let mut origins: Vec<String> = match self.text("ALLOWED_ORIGINS") {
+            Some(list) => list
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            None if production => Vec::new(),
+            None => vec!["*".into()],
+        };
+        if production && origins.iter().any(|o| o == "*") {
+            self.problem("allowedOrigins", "\"*\" is not allowed in production; ignored".into());
+            origins.retain(|o| o != "*");
+        }
+        origins
+    }
+
+    /// `JWT_SECRET`, refused in production when shorter than [`MIN_SECRET_BYTES`].
+    fn jwt_secret(&mut self, production: bool) -> Option<String> {
+        match self.text("JWT_SECRET") {
+            None => {
+                self.problem("jwtSecret", "missing".into());
+                None
+            }
+            Some(s) if production && s.len() < MIN_SECRET_BYTES => {
+                self.problem("jwtSecret", format!("shorter than {MIN_SECRET_BYTES} bytes; refused in production"));
+                None
+            }
+            Some(s) => Some(s),
+        }
+    }
+
+    /// `CRISIS_RESOURCES`, else the US defaults: (crisis, substance-use help).
+    fn resources(&mut self) -> (Vec<Resource>, Vec<Resource>) {
+        let defaults = || {
+            (
+                crate::safety::default_crisis_resources(),
+                crate::safety::default_substance_resources(),
+            )
+        };
+        let Some(raw) = self.text("CRISIS_RESOURCES") else {
+            return defaults();
+        };
+        parse_resources(&raw).unwrap_or_else(|e| {
+            self.problem("CRISIS_RESOURCES", format!("{e}; using the US defaults"));
+            defaults()
+        })
     }
 }
 
