@@ -326,52 +326,69 @@ impl Conversation {
         self.emit(To::All, event);
     }
 
+    /// An attempt failed: after its first chunk the reply ends interrupted; before it, a
+    /// retryable problem is tried again; otherwise the reply is given up.
     fn fail(&mut self, problem: Problem) {
         let Some(r) = self.reply.as_ref() else { return };
-        let (reply_id, message_tier, attempt) = (r.id.clone(), r.message_tier, r.attempt);
         if r.got_first() {
-            self.log(
-                Record::new(Level::Warn, "upstream_interrupted")
-                    .with("replyId", reply_id.as_str())
-                    .with("error", problem.describe()),
-            );
-            self.complete(true);
-            let error = ClientError::new(
-                "UPSTREAM_INTERRUPTED",
-                "Mia's reply was cut off; what arrived is saved. Please try again.".into(),
-                true,
-            );
-            self.emit(To::All, ServerEvent::error(error));
-            return;
+            self.interrupted(&problem);
+        } else if problem.retryable() && r.attempt < MAX_RETRIES {
+            self.retry(&problem);
+        } else {
+            self.give_up(problem);
         }
-        if problem.retryable() && attempt < MAX_RETRIES {
-            let backoff = self.cfg.retry_base_ms.saturating_mul(1 << attempt);
-            let delay = match problem {
-                Problem::Status(_, Some(after)) => after.clamp(backoff, 10_000.max(backoff)),
-                _ => backoff,
-            };
-            let Some(r) = self.reply.as_mut() else { return };
-            r.attempt += 1;
-            r.sse = sse::Parser::new();
-            r.finished = false;
-            let attempt = r.attempt;
-            self.log(
-                Record::new(Level::Warn, "upstream_retry")
-                    .with("replyId", reply_id.as_str())
-                    .with("attempt", attempt)
-                    .with("delayMs", delay)
-                    .with("error", problem.describe()),
-            );
-            self.request_attempt(delay);
-            return;
-        }
+    }
+
+    /// What arrived is stored and completed as `interrupted`, then `UPSTREAM_INTERRUPTED`.
+    fn interrupted(&mut self, problem: &Problem) {
+        let Some(r) = self.reply.as_ref() else { return };
+        self.log(
+            Record::new(Level::Warn, "upstream_interrupted")
+                .with("replyId", r.id.as_str())
+                .with("error", problem.describe()),
+        );
+        self.complete(true);
+        let error = ClientError::new(
+            "UPSTREAM_INTERRUPTED",
+            "Mia's reply was cut off; what arrived is saved. Please try again.".into(),
+            true,
+        );
+        self.emit(To::All, ServerEvent::error(error));
+    }
+
+    /// The next attempt, after an exponential backoff (or the upstream's `Retry-After`,
+    /// within bounds).
+    fn retry(&mut self, problem: &Problem) {
+        let Some(r) = self.reply.as_mut() else { return };
+        let backoff = self.cfg.retry_base_ms.saturating_mul(1 << r.attempt);
+        let delay = match problem {
+            Problem::Status(_, Some(after)) => (*after).clamp(backoff, 10_000.max(backoff)),
+            _ => backoff,
+        };
+        r.attempt += 1;
+        r.sse = sse::Parser::new();
+        r.finished = false;
+        let record = Record::new(Level::Warn, "upstream_retry")
+            .with("replyId", r.id.as_str())
+            .with("attempt", r.attempt)
+            .with("delayMs", delay)
+            .with("error", problem.describe());
+        self.log(record);
+        self.request_attempt(delay);
+    }
+
+    /// No reply: at tier 3 the vetted crisis message streams instead (never leave a person
+    /// at risk without help); otherwise the message stays stored, owed nothing, and the
+    /// sockets get `UPSTREAM_RATE_LIMITED` or `UPSTREAM_UNAVAILABLE`.
+    fn give_up(&mut self, problem: Problem) {
+        let Some(r) = self.reply.as_ref() else { return };
+        let (reply_id, message_tier) = (r.id.clone(), r.message_tier);
         self.log(
             Record::new(Level::Error, "upstream_failed")
                 .with("replyId", reply_id.as_str())
                 .with("error", problem.describe()),
         );
         if message_tier.is_crisis() {
-            // Never leave a person at risk without help: send the vetted crisis message.
             let text = crisis_fallback(&self.cfg.crisis_resources);
             for piece in offline::chunks(&text) {
                 self.chunk(piece);
