@@ -6,7 +6,7 @@ use std::time::Instant;
 
 fn main() {
     let corpus = include_str!("../tests/corpus/labelled.jsonl");
-    let items = mia_server::safety::evaluation::parse(corpus).expect("corpus parses");
+    let items = mia_server::evaluation::parse(corpus).expect("corpus parses");
     let texts: Vec<&str> = items.iter().map(|i| i.text.as_str()).collect();
     let t0 = Instant::now();
     mia_server::session::prepare_classifiers();
@@ -17,7 +17,7 @@ fn main() {
     for _ in 0..rounds {
         for t in &texts {
             let start = Instant::now();
-            black_box(mia_server::safety::evaluation::verdict(black_box(t)));
+            black_box(mia_server::evaluation::verdict(black_box(t)));
             per_message.push(start.elapsed().as_nanos() as f64 / 1000.0);
         }
     }
@@ -27,7 +27,7 @@ fn main() {
     let long = "I have been feeling really low lately and I don't know who to talk to. ".repeat(55);
     let start = Instant::now();
     for _ in 0..20 {
-        black_box(mia_server::safety::evaluation::verdict(black_box(&long)));
+        black_box(mia_server::evaluation::verdict(black_box(&long)));
     }
     let long_us = start.elapsed().as_nanos() as f64 / 20.0 / 1000.0;
     println!("classify (safety + age + mode), native, {} messages x {rounds}:", texts.len());

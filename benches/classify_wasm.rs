@@ -17,7 +17,7 @@ pub extern "C" fn input(len: usize) -> *mut u8 {
 pub unsafe extern "C" fn classify(ptr: *const u8, len: usize) -> u32 {
     let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
     let text = std::str::from_utf8(bytes).unwrap_or("");
-    u32::from(mia_server::safety::evaluation::verdict(text).tier)
+    u32::from(mia_server::evaluation::verdict(text).tier)
 }
 
 /// Loads the model and compiles the rules.

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod conversation;
 pub mod engine;
+pub mod evaluation;
 pub mod http;
 pub mod ids;
 pub mod log;

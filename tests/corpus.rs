@@ -7,7 +7,7 @@
 //! writer) must reach age accuracy ≥ 0.97, and so must the independently written variety
 //! set `tests/corpus/age-round2.jsonl`.
 
-use mia_server::safety::evaluation::{parse, score};
+use mia_server::evaluation::{parse, score};
 
 #[test]
 fn labelled_corpus_meets_the_targets() {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 
-use mia_server::safety::evaluation;
+use mia_server::evaluation;
 
 const USAGE: &str = "usage: mia-classify [--features | --summary FILE [--min-tier3-recall R] [--min-tier2-recall R] [--max-tier1-fp R] [--min-age-accuracy R] [--misses]]";
 

@@ -11,7 +11,6 @@
 
 pub mod age;
 pub mod context;
-pub mod evaluation;
 pub mod features;
 pub mod model;
 pub mod normalize;

@@ -1,6 +1,7 @@
 //! Scoring the classifiers against a labelled set: recall per tier, false positives
 //! on tier 1, age accuracy, and for conversations (lines sharing `session`) the tier of
-//! the whole conversation. Used by `mia-classify --summary` and the corpus test.
+//! the whole conversation. Used by `mia-classify --summary` and the corpus test. It sits
+//! above `safety` and `conversation` (it reports the mode a session would take).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
