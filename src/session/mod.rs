@@ -2,6 +2,11 @@
 //! events go in; frames, closes, storage writes, upstream requests, alarms and log
 //! records come out. One `Session` per Durable Object; it can be rebuilt at any time
 //! from storage and the sockets' attachments (hibernation).
+//!
+//! A `Session` holds the connections and their Socket.IO sockets, and the session's
+//! [`Conversation`]: it hands the conversation its events (`message`, `cancel`,
+//! `join_session`) and carries out what it decides (events to every joined socket or to
+//! one, writes as one transaction per step, upstream commands, logs).
 
 pub mod access;
 mod conformance;
