@@ -30,7 +30,7 @@ use mode::{Mode, ModeState};
 use store::{Message, Meta, Owner, Pending, Role, SafetyEvent, Write};
 
 pub use opinions::{Opinion, OpinionRequest, OpinionResult, JUDGE_CONTEXT_MESSAGES, MODERATION_TIMEOUT_MS, OPINION_TIERS_KEPT};
-pub use reply::{Failure, Job, Reply, UpstreamCommand, UpstreamEvent, UpstreamJob, UpstreamRequest, MAX_RETRIES, PARTIAL_SAVE_MS};
+pub use reply::{Failure, Job, Reply, UpstreamEvent, UpstreamJob, UpstreamRequest, MAX_RETRIES, PARTIAL_SAVE_MS};
 
 /// How many stored messages a session keeps in memory and shows on join.
 pub const HISTORY_SHOWN: usize = 50;
@@ -46,6 +46,18 @@ pub enum To {
     All,
     /// One connection (by Engine.IO sid): the one that asked.
     Socket(String),
+}
+
+/// What the conversation asks of the model: a reply attempt, its abort, or a second opinion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamCommand {
+    Start(UpstreamJob),
+    /// Stop reading this reply (cancelled).
+    Abort {
+        reply_id: String,
+    },
+    /// Ask for a second opinion about a user message, beside the reply.
+    SecondOpinion(OpinionRequest),
 }
 
 /// What the conversation decided, in order, for the layer above to carry out.

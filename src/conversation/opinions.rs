@@ -3,9 +3,8 @@
 
 use crate::conversation::mode::Mode;
 use crate::conversation::prompts;
-use crate::conversation::reply::UpstreamCommand;
 use crate::conversation::store::{Message, Write};
-use crate::conversation::{Conversation, Effect};
+use crate::conversation::{Conversation, Effect, UpstreamCommand};
 use crate::log::{Level, Record};
 use crate::safety::Tier;
 use crate::upstream::openai::{self, ChatMessage, HttpRequest, JudgeVerdict};

@@ -3,9 +3,8 @@
 //! resources guaranteed at tier 3.
 
 use crate::conversation::events::{ClientError, ServerEvent};
-use crate::conversation::opinions::OpinionRequest;
 use crate::conversation::store::{Message, Role, Write};
-use crate::conversation::{offline, prompts, Conversation, Effect, To};
+use crate::conversation::{offline, prompts, Conversation, Effect, To, UpstreamCommand};
 use crate::log::{Level, Record};
 use crate::safety::{self, Resource, Tier};
 use crate::upstream::openai::{self, ChatMessage, HttpRequest, StreamItem};
@@ -46,17 +45,6 @@ pub struct UpstreamJob {
     pub request: UpstreamRequest,
     pub first_byte_timeout_ms: u64,
     pub total_timeout_ms: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpstreamCommand {
-    Start(UpstreamJob),
-    /// Stop reading this reply (cancelled).
-    Abort {
-        reply_id: String,
-    },
-    /// Ask for a second opinion about a user message, beside the reply.
-    SecondOpinion(OpinionRequest),
 }
 
 /// What the shell saw of an upstream attempt.
