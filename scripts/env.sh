@@ -3,10 +3,9 @@
 MIA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export MIA_ROOT
 
-WORKER_BUILD_VERSION="0.8.7"
 # Must equal the wasm-bindgen version in Cargo.lock.
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/, ""); print; exit}' "$MIA_ROOT/Cargo.lock")"
-export WORKER_BUILD_VERSION WASM_BINDGEN_VERSION
+export WASM_BINDGEN_VERSION
 
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$CARGO_BIN:$PATH"
@@ -20,7 +19,6 @@ fi
 # wrangler and the other node tools; the system's Node is only used to install them.
 export PATH="$MIA_ROOT/node_modules/.bin:$PATH"
 export WASM_BINDGEN_BIN="$CARGO_BIN/wasm-bindgen"
-export ESBUILD_BIN="$MIA_ROOT/node_modules/@esbuild/linux-x64/bin/esbuild"
 export WASM_OPT_BIN="$MIA_ROOT/node_modules/.bin/wasm-opt"
 export WRANGLER_SEND_METRICS=false
 export CLOUDFLARE_CF_FETCH_ENABLED=false

