@@ -25,8 +25,10 @@ apt_install() {
 }
 
 wasm_bindgen_ok() { "$WASM_BINDGEN_BIN" --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; }
+# Unoptimised (opt-level 0): it then compiles in a third of the CPU time (71 s against 208 s
+# here) and still turns the Worker's wasm into the same bytes, in 1 s instead of 0.35 s.
 install_wasm_bindgen() {
-  CARGO_TARGET_DIR="$tools_dir" CARGO_PROFILE_RELEASE_DEBUG=0 \
+  CARGO_TARGET_DIR="$tools_dir" CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_OPT_LEVEL=0 \
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --no-default-features --bin wasm-bindgen --force
 }
 
