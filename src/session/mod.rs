@@ -12,6 +12,7 @@ pub mod access;
 mod conformance;
 pub mod limits;
 pub mod relay;
+mod relaying;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
