@@ -270,3 +270,40 @@ fn an_upgraded_connection_survives_hibernation_from_its_attachment() {
     assert!(out.iter().any(|o| matches!(o,
         Output::Send { sid: to, frames, via: Transport::Websocket } if *to == sid && frames == &vec![Frame::Text("2".into())])));
 }
+
+/// A WebSocket still connected across the deploy of the Engine.IO layer carries its
+/// attachment as saved before it, with the Engine.IO fields beside the rest (no `engine`):
+/// the connection comes back from it, instead of being dropped as unreadable (its client
+/// would then get no answer and no ping until its own ping timeout).
+#[test]
+fn an_attachment_saved_before_the_engine_layer_still_restores_its_connection() {
+    let saved = serde_json::json!({
+        "sid": "session-1.abc",
+        "opened_at": 1_000,
+        "header_token": null,
+        "last_ping_at": 1_000,
+        "awaiting_pong": null,
+        "connected_once": true,
+        "sockets": [{ "nsp": "/", "id": "s1", "user_id": "anon_1", "authenticated": false, "expires_at": null }],
+        "created_session": true,
+        "transport": "websocket",
+        "link": { "kind": "own" },
+        "client_address": "203.0.113.1",
+        "upgrading": false
+    });
+    let conn: mia_server::session::Conn = serde_json::from_value(saved).expect("the old attachment reads");
+    assert_eq!(
+        (conn.transport, conn.opened_at, conn.client_address.as_deref()),
+        (Transport::Websocket, 1_000, Some("203.0.113.1"))
+    );
+    let cfg = Config::from_lookup(|k| (k == "PING_INTERVAL_MS").then(|| "1000".to_string()));
+    let mut woke = Session::restore(cfg, "session-1", None, Vec::new(), vec![conn.clone()], 1_500);
+    assert!(woke.connection("session-1.abc").is_some_and(|c| c.main().is_some()));
+    let out = woke.tick(2_000);
+    assert!(out.iter().any(|o| matches!(o,
+        Output::Send { sid, frames, via: Transport::Websocket } if sid == "session-1.abc" && frames == &vec![Frame::Text("2".into())])));
+    // Saved again, it takes the current layout, which reads back the same.
+    let again = serde_json::to_value(&conn).unwrap();
+    assert!(again.get("engine").is_some());
+    assert_eq!(serde_json::from_value::<mia_server::session::Conn>(again).unwrap(), conn);
+}
