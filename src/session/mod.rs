@@ -48,8 +48,10 @@ pub struct NsSocket {
 }
 
 /// Per-connection state; the shell keeps it in the WebSocket's attachment. The Engine.IO
-/// half is [`Connection`] (read through `Deref`); the rest is this layer's.
+/// half is [`Connection`] (read through `Deref`); the rest is this layer's. Saved with the
+/// Engine.IO half under `engine`; read back from that, or from the layout saved before it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SavedConn")]
 pub struct Conn {
     pub sid: String,
     pub engine: Connection,
@@ -63,6 +65,42 @@ pub struct Conn {
     /// Where its Socket.IO packets go (its own session, or a relay; see [`crate::session::relay`]).
     #[serde(default)]
     pub link: Link,
+}
+
+/// A [`Conn`] as an attachment holds it: the Engine.IO half under `engine`, or beside the
+/// rest, as attachments were saved before the Engine.IO layer (a WebSocket still connected
+/// across that deploy carries one; unreadable, its connection would be dropped unanswered).
+#[derive(Deserialize)]
+struct SavedConn {
+    sid: String,
+    #[serde(default)]
+    engine: Option<Connection>,
+    #[serde(default)]
+    connected_once: bool,
+    #[serde(default)]
+    sockets: Vec<NsSocket>,
+    #[serde(default)]
+    created_session: bool,
+    #[serde(default)]
+    link: Link,
+    /// The earlier layout's Engine.IO fields.
+    #[serde(flatten)]
+    flat: Option<Connection>,
+}
+
+impl TryFrom<SavedConn> for Conn {
+    type Error = &'static str;
+
+    fn try_from(s: SavedConn) -> Result<Conn, &'static str> {
+        Ok(Conn {
+            sid: s.sid,
+            engine: s.engine.or(s.flat).ok_or("missing field `engine`")?,
+            connected_once: s.connected_once,
+            sockets: s.sockets,
+            created_session: s.created_session,
+            link: s.link,
+        })
+    }
 }
 
 impl std::ops::Deref for Conn {
