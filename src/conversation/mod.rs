@@ -15,6 +15,7 @@ pub mod opinions;
 pub mod prompts;
 pub mod reply;
 pub mod store;
+pub mod work;
 
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -29,8 +30,10 @@ use events::{ClientError, ServerEvent, SessionCreated, Streaming};
 use mode::{Mode, ModeState};
 use store::{Message, Meta, Owner, Pending, Role, SafetyEvent, Write};
 
-pub use opinions::{Opinion, OpinionRequest, OpinionResult, JUDGE_CONTEXT_MESSAGES, MODERATION_TIMEOUT_MS, OPINION_TIERS_KEPT};
-pub use reply::{Failure, Job, Reply, UpstreamEvent, UpstreamJob, UpstreamRequest, MAX_RETRIES, PARTIAL_SAVE_MS};
+pub use work::{
+    Failure, Job, Opinion, OpinionRequest, OpinionResult, Reply, UpstreamCommand, UpstreamEvent, UpstreamJob, UpstreamRequest,
+    JUDGE_CONTEXT_MESSAGES, MAX_RETRIES, MODERATION_TIMEOUT_MS, OPINION_TIERS_KEPT, PARTIAL_SAVE_MS,
+};
 
 /// How many stored messages a session keeps in memory and shows on join.
 pub const HISTORY_SHOWN: usize = 50;
@@ -46,18 +49,6 @@ pub enum To {
     All,
     /// One connection (by Engine.IO sid): the one that asked.
     Socket(String),
-}
-
-/// What the conversation asks of the model: a reply attempt, its abort, or a second opinion.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpstreamCommand {
-    Start(UpstreamJob),
-    /// Stop reading this reply (cancelled).
-    Abort {
-        reply_id: String,
-    },
-    /// Ask for a second opinion about a user message, beside the reply.
-    SecondOpinion(OpinionRequest),
 }
 
 /// What the conversation decided, in order, for the layer above to carry out.
@@ -531,7 +522,7 @@ impl Conversation {
             let mut text = p.partial;
             let add_resources = p.tier.is_crisis() && !safety::mentions_resources(&text, &self.cfg.crisis_resources);
             if add_resources {
-                text.push_str(&reply::resources_suffix(&self.cfg.crisis_resources));
+                text.push_str(&work::resources_suffix(&self.cfg.crisis_resources));
             }
             let stored = Message {
                 id: p.reply_id.clone(),

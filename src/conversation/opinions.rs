@@ -4,56 +4,11 @@
 use crate::conversation::mode::Mode;
 use crate::conversation::prompts;
 use crate::conversation::store::{Message, Write};
-use crate::conversation::{Conversation, Effect, UpstreamCommand};
+use crate::conversation::work::*;
+use crate::conversation::{Conversation, Effect};
 use crate::log::{Level, Record};
 use crate::safety::Tier;
-use crate::upstream::openai::{self, ChatMessage, HttpRequest, JudgeVerdict};
-
-/// How long the moderation endpoint may take before its answer is given up.
-pub const MODERATION_TIMEOUT_MS: u64 = 10_000;
-
-/// Earlier messages (user and assistant) the safety judge sees with the one it judges.
-pub const JUDGE_CONTEXT_MESSAGES: usize = 6;
-
-/// How many recent messages' tiers are kept for their second opinions (far more than can
-/// be answered within the opinions' timeouts under the rate limit).
-pub const OPINION_TIERS_KEPT: usize = 32;
-
-/// Who gives a second opinion on a user message, beside the reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Opinion {
-    /// The moderation endpoint: `self-harm/intent` or `self-harm/instructions` → tier 3.
-    Moderation,
-    /// The safety judge: `SAFETY_MODEL` with the rubric in `prompts/safety-judge.md`.
-    Judge,
-}
-
-impl Opinion {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Opinion::Moderation => "moderation",
-            Opinion::Judge => "judge",
-        }
-    }
-}
-
-/// A second opinion to ask for; its answer comes back through [`Conversation::second_opinion`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpinionRequest {
-    pub message_id: String,
-    pub opinion: Opinion,
-    pub request: HttpRequest,
-    /// The shell gives up after this long and reports [`OpinionResult::Timeout`].
-    pub timeout_ms: u64,
-}
-
-/// What the shell got for a second opinion.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OpinionResult {
-    Answer { status: u16, body: String },
-    Failed(String),
-    Timeout,
-}
+use crate::upstream::openai::{self, ChatMessage, JudgeVerdict};
 
 /// A second opinion's verdict, whoever gave it.
 struct Verdict {

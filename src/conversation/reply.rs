@@ -4,82 +4,12 @@
 
 use crate::conversation::events::{ClientError, ServerEvent};
 use crate::conversation::store::{Message, Role, Write};
-use crate::conversation::{offline, prompts, Conversation, Effect, To, UpstreamCommand};
+use crate::conversation::work::*;
+use crate::conversation::{offline, prompts, Conversation, Effect, To};
 use crate::log::{Level, Record};
-use crate::safety::{self, Resource, Tier};
-use crate::upstream::openai::{self, ChatMessage, HttpRequest, StreamItem};
+use crate::safety::{self, Resource};
+use crate::upstream::openai::{self, ChatMessage, StreamItem};
 use crate::upstream::sse;
-
-/// Retries after the first attempt, for failures before the first chunk.
-pub const MAX_RETRIES: u32 = 2;
-
-/// A streaming reply's text is saved with the first chunk at least this long after its first
-/// chunk, then after the last save: a crash loses at most the text streamed in this time.
-pub const PARTIAL_SAVE_MS: u64 = 500;
-
-/// A reply waiting its turn.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Job {
-    pub user_message: String,
-    pub reply_id: String,
-    pub tier: Tier,
-}
-
-/// Where a reply comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpstreamRequest {
-    Http(HttpRequest),
-    /// The offline companion: the shell feeds these back as deltas, `delay_ms` apart.
-    Offline {
-        chunks: Vec<String>,
-        delay_ms: u64,
-    },
-}
-
-/// One attempt at getting a reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpstreamJob {
-    pub reply_id: String,
-    pub attempt: u32,
-    pub delay_ms: u64,
-    pub request: UpstreamRequest,
-    pub first_byte_timeout_ms: u64,
-    pub total_timeout_ms: u64,
-}
-
-/// What the shell saw of an upstream attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpstreamEvent {
-    Status { code: u16, retry_after_ms: Option<u64> },
-    Bytes(Vec<u8>),
-    Delta(String),
-    End,
-    Failed(Failure),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    Network(String),
-    FirstByteTimeout,
-    TotalTimeout,
-}
-
-/// The reply being streamed.
-#[derive(Debug)]
-pub struct Reply {
-    pub id: String,
-    pub for_message: String,
-    pub text: String,
-    pub index: u32,
-    pub(super) message_tier: Tier,
-    attempt: u32,
-    request: UpstreamRequest,
-    sse: sse::Parser,
-    finished: bool,
-    pub(crate) started_at: u64,
-    /// When the text was last saved, or its first chunk came (`None`: no chunk yet).
-    saved_at: Option<u64>,
-}
 
 impl Reply {
     fn got_first(&self) -> bool {
@@ -111,14 +41,6 @@ impl Problem {
             Problem::Stream(e) => format!("stream: {e}"),
         }
     }
-}
-
-/// What a tier-3 reply that does not name the crisis resources ends with.
-pub(super) fn resources_suffix(resources: &[Resource]) -> String {
-    format!(
-        "\n\nIf you need help right now, please reach out:\n{}",
-        safety::resources_text(resources)
-    )
 }
 
 fn crisis_fallback(resources: &[Resource]) -> String {

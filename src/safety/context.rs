@@ -14,8 +14,9 @@
 
 use std::collections::VecDeque;
 
+use super::labels::Category;
 use super::model::{self, Scores, CATEGORIES};
-use super::{Assessment, Category};
+use super::Assessment;
 
 /// How many user messages the context reads, the current one included.
 pub const WINDOW: usize = 4;

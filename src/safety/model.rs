@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use super::features::{self, Features, Vocab};
-use super::Category;
+use super::labels::Category;
 
 /// The categories the model scores, in the order of its outputs.
 pub const CATEGORIES: [Category; 5] = [

@@ -9,7 +9,7 @@
 use regex::Regex;
 use std::sync::OnceLock;
 
-use super::Category;
+use super::labels::Category;
 
 struct Rule {
     id: &'static str,
