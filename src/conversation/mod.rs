@@ -1,8 +1,8 @@
 //! The conversation (README "The message pipeline"): a session's history, its reply in
 //! flight and queue, its safety state, mode and age, sans I/O. Inputs carry time; what
 //! it decides comes back as [`Effect`]s (events for the session's sockets, storage
-//! writes, upstream requests, logs) that the Socket.IO layer routes. It knows nothing
-//! of sockets or connections.
+//! writes, upstream requests, logs) that the Socket.IO layer routes. Of sockets it knows
+//! only the id an event came from, to address its answer (`To::Socket`) and its logs.
 //!
 //! A message goes: [`Conversation::message`] (validate, admit, store, classify, alert,
 //! age and mode, second opinions, ack) → [`reply`] (the model's stream as
