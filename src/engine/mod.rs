@@ -64,15 +64,6 @@ pub enum Refused {
     Unexpected(&'static str),
 }
 
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Refused::Malformed(e) => e.fmt(f),
-            Refused::Unexpected(s) => f.write_str(s),
-        }
-    }
-}
-
 /// What a connection's ping timer asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Timer {
