@@ -1881,7 +1881,7 @@ fn a_reply_owed_with_nobody_connected_sets_an_alarm_past_its_last_possible_momen
     let out = h.session.closed(h.now + 10, &sid);
     h.take(out);
     // Had the object restarted meanwhile, this wake-up restores it and finishes the reply.
-    assert_eq!(h.alarm, Some(started + 1000 + 4000 + mia_server::session::RECOVERY_GRACE_MS));
+    assert_eq!(h.alarm, Some(started + 1000 + 4000 + mia_server::conversation::RECOVERY_GRACE_MS));
     let job = h.last_job();
     h.sse(&job, &["Owls hunt at night."], true);
     // Answered: the alarm is the expiry again.

@@ -18,7 +18,7 @@ use super::{config_from_env, frame_of, limiter, now_ms, relay, send_frames, upst
 use crate::auth;
 use crate::config::Config;
 use crate::conversation::store::{self, Message, MessageRow, Meta, MetaRow, Pending, PendingRow, SqlValue, Write};
-use crate::conversation::{OpinionRequest, UpstreamCommand, UpstreamEvent, UpstreamJob};
+use crate::conversation::{Conversation, OpinionRequest, UpstreamCommand, UpstreamEvent, UpstreamJob};
 use crate::engine::polling::{Answer, Get, Polling};
 use crate::http::{self, EngineTarget};
 use crate::log::{Level, Record};
@@ -227,7 +227,7 @@ impl Inner {
                 .into_iter()
                 .next()
                 .map(Into::into);
-            let limit = Session::history_to_load(&self.cfg) as i64;
+            let limit = Conversation::history_to_load(&self.cfg) as i64;
             let mut history: Vec<Message> = self
                 .sql
                 .exec(store::LOAD_MESSAGES, vec![SqlStorageValue::Integer(limit)])?

@@ -248,8 +248,6 @@ pub struct Session {
     out: Vec<Output>,
 }
 
-pub use crate::conversation::{HISTORY_SHOWN, OPINION_TIERS_KEPT, RECOVERY_GRACE_MS};
-
 impl Session {
     /// Rebuilds a session from storage (`meta` is `None` for a new one) and live connections.
     /// Replies still owed are picked up by [`Session::recover`].
@@ -275,11 +273,6 @@ impl Session {
             now,
             out: Vec::new(),
         }
-    }
-
-    /// How many messages to load from storage for `restore`.
-    pub fn history_to_load(cfg: &Config) -> usize {
-        Conversation::history_to_load(cfg)
     }
 
     pub fn meta(&self) -> &Meta {
