@@ -11,6 +11,7 @@ pub mod engine;
 pub mod evaluation;
 pub mod http;
 pub mod ids;
+pub mod knockout;
 pub mod log;
 pub mod protocol;
 pub mod rate_limit;

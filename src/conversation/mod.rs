@@ -359,6 +359,9 @@ impl Conversation {
 
     /// The message's safety tier in its context; the session's is the highest seen.
     fn classify(&mut self, text: &str) -> Assessment {
+        if crate::knockout::off(crate::knockout::Part::Classify) {
+            return Assessment::none();
+        }
         let assessment = self.context().classify(text);
         self.meta.tier = self.meta.tier.max(assessment.tier);
         assessment
@@ -366,6 +369,9 @@ impl Conversation {
 
     /// The age the message states, and the mode after it (`mode_changed` when it changes).
     fn age_and_mode(&mut self, text: &str) {
+        if crate::knockout::off(crate::knockout::Part::Classify) {
+            return;
+        }
         if let Some(a) = age::detect(text) {
             self.meta.age = Some(a);
         }

@@ -18,9 +18,10 @@ use super::{config_from_env, frame_of, limiter, now_ms, relay, send_frames, upst
 use crate::auth;
 use crate::config::Config;
 use crate::conversation::store::{self, Message, MessageRow, Meta, MetaRow, Pending, PendingRow, SqlValue, Write};
-use crate::conversation::{Conversation, OpinionRequest, UpstreamCommand, UpstreamEvent, UpstreamJob};
+use crate::conversation::{Conversation, Opinion, OpinionRequest, OpinionResult, UpstreamCommand, UpstreamEvent, UpstreamJob};
 use crate::engine::polling::{Answer, Get, Polling};
 use crate::http::{self, EngineTarget};
+use crate::knockout::{off, Part};
 use crate::log::{Level, Record};
 use crate::protocol::engineio::{Frame, Transport};
 use crate::session::limits::Kind;
@@ -311,6 +312,13 @@ impl Inner {
 
     /// Writes one step's writes as one transaction, retried up to [`COMMIT_ATTEMPTS`] times.
     fn commit(&self, writes: &[Write]) -> std::result::Result<(), String> {
+        if off(Part::Storage) {
+            return Ok(());
+        }
+        if off(Part::PartialSaves) && writes.iter().any(|w| matches!(w, Write::Partial { .. })) {
+            let kept: Vec<Write> = writes.iter().filter(|w| !matches!(w, Write::Partial { .. })).cloned().collect();
+            return if kept.is_empty() { Ok(()) } else { self.commit(&kept) };
+        }
         let mut error = String::new();
         for attempt in 1..=COMMIT_ATTEMPTS {
             let statements = writes
@@ -515,7 +523,14 @@ impl Inner {
     }
 
     async fn second_opinion(&self, ask: OpinionRequest) {
-        let result = upstream::second_opinion(&ask.request, ask.timeout_ms).await;
+        let result = if off(Part::Moderation) && ask.opinion == Opinion::Moderation {
+            OpinionResult::Answer {
+                status: 200,
+                body: r#"{"results":[{"flagged":false,"categories":{}}]}"#.into(),
+            }
+        } else {
+            upstream::second_opinion(&ask.request, ask.timeout_ms).await
+        };
         let outputs = self
             .with_core(|c| c.second_opinion(now_ms(), &ask.message_id, ask.opinion, result))
             .unwrap_or_default();
@@ -883,6 +898,10 @@ impl DurableObject for MiaSession {
         crate::session::prepare_classifiers();
         let sql = state.storage().sql();
         let cfg = config_from_env(&env);
+        #[cfg(feature = "knockout")]
+        if let Err(e) = crate::knockout::set_from(&env.var("MIA_KNOCKOUT").map(|v| v.to_string()).unwrap_or_default()) {
+            worker::console_log!("{e}");
+        }
         let polling = RefCell::new(Polling::new(cfg.ping_interval_ms, cfg.ping_timeout_ms));
         MiaSession {
             inner: Rc::new_cyclic(|me| Inner {
