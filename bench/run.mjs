@@ -1,4 +1,4 @@
-// npm run bench [-- --url URL] [--chunks K] [--chunk-delay-ms D] [--only NAME] [--direct] [--miniflare] [--node-reference] [--profile DIR] [--stagger-ms MS] [--think-ms MS] [--scenario SESSIONS,MESSAGES[,IDLE]] [--mock-port P] [--server-pid PID] [--beside URL --beside-pid PID --beside-name NAME]
+// npm run bench [-- --url URL] [--chunks K] [--chunk-delay-ms D] [--only NAME] [--direct] [--miniflare] [--node-reference] [--profile DIR] [--isolate-profile FILE] [--json FILE] [--stagger-ms MS] [--think-ms MS] [--scenario SESSIONS,MESSAGES[,IDLE]] [--mock-port P] [--server-pid PID] [--beside URL --beside-pid PID --beside-name NAME]
 // Starts (or takes --url) a server and a mock OpenAI server, then runs the client
 // scenarios, each in its own process, and prints a table. --beside runs every scenario
 // against a second server started beforehand (e.g. the original, with its OpenAI base URL
@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { startWrangler, freePort, ROOT } from "../tests/support/wrangler.mjs";
 import { startMiniflare } from "./miniflare.mjs";
+import { startIsolateProfile } from "./isolate-profile.mjs";
 
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : def; };
@@ -122,6 +123,8 @@ const serverVars = {
   RATE_LIMIT_PER_MINUTE: 100000, MAX_SOCKETS_PER_SESSION: 10000,
   // Every bench session comes from 127.0.0.1: lift the per-client-address limits.
   CLIENT_SESSIONS_PER_MINUTE: 0, CLIENT_MODEL_CALLS_PER_MINUTE: 0,
+  // Read only by a build with the measurement-only `knockout` feature (src/knockout.rs).
+  ...(process.env.MIA_KNOCKOUT ? { MIA_KNOCKOUT: process.env.MIA_KNOCKOUT } : {}),
 };
 let runtime = url ? "given" : "wrangler dev";
 if (!url && args.includes("--node-reference")) {
@@ -131,7 +134,10 @@ if (!url && args.includes("--node-reference")) {
   server = { pid: proc.pid, stop: async () => { proc.kill(); } };
   runtime = "Node.js reference (Express + Socket.IO + OpenAI SDK)";
 } else if (!url && args.includes("--miniflare")) {
-  server = await startMiniflare(serverVars);
+  // --isolate-profile FILE: a V8 CPU profile of the Worker's isolate over the run.
+  const inspectorPort = opt("isolate-profile", null) ? await freePort() : undefined;
+  server = await startMiniflare(serverVars, { inspectorPort });
+  server.inspectorPort = inspectorPort;
   url = server.url;
   runtime = "workerd via Miniflare";
 } else if (!url) {
@@ -173,11 +179,17 @@ for (const sc of scenarios) for (const target of targets) {
   // Memory: the runtime's processes (under wrangler, its workerds, not its Node); CPU: all of them.
   const cpuPids = target.cpuPids();
   const pids = target.memPids();
+  const profiling = server?.inspectorPort && target.url === url ? await startIsolateProfile(server.inspectorPort) : null;
   const cpuBefore = cpuByPid(cpuPids);
   const sampler = setInterval(() => { if (pids.length) peak = rssOf(pids); }, 500);
   const r = JSON.parse(await firstLine(proc));
   clearInterval(sampler);
   const cpuAfter = cpuByPid(cpuPids);
+  if (profiling) {
+    const file = path.resolve(opt("isolate-profile"));
+    fs.writeFileSync(file, JSON.stringify(await profiling.stop()));
+    console.log(`  ${sc.name}: isolate CPU profile in ${file} (node bench/profile-summary.mjs ${file})`);
+  }
   const cpu = cpuOf(cpuPids) - [...cpuBefore.values()].reduce((a, b) => a + b, 0);
   rows.push({
     scenario: sc.name,
@@ -203,6 +215,8 @@ for (const sc of scenarios) for (const target of targets) {
   if (sc.idle) console.log(`  ${sc.name} (${target.name}): ${r.idleAlive}/${sc.idle} idle sessions still connected at the end`);
 }
 console.table(rows);
+// --json FILE: the rows as JSON too (bench/compare.mjs reads them).
+if (opt("json", null)) fs.writeFileSync(path.resolve(opt("json")), JSON.stringify(rows));
 if (server?.child && opt("profile", null)) {
   process.kill(-server.child.pid, "SIGINT"); // lets Node write the profile
   await new Promise((r) => setTimeout(r, 3000));
