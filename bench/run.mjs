@@ -16,6 +16,7 @@ const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 
 const K = Number(opt("chunks", 20));
 const D = Number(opt("chunk-delay-ms", 10));
 const only = opt("only", null);
+const isolateProfile = opt("isolate-profile", null);
 // 0: each session sends its next message the moment a reply completes (a stress test).
 const thinkMs = Number(opt("think-ms", 0));
 // Sessions start at random offsets within this window. With think time, one think-time
@@ -135,9 +136,9 @@ if (!url && args.includes("--node-reference")) {
   runtime = "Node.js reference (Express + Socket.IO + OpenAI SDK)";
 } else if (!url && args.includes("--miniflare")) {
   // --isolate-profile FILE: a V8 CPU profile of the Worker's isolate over the run.
-  const inspectorPort = opt("isolate-profile", null) ? await freePort() : undefined;
+  const inspectorPort = isolateProfile ? await freePort() : undefined;
   server = await startMiniflare(serverVars, { inspectorPort });
-  server.inspectorPort = inspectorPort;
+  server.isolateInspectorPort = inspectorPort;
   url = server.url;
   runtime = "workerd via Miniflare";
 } else if (!url) {
@@ -179,14 +180,14 @@ for (const sc of scenarios) for (const target of targets) {
   // Memory: the runtime's processes (under wrangler, its workerds, not its Node); CPU: all of them.
   const cpuPids = target.cpuPids();
   const pids = target.memPids();
-  const profiling = server?.inspectorPort && target.url === url ? await startIsolateProfile(server.inspectorPort) : null;
+  const profiling = server?.isolateInspectorPort && target.url === url ? await startIsolateProfile(server.isolateInspectorPort) : null;
   const cpuBefore = cpuByPid(cpuPids);
   const sampler = setInterval(() => { if (pids.length) peak = rssOf(pids); }, 500);
   const r = JSON.parse(await firstLine(proc));
   clearInterval(sampler);
   const cpuAfter = cpuByPid(cpuPids);
   if (profiling) {
-    const file = path.resolve(opt("isolate-profile"));
+    const file = path.resolve(isolateProfile);
     fs.writeFileSync(file, JSON.stringify(await profiling.stop()));
     console.log(`  ${sc.name}: isolate CPU profile in ${file} (node bench/profile-summary.mjs ${file})`);
   }
