@@ -360,7 +360,12 @@ impl Conversation {
     /// The message's safety tier in its context; the session's is the highest seen.
     fn classify(&mut self, text: &str) -> Assessment {
         if crate::knockout::off(crate::knockout::Part::Classify) {
-            return Assessment::none();
+            return Assessment {
+                tier: Tier::NONE,
+                categories: Vec::new(),
+                rules: Vec::new(),
+                scores: Default::default(),
+            };
         }
         let assessment = self.context().classify(text);
         self.meta.tier = self.meta.tier.max(assessment.tier);

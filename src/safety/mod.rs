@@ -46,11 +46,6 @@ impl Assessment {
         }
     }
 
-    /// Nothing found (the bench's `classify` knockout: `crate::knockout`).
-    pub fn none() -> Assessment {
-        Assessment::new(Default::default())
-    }
-
     /// Adds a finding; the tier follows the highest category.
     pub fn flag(&mut self, category: Category, id: &'static str) {
         if !self.categories.contains(&category) {
