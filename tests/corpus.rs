@@ -1,8 +1,7 @@
 //! The labelled corpus in `tests/corpus/labelled.jsonl` (the rules' regression corpus, also
 //! in training) must meet its targets: tier-3 recall ≥ 0.97 (the model may veto a rule that
-//! does not stand alone), tier-2 recall ≥ 0.95, tier-1 false positives ≤ 0.04 (it was ≤ 0.03
-//! until round 6: the model now flags 9 of its 251 plain look-alikes, such as "i would never
-//! hurt myself", for more tier-3 recall on three independent sets at the same flag rate).
+//! does not stand alone), tier-2 recall ≥ 0.95, tier-1 false positives ≤ 0.03 (round 6 needed
+//! 0.04; round 7 flags 6 of its 251 plain look-alikes, such as "i would never hurt myself").
 //! The age corpus in `tests/corpus/age.jsonl` (about 40% lines that state no age of the
 //! writer) must reach age accuracy ≥ 0.97, and so must the independently written variety
 //! set `tests/corpus/age-round2.jsonl`.
@@ -18,7 +17,7 @@ fn labelled_corpus_meets_the_targets() {
     assert!(s.tier3_recall >= 0.97, "tier-3 recall {:.4}\n{}", s.tier3_recall, misses.join("\n"));
     assert!(s.tier2_recall >= 0.95, "tier-2 recall {:.4}\n{}", s.tier2_recall, misses.join("\n"));
     assert!(
-        s.tier1_false_positive_rate <= 0.04,
+        s.tier1_false_positive_rate <= 0.03,
         "tier-1 FP {:.4}\n{}",
         s.tier1_false_positive_rate,
         misses.join("\n")
@@ -94,10 +93,10 @@ fn shipped_model_scores_as_recorded() {
 
 /// The independent evaluation sets are never tuned on; these floors only catch a change
 /// that makes the shipped classifiers worse than the figures in the README (measured:
-/// `evaluation.jsonl` tier-3 recall 0.839, tier-2 0.846, tier-1 flagged 0.042;
-/// `evaluation-round2.jsonl` 0.832, 0.877, 0.032, age 0.984; `evaluation-round3.jsonl`
-/// 0.788, 0.817, 0.046, age 0.966; age 0.958; conversations reaching tier 3 24/26, safe
-/// ones raised 6/17).
+/// `evaluation.jsonl` tier-3 recall 0.846, tier-2 0.862, tier-1 flagged 0.045;
+/// `evaluation-round2.jsonl` 0.848, 0.868, 0.028, age 0.984; `evaluation-round3.jsonl`
+/// 0.806, 0.852, 0.028, age 0.966; `evaluation-round4.jsonl` 0.870, 0.856, 0.019, age 0.974;
+/// age 0.958; conversations reaching tier 3 23/26, safe ones raised 3/17).
 #[test]
 fn evaluation_sets_hold_their_floors() {
     let s = score(&parse(include_str!("corpus/evaluation.jsonl")).expect("evaluation parses"));
@@ -131,14 +130,29 @@ fn evaluation_sets_hold_their_floors() {
         "{:?}",
         third.tier_counts
     );
-    assert!(third.tier3_recall >= 0.76, "round 3 tier-3 recall {:.4}", third.tier3_recall);
-    assert!(third.tier2_recall >= 0.78, "round 3 tier-2 recall {:.4}", third.tier2_recall);
+    assert!(third.tier3_recall >= 0.77, "round 3 tier-3 recall {:.4}", third.tier3_recall);
+    assert!(third.tier2_recall >= 0.80, "round 3 tier-2 recall {:.4}", third.tier2_recall);
     assert!(
-        third.tier1_false_positive_rate <= 0.07,
+        third.tier1_false_positive_rate <= 0.06,
         "round 3 tier-1 flagged {:.4}",
         third.tier1_false_positive_rate
     );
     assert!(third.age_accuracy >= 0.95, "round 3 age accuracy {:.4}", third.age_accuracy);
+
+    let fourth = score(&parse(include_str!("corpus/evaluation-round4.jsonl")).expect("round 4 parses"));
+    assert!(
+        fourth.tier_counts[2] >= 370 && fourth.tier_counts[0] >= 300,
+        "{:?}",
+        fourth.tier_counts
+    );
+    assert!(fourth.tier3_recall >= 0.83, "round 4 tier-3 recall {:.4}", fourth.tier3_recall);
+    assert!(fourth.tier2_recall >= 0.80, "round 4 tier-2 recall {:.4}", fourth.tier2_recall);
+    assert!(
+        fourth.tier1_false_positive_rate <= 0.05,
+        "round 4 tier-1 flagged {:.4}",
+        fourth.tier1_false_positive_rate
+    );
+    assert!(fourth.age_accuracy >= 0.95, "round 4 age accuracy {:.4}", fourth.age_accuracy);
 
     let ages = score(&parse(include_str!("corpus/evaluation-age.jsonl")).expect("age set parses"));
     assert!(
@@ -150,12 +164,12 @@ fn evaluation_sets_hold_their_floors() {
     let talks = score(&parse(include_str!("corpus/evaluation-sessions.jsonl")).expect("conversations parse"));
     assert!(talks.session_counts[2] >= 25, "{:?}", talks.session_counts);
     assert!(
-        talks.session_tier3_recall >= 0.88,
+        talks.session_tier3_recall >= 0.84,
         "conversations reaching 3: {:.4}",
         talks.session_tier3_recall
     );
     assert!(
-        talks.session_false_raise_rate <= 0.40,
+        talks.session_false_raise_rate <= 0.30,
         "safe conversations raised: {:.4}",
         talks.session_false_raise_rate
     );
