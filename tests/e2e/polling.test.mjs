@@ -158,10 +158,14 @@ describe("conformance switch over long-polling (the protocol test suite's pollin
     assert.equal((await poll(`&sid=${sid}`)).status, 400);
   });
 
-  test("upgrade: 2probe → 3probe, then 5; the old transport and a second WebSocket are refused", async () => {
+  test("upgrade: 2probe → 3probe, then 5; the old transport and a second WebSocket are refused", { timeout: 60_000 }, async () => {
     const { sid } = await openSession();
     const { default: WebSocket } = await import("ws");
     const ws = new WebSocket(`${conf.url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket&sid=${sid}`);
+    // The switch's timers are the suite's (ping every 300 ms, 200 ms to answer): a ping queued
+    // during the upgrade arrives on the WebSocket once it completes and must be answered, or a
+    // slow machine sees the session closed before the last step.
+    ws.on("message", (d) => { if (d.toString() === "2") ws.send("3"); });
     await new Promise((r) => ws.once("open", r));
     const probe = new Promise((r) => ws.once("message", (d) => r(d.toString())));
     ws.send("2probe");
