@@ -97,62 +97,51 @@ fn shipped_model_scores_as_recorded() {
 /// `evaluation-round2.jsonl` 0.848, 0.868, 0.028, age 0.984; `evaluation-round3.jsonl`
 /// 0.806, 0.852, 0.028, age 0.966; `evaluation-round4.jsonl` 0.870, 0.856, 0.019, age 0.974;
 /// age 0.958; conversations reaching tier 3 23/26, safe ones raised 3/17).
-#[test]
-fn evaluation_sets_hold_their_floors() {
-    let s = score(&parse(include_str!("corpus/evaluation.jsonl")).expect("evaluation parses"));
-    assert!(s.tier_counts[2] >= 250 && s.tier_counts[0] >= 250, "{:?}", s.tier_counts);
-    assert!(s.tier3_recall >= 0.81, "tier-3 recall {:.4}", s.tier3_recall);
-    assert!(s.tier2_recall >= 0.81, "tier-2 recall {:.4}", s.tier2_recall);
+/// One independent set's floors: at least this many tier-3 and tier-1 messages, and its figures.
+struct Floors {
+    tier3: usize,
+    tier1: usize,
+    recall3: f64,
+    recall2: f64,
+    flagged1: f64,
+    age: Option<f64>,
+}
+
+fn holds(name: &str, contents: &str, f: Floors) {
+    let s = score(&parse(contents).unwrap_or_else(|e| panic!("{name}: {e}")));
     assert!(
-        s.tier1_false_positive_rate <= 0.06,
-        "tier-1 flagged {:.4}",
+        s.tier_counts[2] >= f.tier3 && s.tier_counts[0] >= f.tier1,
+        "{name}: {:?}",
+        s.tier_counts
+    );
+    assert!(s.tier3_recall >= f.recall3, "{name}: tier-3 recall {:.4}", s.tier3_recall);
+    assert!(s.tier2_recall >= f.recall2, "{name}: tier-2 recall {:.4}", s.tier2_recall);
+    assert!(
+        s.tier1_false_positive_rate <= f.flagged1,
+        "{name}: tier-1 flagged {:.4}",
         s.tier1_false_positive_rate
     );
+    if let Some(age) = f.age {
+        assert!(s.age_accuracy >= age, "{name}: age accuracy {:.4}", s.age_accuracy);
+    }
+}
 
-    let blind = score(&parse(include_str!("corpus/evaluation-round2.jsonl")).expect("round 2 parses"));
-    assert!(
-        blind.tier_counts[2] >= 300 && blind.tier_counts[0] >= 240,
-        "{:?}",
-        blind.tier_counts
-    );
-    assert!(blind.tier3_recall >= 0.80, "round 2 tier-3 recall {:.4}", blind.tier3_recall);
-    assert!(blind.tier2_recall >= 0.85, "round 2 tier-2 recall {:.4}", blind.tier2_recall);
-    assert!(
-        blind.tier1_false_positive_rate <= 0.06,
-        "round 2 tier-1 flagged {:.4}",
-        blind.tier1_false_positive_rate
-    );
-    assert!(blind.age_accuracy >= 0.97, "round 2 age accuracy {:.4}", blind.age_accuracy);
-
-    let third = score(&parse(include_str!("corpus/evaluation-round3.jsonl")).expect("round 3 parses"));
-    assert!(
-        third.tier_counts[2] >= 340 && third.tier_counts[0] >= 280,
-        "{:?}",
-        third.tier_counts
-    );
-    assert!(third.tier3_recall >= 0.77, "round 3 tier-3 recall {:.4}", third.tier3_recall);
-    assert!(third.tier2_recall >= 0.80, "round 3 tier-2 recall {:.4}", third.tier2_recall);
-    assert!(
-        third.tier1_false_positive_rate <= 0.06,
-        "round 3 tier-1 flagged {:.4}",
-        third.tier1_false_positive_rate
-    );
-    assert!(third.age_accuracy >= 0.95, "round 3 age accuracy {:.4}", third.age_accuracy);
-
-    let fourth = score(&parse(include_str!("corpus/evaluation-round4.jsonl")).expect("round 4 parses"));
-    assert!(
-        fourth.tier_counts[2] >= 370 && fourth.tier_counts[0] >= 300,
-        "{:?}",
-        fourth.tier_counts
-    );
-    assert!(fourth.tier3_recall >= 0.83, "round 4 tier-3 recall {:.4}", fourth.tier3_recall);
-    assert!(fourth.tier2_recall >= 0.80, "round 4 tier-2 recall {:.4}", fourth.tier2_recall);
-    assert!(
-        fourth.tier1_false_positive_rate <= 0.05,
-        "round 4 tier-1 flagged {:.4}",
-        fourth.tier1_false_positive_rate
-    );
-    assert!(fourth.age_accuracy >= 0.95, "round 4 age accuracy {:.4}", fourth.age_accuracy);
+#[test]
+fn evaluation_sets_hold_their_floors() {
+    #[rustfmt::skip]
+    let sets = [
+        ("evaluation", include_str!("corpus/evaluation.jsonl"),
+         Floors { tier3: 250, tier1: 250, recall3: 0.81, recall2: 0.81, flagged1: 0.06, age: None }),
+        ("evaluation-round2", include_str!("corpus/evaluation-round2.jsonl"),
+         Floors { tier3: 300, tier1: 240, recall3: 0.80, recall2: 0.85, flagged1: 0.06, age: Some(0.97) }),
+        ("evaluation-round3", include_str!("corpus/evaluation-round3.jsonl"),
+         Floors { tier3: 340, tier1: 280, recall3: 0.77, recall2: 0.80, flagged1: 0.06, age: Some(0.95) }),
+        ("evaluation-round4", include_str!("corpus/evaluation-round4.jsonl"),
+         Floors { tier3: 370, tier1: 300, recall3: 0.83, recall2: 0.80, flagged1: 0.05, age: Some(0.95) }),
+    ];
+    for (name, contents, floors) in sets {
+        holds(name, contents, floors);
+    }
 
     let ages = score(&parse(include_str!("corpus/evaluation-age.jsonl")).expect("age set parses"));
     assert!(
