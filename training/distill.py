@@ -5,9 +5,10 @@ as `[CLS] token [SEP]`, mean-pooled; PCA reduces the vectors to DIM dimensions;
 a Zipf/SIF weight (rarer pieces weigh more) scales each row; rows are quantised
 to int8 with one f32 scale per row.
 
-Writes, for `src/safety/model/`:
-  vocab.txt       one kept word piece per line (its line number is its row)
-  embeddings.bin  u32 rows, u32 dim, then per row: f32 scale, dim x i8
+Writes:
+  vocab.txt       one kept word piece per line (its line number is its row), shipped as is
+  embeddings.bin  the starting table train.py fine-tunes (and ships as 4-bit rows):
+                  u32 rows, u32 dim, then per row: f32 scale, dim x i8
 Inputs are pinned by SHA-256 (see `pins.json`); run through `training/run.sh`.
 """
 

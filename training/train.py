@@ -219,11 +219,21 @@ def train(P, X, Y, V0, seed=SEED):
 
 
 def quantise_rows(v):
-    """int8 rows with one f32 scale each, as embeddings.bin stores them."""
-    scale = np.abs(v).max(axis=1) / 127.0
-    scale[scale == 0] = 1.0
-    q = np.clip(np.rint(v / scale[:, None]), -127, 127).astype(np.int8)
-    return q, scale.astype(np.float32)
+    """4-bit rows (-8..7) with one f32 scale each, as embeddings.bin stores them. Each row's
+    scale is the one of a few clipping points that loses the least (squared error)."""
+    peak = np.abs(v).max(axis=1)
+    peak[peak == 0] = 1.0
+    best_q, best_s, best_err = None, None, None
+    for clip in (1.0, 0.9, 0.8, 0.7, 0.6):
+        scale = (peak * clip / 7.0).astype(np.float32)
+        q = np.clip(np.rint(v / scale[:, None]), -8, 7).astype(np.int8)
+        err = ((q * scale[:, None] - v) ** 2).sum(axis=1)
+        if best_err is None:
+            best_q, best_s, best_err = q, scale, err
+        else:
+            better = err < best_err
+            best_q[better], best_s[better], best_err[better] = q[better], scale[better], err[better]
+    return best_q, best_s
 
 
 def quantise(p):
@@ -363,12 +373,17 @@ def report(name, prob, R, Y, tiers, th, bar):
 
 
 def write_embeddings(path, v):
+    """MIAE, version 2, rows, dim; per row its f32 scale, then dim/2 bytes of two 4-bit
+    values (element 2j in the low nibble, 2j+1 in the high one)."""
     q, scale = quantise_rows(v)
+    nibbles = (q.astype(np.uint8) & 0x0F)
+    packed = (nibbles[:, 0::2] | (nibbles[:, 1::2] << 4)).astype(np.uint8)
     with open(path, "wb") as f:
-        f.write(np.array(v.shape, dtype="<u4").tobytes())
+        f.write(b"MIAE")
+        f.write(np.array([2, v.shape[0], v.shape[1]], dtype="<u4").tobytes())
         for row in range(len(v)):
             f.write(scale[row].astype("<f4").tobytes())
-            f.write(q[row].tobytes())
+            f.write(packed[row].tobytes())
 
 
 def write_head(path, p, th, bar, dim):

@@ -29,7 +29,8 @@ const STANDING: &str = include_str!("model/standing-rules.txt");
 
 pub struct Model {
     dim: usize,
-    /// Per row: its scale, then `dim` signed bytes.
+    /// Per row: its f32 scale, then `dim / 2` bytes of two signed 4-bit values each
+    /// (element `2j` in the low nibble, `2j + 1` in the high one).
     rows: &'static [u8],
     head: Head,
     standing: Vec<&'static str>,
@@ -77,8 +78,12 @@ const N: usize = CATEGORIES.len();
 impl Model {
     fn load() -> Model {
         let mut e = Reader { bytes: EMBEDDINGS, at: 0 };
+        assert_eq!(e.take(4), b"MIAE", "embeddings.bin: bad magic");
+        assert_eq!(e.u32(), 2, "embeddings.bin: unknown version");
         let (count, dim) = (e.u32() as usize, e.u32() as usize);
-        let rows = e.take(count * (4 + dim));
+        assert_eq!(dim % 2, 0, "embeddings.bin: odd dimension");
+        let rows = e.take(count * (4 + dim / 2));
+        assert_eq!(e.at, EMBEDDINGS.len(), "embeddings.bin: trailing bytes");
         assert_eq!(vocab().len(), count, "vocab.txt and embeddings.bin disagree");
 
         let mut h = Reader { bytes: HEAD, at: 0 };
@@ -114,12 +119,13 @@ impl Model {
     /// The mean of the pieces' embedding rows (zero when there are none).
     pub fn embed(&self, pieces: &[u32]) -> Vec<f32> {
         let mut sum = vec![0f32; self.dim];
-        let stride = 4 + self.dim;
+        let stride = 4 + self.dim / 2;
         for &p in pieces {
             let row = &self.rows[p as usize * stride..(p as usize + 1) * stride];
             let scale = f32::from_le_bytes(row[..4].try_into().expect("4 bytes"));
-            for (s, &q) in sum.iter_mut().zip(&row[4..]) {
-                *s += scale * f32::from(q as i8);
+            for (pair, &byte) in sum.chunks_exact_mut(2).zip(&row[4..]) {
+                pair[0] += scale * f32::from(nibble(byte));
+                pair[1] += scale * f32::from(nibble(byte >> 4));
             }
         }
         if !pieces.is_empty() {
@@ -188,6 +194,11 @@ impl Model {
     }
 }
 
+/// The signed value (-8..=7) of a byte's low four bits.
+fn nibble(byte: u8) -> i8 {
+    ((byte << 4) as i8) >> 4
+}
+
 /// The ids in `standing-rules.txt`: the first word of each line, `#` starts a comment.
 fn standing_rules() -> Vec<&'static str> {
     STANDING
@@ -242,6 +253,16 @@ mod tests {
         for id in &m.standing {
             assert!(crate::safety::rules::ids().contains(id), "{id} is not a rule");
         }
+    }
+
+    #[test]
+    fn nibbles_are_signed_four_bit_values() {
+        assert_eq!(nibble(0x00), 0);
+        assert_eq!(nibble(0x07), 7);
+        assert_eq!(nibble(0x08), -8);
+        assert_eq!(nibble(0x0F), -1);
+        assert_eq!(nibble(0xF3), 3);
+        assert_eq!(nibble(0xA5 >> 4), -6);
     }
 
     #[test]
