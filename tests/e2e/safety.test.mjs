@@ -162,7 +162,7 @@ describe("learned classifier and conversation context", () => {
   test("danger that builds over a conversation raises the tier at the message that tips it, and never drops", async () => {
     const { socket, sessionId } = await fresh();
     const build = [
-      "i'm tired. really tired",
+      "i'm so tired of all of it",
       "nothing ever gets better for me",
       // Leans toward suicide without reaching its threshold alone.
       "i guess it doesn't matter anymore",
@@ -190,7 +190,7 @@ describe("learned classifier and conversation context", () => {
 
   test("the context holds across a reconnect", async () => {
     const { socket, sessionId } = await fresh();
-    await exchange(socket, "i'm tired. really tired");
+    await exchange(socket, "i'm so tired of all of it");
     await exchange(socket, "nothing ever gets better for me");
     socket.disconnect();
     const again = await connect(server.url, { sessionId });
