@@ -132,6 +132,7 @@ def features(binary, texts):
 
 
 def load_embeddings(path):
+    """distill.py's starting table (int8 rows, one f32 scale each), as floats."""
     raw = path.read_bytes()
     count, dim = np.frombuffer(raw[:8], dtype="<u4")
     rows = np.frombuffer(raw[8:], dtype=np.uint8).reshape(count, 4 + dim)
