@@ -224,17 +224,11 @@ def quantise_rows(v):
     scale is the one of a few clipping points that loses the least (squared error)."""
     peak = np.abs(v).max(axis=1)
     peak[peak == 0] = 1.0
-    best_q, best_s, best_err = None, None, None
-    for clip in (1.0, 0.9, 0.8, 0.7, 0.6):
-        scale = (peak * clip / 7.0).astype(np.float32)
-        q = np.clip(np.rint(v / scale[:, None]), -8, 7).astype(np.int8)
-        err = ((q * scale[:, None] - v) ** 2).sum(axis=1)
-        if best_err is None:
-            best_q, best_s, best_err = q, scale, err
-        else:
-            better = err < best_err
-            best_q[better], best_s[better], best_err[better] = q[better], scale[better], err[better]
-    return best_q, best_s
+    scales = np.stack([(peak * clip / 7.0).astype(np.float32) for clip in (1.0, 0.9, 0.8, 0.7, 0.6)])
+    qs = np.stack([np.clip(np.rint(v / s[:, None]), -8, 7).astype(np.int8) for s in scales])
+    errs = np.stack([((q * s[:, None] - v) ** 2).sum(axis=1) for q, s in zip(qs, scales)])
+    best, rows = errs.argmin(axis=0), np.arange(len(v))
+    return qs[best, rows], scales[best, rows]
 
 
 def quantise(p):
