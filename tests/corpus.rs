@@ -122,10 +122,10 @@ fn holds(name: &str, contents: &str, f: Floors) {
 
 /// The independent evaluation sets are never tuned on; these floors only catch a change
 /// that makes the shipped classifiers worse than the figures in the README (measured:
-/// `evaluation.jsonl` tier-3 recall 0.846, tier-2 0.862, tier-1 flagged 0.045;
-/// `evaluation-round2.jsonl` 0.848, 0.868, 0.028, age 0.984; `evaluation-round3.jsonl`
-/// 0.806, 0.852, 0.028, age 0.966; `evaluation-round4.jsonl` 0.870, 0.856, 0.019, age 0.974;
-/// age 0.958; conversations reaching tier 3 23/26, safe ones raised 3/17).
+/// `evaluation.jsonl` tier-3 recall 0.846, tier-2 0.908, tier-1 flagged 0.026;
+/// `evaluation-round2.jsonl` 0.854, 0.868, 0.036, age 0.984; `evaluation-round3.jsonl`
+/// 0.835, 0.843, 0.021, age 0.966; `evaluation-round4.jsonl` 0.870, 0.841, 0.013, age 0.974;
+/// age 0.958; conversations reaching tier 3 23/26, safe ones raised 2/17).
 #[test]
 fn evaluation_sets_hold_their_floors() {
     #[rustfmt::skip]
