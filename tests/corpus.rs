@@ -125,7 +125,8 @@ fn holds(name: &str, contents: &str, f: Floors) {
 /// `evaluation.jsonl` tier-3 recall 0.846, tier-2 0.908, tier-1 flagged 0.026;
 /// `evaluation-round2.jsonl` 0.854, 0.868, 0.036, age 0.984; `evaluation-round3.jsonl`
 /// 0.835, 0.843, 0.021, age 0.966; `evaluation-round4.jsonl` 0.870, 0.841, 0.013, age 0.974;
-/// age 0.958; conversations reaching tier 3 23/26, safe ones raised 2/17).
+/// `evaluation-round5.jsonl` 0.804, 0.870, 0.015, age 0.967; age 0.958; conversations
+/// reaching tier 3 23/26, safe ones raised 2/17).
 #[test]
 fn evaluation_sets_hold_their_floors() {
     #[rustfmt::skip]
@@ -138,6 +139,8 @@ fn evaluation_sets_hold_their_floors() {
          Floors { tier3: 340, tier1: 280, recall3: 0.77, recall2: 0.80, flagged1: 0.06, age: Some(0.95) }),
         ("evaluation-round4", include_str!("corpus/evaluation-round4.jsonl"),
          Floors { tier3: 370, tier1: 300, recall3: 0.83, recall2: 0.80, flagged1: 0.05, age: Some(0.95) }),
+        ("evaluation-round5", include_str!("corpus/evaluation-round5.jsonl"),
+         Floors { tier3: 390, tier1: 330, recall3: 0.77, recall2: 0.83, flagged1: 0.04, age: Some(0.94) }),
     ];
     for (name, contents, floors) in sets {
         holds(name, contents, floors);
