@@ -120,27 +120,31 @@ fn holds(name: &str, contents: &str, f: Floors) {
     }
 }
 
-/// The independent evaluation sets are never tuned on; these floors only catch a change
-/// that makes the shipped classifiers worse than the figures in the README (measured:
-/// `evaluation.jsonl` tier-3 recall 0.846, tier-2 0.908, tier-1 flagged 0.026;
-/// `evaluation-round2.jsonl` 0.854, 0.868, 0.036, age 0.984; `evaluation-round3.jsonl`
-/// 0.835, 0.843, 0.021, age 0.966; `evaluation-round4.jsonl` 0.870, 0.841, 0.013, age 0.974;
-/// `evaluation-round5.jsonl` 0.804, 0.870, 0.015, age 0.967; age 0.958; conversations
-/// reaching tier 3 23/26, safe ones raised 2/17).
+/// The evaluation sets are never trained on (the first four chose the overall tier-1
+/// budget, README "How the sets were used"; rounds 5 and 6 informed no choice); these floors
+/// only catch a change that makes the shipped classifiers worse than the figures in the
+/// README (measured: `evaluation.jsonl` tier-3 recall 0.866, tier-2 0.908, tier-1 flagged
+/// 0.026; `evaluation-round2.jsonl` 0.877, 0.868, 0.032, age 0.984; `evaluation-round3.jsonl`
+/// 0.867, 0.835, 0.021, age 0.966; `evaluation-round4.jsonl` 0.907, 0.879, 0.013, age 0.974;
+/// `evaluation-round5.jsonl` 0.865, 0.878, 0.018, age 0.967; `evaluation-round6.jsonl`
+/// 0.807, 0.878, 0.011, age 0.976; age 0.958; conversations reaching tier 3 25/26, safe
+/// ones raised 4/17).
 #[test]
 fn evaluation_sets_hold_their_floors() {
     #[rustfmt::skip]
     let sets = [
         ("evaluation", include_str!("corpus/evaluation.jsonl"),
-         Floors { tier3: 250, tier1: 250, recall3: 0.81, recall2: 0.81, flagged1: 0.06, age: None }),
+         Floors { tier3: 250, tier1: 250, recall3: 0.83, recall2: 0.87, flagged1: 0.05, age: None }),
         ("evaluation-round2", include_str!("corpus/evaluation-round2.jsonl"),
-         Floors { tier3: 300, tier1: 240, recall3: 0.80, recall2: 0.85, flagged1: 0.06, age: Some(0.97) }),
+         Floors { tier3: 300, tier1: 240, recall3: 0.84, recall2: 0.83, flagged1: 0.06, age: Some(0.97) }),
         ("evaluation-round3", include_str!("corpus/evaluation-round3.jsonl"),
-         Floors { tier3: 340, tier1: 280, recall3: 0.77, recall2: 0.80, flagged1: 0.06, age: Some(0.95) }),
+         Floors { tier3: 340, tier1: 280, recall3: 0.83, recall2: 0.80, flagged1: 0.05, age: Some(0.95) }),
         ("evaluation-round4", include_str!("corpus/evaluation-round4.jsonl"),
-         Floors { tier3: 370, tier1: 300, recall3: 0.83, recall2: 0.80, flagged1: 0.05, age: Some(0.95) }),
+         Floors { tier3: 370, tier1: 300, recall3: 0.87, recall2: 0.84, flagged1: 0.04, age: Some(0.95) }),
         ("evaluation-round5", include_str!("corpus/evaluation-round5.jsonl"),
-         Floors { tier3: 390, tier1: 330, recall3: 0.77, recall2: 0.83, flagged1: 0.04, age: Some(0.94) }),
+         Floors { tier3: 390, tier1: 330, recall3: 0.83, recall2: 0.84, flagged1: 0.04, age: Some(0.94) }),
+        ("evaluation-round6", include_str!("corpus/evaluation-round6.jsonl"),
+         Floors { tier3: 430, tier1: 360, recall3: 0.77, recall2: 0.84, flagged1: 0.04, age: Some(0.95) }),
     ];
     for (name, contents, floors) in sets {
         holds(name, contents, floors);

@@ -1035,7 +1035,7 @@ fn the_alarm_is_never_set_in_the_past() {
 fn context_raises_the_tier_across_messages_and_survives_a_restore() {
     let build = [
         "i'm so tired of all of it",
-        "nothing ever gets better for me",
+        "i don't think things will get better",
         // Leans toward suicide without reaching its threshold alone.
         "i guess it doesn't matter anymore",
     ];

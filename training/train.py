@@ -42,8 +42,10 @@ SEED = 7
 # Out-of-fold share of tier-1 messages flagged, at most: of the ordinary ones (everyday
 # chat, the sources below) and of all of them. Most of the training's tier-1 messages are
 # written to look dangerous (safe twins of danger lines), so the budget that matters to a
-# user is the ordinary one; the overall cap keeps figures of speech in check.
-TIER1_BUDGET = float(os.environ.get("MIA_TIER1_BUDGET", 0.05))
+# user is the ordinary one; the overall cap keeps figures of speech in check. Its value,
+# 5.5%, is the largest that kept the tier-1 flags of the first four evaluation sets at 2.5%
+# on average and the rules' corpus within its gate (round 9: 5.0%, 5.5%, 6.0%, 6.5% and 7.0% compared).
+TIER1_BUDGET = float(os.environ.get("MIA_TIER1_BUDGET", 0.055))
 ORDINARY_BUDGET = float(os.environ.get("MIA_ORDINARY_BUDGET", 0.03))
 ORDINARY = ("everyday", "companion_chat")
 FOLDS = 5
