@@ -11,6 +11,7 @@ usage: calibrate_context.py MIA_CLASSIFY MODEL_DIR
 
 import itertools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,13 @@ def main():
     ok = sorted((r for r in results if r[6] <= base_false + EXTRA_FALSE_RAISE + 1e-9), reverse=True)
     for recall, _, window, decay, raise_at, floor, false in ok[:10]:
         print(f"window {window} decay {decay} raise_at {raise_at} floor {floor}: recall {recall:.3f}, false raises {false:.3f}")
+    # The constants the Rust code ships, for comparison with the grid's best.
+    code = (ROOT / "src" / "safety" / "context.rs").read_text()
+    shipped = [float(re.search(rf"pub const {name}: \w+ = ([0-9.]+);", code).group(1)) for name in ("WINDOW", "DECAY", "RAISE_AT", "FLOOR")]
+    args = (th, int(shipped[0]), *shipped[1:])
+    recall = np.mean([s["own"] == 3 or raised(np.array(s["scores"]), *args) for s in danger])
+    false = np.mean([s["own"] == 3 or raised(np.array(s["scores"]), *args) for s in safe])
+    print(f"shipped: window {int(shipped[0])} decay {shipped[1]} raise_at {shipped[2]} floor {shipped[3]}: recall {recall:.3f}, false raises {false:.3f}")
 
 
 if __name__ == "__main__":
