@@ -1,7 +1,7 @@
 //! The labelled corpus in `tests/corpus/labelled.jsonl` (the rules' regression corpus, also
 //! in training) must meet its targets: tier-3 recall ≥ 0.97 (the model may veto a rule that
 //! does not stand alone), tier-2 recall ≥ 0.95, tier-1 false positives ≤ 0.03 (round 6 needed
-//! 0.04; round 7 flags 6 of its 251 plain look-alikes, such as "i would never hurt myself").
+//! 0.04; round 9 flags 7 of its 251 plain look-alikes, such as "i would never hurt myself").
 //! The age corpus in `tests/corpus/age.jsonl` (about 40% lines that state no age of the
 //! writer) must reach age accuracy ≥ 0.97, and so must the independently written variety
 //! set `tests/corpus/age-round2.jsonl`.
