@@ -64,11 +64,14 @@ def main():
     base_false = np.mean([s["own"] == 3 for s in safe])
     print(f"{len(danger)} dangerous, {len(safe)} safe conversations; messages alone: "
           f"recall {base3:.3f}, false raises {base_false:.3f}")
+
+    def rates(*args):
+        """Shares of the dangerous and of the safe conversations that reach tier 3."""
+        return [np.mean([s["own"] == 3 or raised(np.array(s["scores"]), th, *args) for s in group]) for group in (danger, safe)]
+
     results = []
     for window, decay, raise_at, floor in itertools.product([3, 4, 6, 8], [0.6, 0.7, 0.8, 0.9], [0.8, 1.0, 1.2, 1.5, 1.8, 2.1], [0.2, 0.4, 0.6]):
-        args = (th, window, decay, raise_at, floor)
-        recall = np.mean([s["own"] == 3 or raised(np.array(s["scores"]), *args) for s in danger])
-        false = np.mean([s["own"] == 3 or raised(np.array(s["scores"]), *args) for s in safe])
+        recall, false = rates(window, decay, raise_at, floor)
         results.append((recall, -false, window, decay, raise_at, floor, false))
     ok = sorted((r for r in results if r[6] <= base_false + EXTRA_FALSE_RAISE + 1e-9), reverse=True)
     for recall, _, window, decay, raise_at, floor, false in ok[:10]:
@@ -76,9 +79,7 @@ def main():
     # The constants the Rust code ships, for comparison with the grid's best.
     code = (ROOT / "src" / "safety" / "context.rs").read_text()
     shipped = [float(re.search(rf"pub const {name}: \w+ = ([0-9.]+);", code).group(1)) for name in ("WINDOW", "DECAY", "RAISE_AT", "FLOOR")]
-    args = (th, int(shipped[0]), *shipped[1:])
-    recall = np.mean([s["own"] == 3 or raised(np.array(s["scores"]), *args) for s in danger])
-    false = np.mean([s["own"] == 3 or raised(np.array(s["scores"]), *args) for s in safe])
+    recall, false = rates(int(shipped[0]), *shipped[1:])
     print(f"shipped: window {int(shipped[0])} decay {shipped[1]} raise_at {shipped[2]} floor {shipped[3]}: recall {recall:.3f}, false raises {false:.3f}")
 
 
