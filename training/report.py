@@ -39,15 +39,23 @@ def row(name, k, n):
 def main():
     binary = sys.argv[1]
     rows = ["| figure | value (95% interval) | count |", "|---|---|---|"]
-    for name in ["evaluation", "unseen"]:
-        lines = [json.loads(l) for l in (CORPUS / f"{name}.jsonl").read_text().splitlines() if l.strip()]
+    # Every set of single messages: the evaluation rounds in order, then the earlier small set.
+    singles = sorted(CORPUS.glob("evaluation*.jsonl"), key=lambda p: (len(p.stem), p.stem))
+    for path in [p for p in singles if p.stem not in ("evaluation-age", "evaluation-sessions")] + [CORPUS / "unseen.jsonl"]:
+        name = path.stem
+        lines = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
         got = verdicts(binary, [{"text": l["text"]} for l in lines])
         t3 = [g["tier"] == 3 for l, g in zip(lines, got) if l.get("tier") == 3]
         t2 = [g["tier"] >= 2 for l, g in zip(lines, got) if l.get("tier") == 2]
         t1 = [g["tier"] >= 2 for l, g in zip(lines, got) if l.get("tier") == 1]
         rows.append(row(f"`{name}.jsonl` tier-3 recall", sum(t3), len(t3)))
-        rows.append(row(f"`{name}.jsonl` tier-2 recall (flagged ≥ 2)", sum(t2), len(t2)))
-        rows.append(row(f"`{name}.jsonl` tier-1 flagged", sum(t1), len(t1)))
+        if t2:
+            rows.append(row(f"`{name}.jsonl` tier-2 recall (flagged ≥ 2)", sum(t2), len(t2)))
+        if t1:
+            rows.append(row(f"`{name}.jsonl` tier-1 flagged", sum(t1), len(t1)))
+        ages = [(l["age"], g["age"]) for l, g in zip(lines, got) if "age" in l]
+        if ages and name != "unseen":
+            rows.append(row(f"`{name}.jsonl` age accuracy", sum(w == g for w, g in ages), len(ages)))
     lines = [json.loads(l) for l in (CORPUS / "evaluation-age.jsonl").read_text().splitlines() if l.strip()]
     got = verdicts(binary, [{"text": l["text"]} for l in lines])
     rows.append(row("`evaluation-age.jsonl` age accuracy", sum(g["age"] == l["age"] for l, g in zip(lines, got)), len(lines)))
