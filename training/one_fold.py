@@ -20,16 +20,8 @@ SETS = ["evaluation", "evaluation-round2", "evaluation-round3", "evaluation-roun
 
 
 def main():
-    binary, distilled, T.DATA = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    items = T.load_corpus()
-    feats = T.features(binary, [t for t, _, _ in items])
-    for i, (text, cats, source) in enumerate(items):
-        if cats is None:
-            items[i] = (text, sorted({r[0] for r in feats[i]["rules"]} - {"substances"}) or ["suicide"], source)
-    Y = np.array([[1.0 if c in cats else 0.0 for c in T.CATEGORIES] for _, cats, _ in items], np.float32)
-    V0 = T.load_embeddings(distilled)
-    P, X = T.pooling(feats, len(V0)), T.hashed(feats)
-    V0 = V0 / np.median(np.linalg.norm(P @ V0, axis=1))
+    binary, T.DATA = sys.argv[1], Path(sys.argv[3])
+    items, _, Y, P, X, V0 = T.prepare(binary, Path(sys.argv[2]))
     train = np.ones(len(Y), bool)
     train[T.folds(len(Y), T.FOLDS)[0]] = False
     p = T.train(P[train], X[train], Y[train], V0)

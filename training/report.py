@@ -54,7 +54,7 @@ def main():
         if t1:
             rows.append(row(f"`{name}.jsonl` tier-1 flagged", sum(t1), len(t1)))
         ages = [(l["age"], g["age"]) for l, g in zip(lines, got) if "age" in l]
-        if ages and name != "unseen":
+        if ages:
             rows.append(row(f"`{name}.jsonl` age accuracy", sum(w == g for w, g in ages), len(ages)))
     lines = [json.loads(l) for l in (CORPUS / "evaluation-age.jsonl").read_text().splitlines() if l.strip()]
     got = verdicts(binary, [{"text": l["text"]} for l in lines])

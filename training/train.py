@@ -399,26 +399,33 @@ def write_head(path, p, th, bar, dim):
         f.write(np.float32(bar).astype("<f4").tobytes())
 
 
-def main():
-    binary, distilled, model_dir, fixture = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
+def prepare(binary, distilled):
+    """The corpus with its features and labels (a labelled-corpus danger line takes the
+    categories its rules name), and the model's inputs: pooling, hashed buckets, starting table."""
     items = load_corpus()
-    texts = [t for t, _, _ in items]
-    sources = np.array([s for _, _, s in items])
-    feats = features(binary, texts)
+    feats = features(binary, [t for t, _, _ in items])
     for i, (text, cats, source) in enumerate(items):
         if cats is None:
             named = sorted({r[0] for r in feats[i]["rules"]} - {"substances"}) or ["suicide"]
             items[i] = (text, named, source)
     Y = np.array([[1.0 if c in cats else 0.0 for c in CATEGORIES] for _, cats, _ in items], np.float32)
+    V0 = load_embeddings(distilled)
+    # Scaled so that a pooled message is about unit length at the start.
+    P, X = pooling(feats, len(V0)), hashed(feats)
+    V0 = V0 / np.median(np.linalg.norm(P @ V0, axis=1))
+    return items, feats, Y, P, X, V0
+
+
+def main():
+    binary, distilled, model_dir, fixture = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
+    items, feats, Y, P, X, V0 = prepare(binary, distilled)
+    texts = [t for t, _, _ in items]
+    sources = np.array([s for _, _, s in items])
     tiers = np.array([3 if any(Y[i, :4]) else 2 if Y[i, 4] else 1 for i in range(len(Y))])
     standing = standing_rules(feats, tiers)
     R = np.array([[max([2.0 if r[1] in standing else 1.0 for r in f["rules"] if r[0] == c], default=0.0)
                    for c in CATEGORIES] for f in feats], np.float32)
     print(f"train: {len(items)} messages; per category {Y.sum(axis=0).astype(int).tolist()}", file=sys.stderr)
-    V0 = load_embeddings(distilled)
-    # Scaled so that a pooled message is about unit length at the start.
-    P, X = pooling(feats, len(V0)), hashed(feats)
-    V0 = V0 / np.median(np.linalg.norm(P @ V0, axis=1))
 
     oof = np.zeros_like(Y)
     for i, held in enumerate(folds(len(Y), FOLDS)):
