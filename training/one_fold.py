@@ -3,7 +3,7 @@ DATA_DIR (plus the labelled corpus and the junk, as train.py does) and prints, p
 set, the model's tier-3 AUC and its tier-3 and tier-2 recall at 3% tier-1 flags (the model
 alone, each set's own threshold, so that candidates compare without the thresholds training
 would choose). Used to choose which written data joins `training/data/` (README, "How the sets
-were used"); it reads the first four sets by default, never the later ones.
+were used"); it reads only the first four sets unless others are named.
 
 usage: one_fold.py MIA_CLASSIFY DISTILLED_EMBEDDINGS DATA_DIR [SET ...]
 """
