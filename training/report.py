@@ -39,16 +39,18 @@ def row(name, k, n):
 def main():
     binary = sys.argv[1]
     rows = ["| figure | value (95% interval) | count |", "|---|---|---|"]
-    # Every set of single messages: the evaluation rounds in order, then the earlier small set.
+    # Every set of single messages (the age set too): the evaluation rounds in order, then the
+    # earlier small set.
     singles = sorted(CORPUS.glob("evaluation*.jsonl"), key=lambda p: (len(p.stem), p.stem))
-    for path in [p for p in singles if p.stem not in ("evaluation-age", "evaluation-sessions")] + [CORPUS / "unseen.jsonl"]:
+    for path in [p for p in singles if p.stem != "evaluation-sessions"] + [CORPUS / "unseen.jsonl"]:
         name = path.stem
         lines = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
         got = verdicts(binary, [{"text": l["text"]} for l in lines])
         t3 = [g["tier"] == 3 for l, g in zip(lines, got) if l.get("tier") == 3]
         t2 = [g["tier"] >= 2 for l, g in zip(lines, got) if l.get("tier") == 2]
         t1 = [g["tier"] >= 2 for l, g in zip(lines, got) if l.get("tier") == 1]
-        rows.append(row(f"`{name}.jsonl` tier-3 recall", sum(t3), len(t3)))
+        if t3:
+            rows.append(row(f"`{name}.jsonl` tier-3 recall", sum(t3), len(t3)))
         if t2:
             rows.append(row(f"`{name}.jsonl` tier-2 recall (flagged ≥ 2)", sum(t2), len(t2)))
         if t1:
@@ -56,9 +58,6 @@ def main():
         ages = [(l["age"], g["age"]) for l, g in zip(lines, got) if "age" in l]
         if ages:
             rows.append(row(f"`{name}.jsonl` age accuracy", sum(w == g for w, g in ages), len(ages)))
-    lines = [json.loads(l) for l in (CORPUS / "evaluation-age.jsonl").read_text().splitlines() if l.strip()]
-    got = verdicts(binary, [{"text": l["text"]} for l in lines])
-    rows.append(row("`evaluation-age.jsonl` age accuracy", sum(g["age"] == l["age"] for l, g in zip(lines, got)), len(lines)))
     lines = [json.loads(l) for l in (CORPUS / "evaluation-sessions.jsonl").read_text().splitlines() if l.strip()]
     got = verdicts(binary, [{"text": l["text"], "session": l["session"]} for l in lines])
     ends = [(l["session_tier"], g["session_tier"]) for l, g in zip(lines, got) if "session_tier" in l]
