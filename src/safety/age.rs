@@ -1,7 +1,7 @@
 //! Self-declared age (CONTRACT §7): "I'm 9", "I am nine", "9yo", "my age is 9", "13F",
 //! "I just turned 13", "almost 14", "turning 10 tomorrow", school grades and years,
 //! "in my 40s", second-language phrasing ("I have 12 years") and a few other languages,
-//! introductions ("hey its jake, 12, from ohio", "it's ava (12)"), "being 16 is hard",
+//! introductions ("hey its jake, 12, from ohio", "it's ava (12)", "i'm a farmer, 54"), "being 16 is hard",
 //! "just hit 30", "the big 4-0", "going on 12" and misspelt "years old".
 //! Numbers about other people, the past, hypotheticals, time, scores, measures or
 //! levels are not ages.
@@ -119,8 +119,10 @@ fn rules() -> &'static [Rule] {
             r(r"\bi'm\s+(?:an?\s+)?(?:girl|boy|guy|kid|child|teen|teenager|man|woman|student|male|female)\s+(?:of\s+|aged?\s+)?{N}{FRAC}|{START}(?:just\s+)?an?\s+(?:girl|boy|guy|kid|child|teen|teenager|man|woman|student)\s+(?:of|aged?)\s+(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
             // "I have 12 years", "I completed 13 years".
             r(r"\bi\s+(?:have|has|completed|complete|finished|got)\s+{N}{FRAC}\s*-?\s*(?:{YRS}|age)\b", K::Stated(0), A::Age),
-            // "me, 14, …", "hi i'm Sam, 13, from texas".
-            r(r"{START}me\s*[,:]?\s+{N}{FRAC}|\bi'm\s+[a-z]+,\s*(?P<n2>\d{1,3})", K::Stated(0), A::Age),
+            // "me, 14, …", "hi i'm Sam, 13, from texas", "asking for me, 45", and what the
+            // writer is, then the age: "i'm a farmer, 54.", "i'm from syria, 17".
+            r(r"{START}me\s*[,:]?\s+{N}{FRAC}|\bi'm\s+[a-z]+,\s*(?P<n2>\d{1,3})|\bme\s*,\s*(?P<n3>\d{1,3})", K::Stated(0), A::Age),
+            r(r"\bi'm\s+(?:(?:a|an)\s+[a-z-]+(?:\s+[a-z-]+)?|from\s+[a-z]+(?:\s+[a-z]+)?)\s*,\s*{N}", K::Stated(0), A::Age),
             // An introduction set off by commas: "hey its jake, 12, from ohio", "Margaret, 74.",
             // "retired teacher, 66, lonely", "mom of 3, 41", "F, 16".
             r(r"^{START}(?:(?:it's|its|it is|this is|name's|names|name is|my name is|my name's|call me|i'm)\s+)?(?P<who>[a-z][a-z'.-]*(?:\s+(?:of\s+\d{1,2}|[a-z][a-z'.-]*)){0,2})\s*,\s*{N}{FRAC}", K::Intro, A::Age),
@@ -144,8 +146,8 @@ fn rules() -> &'static [Rule] {
             r(r"\b(?:ich bin|ik ben)\s+{N}", K::Stated(0), A::Age),
             // "retired at 67 and now 70".
             r(r"\b(?:and|but)\s+now\s+{N}{FRAC}", K::Stated(0), A::Age),
-            // "me and my best friend are both 12".
-            r(r"\b(?:we're|we are|me and [a-z' ]{1,30}? are)\s+both\s+{N}{FRAC}", K::Stated(0), A::Age),
+            // "me and my best friend are both 12", "we're all 12".
+            r(r"\b(?:we're|we are|me and [a-z' ]{1,30}? are)\s+(?:both|all)\s+{N}{FRAC}", K::Stated(0), A::Age),
             // "I've been 13 for a week".
             r(r"\bi've been\s+{N}{FRAC}", K::Stated(0), A::Age),
             // "I just turned 13", "just turned 9 yesterday".
@@ -222,7 +224,7 @@ struct Checks {
 fn checks() -> &'static Checks {
     static C: OnceLock<Checks> = OnceLock::new();
     C.get_or_init(|| Checks {
-        ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*|]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:is (?:it|that|this)|are (?:you|u)|am i|was wondering|do|does|can|could|should|would|how|what|why|where|when|and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this (?:year|week|weekend|month|morning)|last (?:week|weekend|night|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|today|yesterday|for (?:a|an|about|like)|right)\b)"),
+        ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*|]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:is (?:it|that|this)|are (?:you|u)|am i|was wondering|do|does|can|could|should|would|how|what|why|where|when|and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|he|she|he's|she's|they|they're|you|you're|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this (?:year|week|weekend|month|morning)|last (?:week|weekend|night|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|today|yesterday|for (?:a|an|about|like)|right)\b)"),
         bare_ok: compile(r"^(?:\s*$|\s*[:;]-?[()3dp]\s*$|\s+xd\s*$|\s*[,!~)]+\s*(?:[a-z]|$)|\s*[^\x00-\x7f]|\s+(?:here|going on|turning|btw|lol|now|too)\b|\s+(?:and|&|n)\s+[a-z])"),
         years_word: compile(r"^\s*-?\s*(?:{YRS}|age)\b"),
         old_word: compile(r"^\s*-?\s*(?:olds?|alt|oud)\b"),
@@ -732,6 +734,28 @@ mod tests {
         for t in cases {
             assert_eq!(detect(t), None, "{t}");
         }
+    }
+
+    #[test]
+    fn what_the_writer_is_then_the_age() {
+        ages(&[
+            ("i'm a farmer, 54. the bank's taking the land", 54),
+            ("I am from Portugal, 16. my english is not so good", 16),
+            ("im an only child, 12, and bored", 12),
+            ("is it normal to sleep this much? asking for me, 15", 15),
+            ("we're all 13 lol", 13),
+            ("i'm 13 he's like 20", 13),
+            ("i'm 9 she says i'm too young", 9),
+        ]);
+        none(&[
+            "52 years we had together",
+            "i'm at the park, 20 kids here are screaming",
+            "i'm a mess, 3 exams tomorrow",
+            "he called me, 12 times today",
+            "i'm a fan, 10/10 would watch again",
+            "we're all 5 minutes late",
+            "my sister's a nurse, 28, and she loves it",
+        ]);
     }
 
     #[test]
