@@ -1,8 +1,8 @@
 //! Self-declared age (CONTRACT §7): "I'm 9", "I am nine", "9yo", "my age is 9", "13F",
 //! "I just turned 13", "almost 14", "turning 10 tomorrow", school grades and years,
 //! "in my 40s", second-language phrasing ("I have 12 years") and a few other languages,
-//! introductions ("hey its jake, 12, from ohio", "it's ava (12)", "i'm a farmer, 54"), "being 16 is hard",
-//! "just hit 30", "the big 4-0", "going on 12" and misspelt "years old".
+//! introductions ("hey its jake, 12, from ohio", "it's ava (12)", "i'm a farmer, 54"),
+//! "being 16 is hard", "just hit 30", "the big 4-0", "going on 12" and misspelt "years old".
 //! Numbers about other people, the past, hypotheticals, time, scores, measures or
 //! levels are not ages.
 //!
