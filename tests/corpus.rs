@@ -131,7 +131,7 @@ fn holds(name: &str, contents: &str, f: Floors) {
 /// `evaluation-round5.jsonl` 0.865, 0.878, 0.018, age 0.967; `evaluation-round6.jsonl`
 /// 0.807, 0.878, 0.011, age 0.976; `evaluation-round7.jsonl` 0.798, 0.847, 0.017, age 0.984;
 /// `evaluation-round8.jsonl` 0.792, 0.817, 0.010, age 0.978; age 0.958; conversations
-/// reaching tier 3 25/26, safe ones raised 4/17).
+/// reaching tier 3 25/26, safe ones raised 4/17; the second conversation set 78/80, 21/65).
 #[test]
 fn evaluation_sets_hold_their_floors() {
     #[rustfmt::skip]
@@ -173,6 +173,20 @@ fn evaluation_sets_hold_their_floors() {
     );
     assert!(
         talks.session_false_raise_rate <= 0.30,
+        "safe conversations raised: {:.4}",
+        talks.session_false_raise_rate
+    );
+
+    // The second, larger set of conversations (measured: 78/80 reach tier 3, 21/65 raised).
+    let talks = score(&parse(include_str!("corpus/evaluation-sessions-round2.jsonl")).expect("conversations parse"));
+    assert!(talks.session_counts[2] >= 80, "{:?}", talks.session_counts);
+    assert!(
+        talks.session_tier3_recall >= 0.93,
+        "conversations reaching 3: {:.4}",
+        talks.session_tier3_recall
+    );
+    assert!(
+        talks.session_false_raise_rate <= 0.40,
         "safe conversations raised: {:.4}",
         talks.session_false_raise_rate
     );
