@@ -164,30 +164,36 @@ fn evaluation_sets_hold_their_floors() {
         ages.age_accuracy
     );
 
-    let talks = score(&parse(include_str!("corpus/evaluation-sessions.jsonl")).expect("conversations parse"));
-    assert!(talks.session_counts[2] >= 25, "{:?}", talks.session_counts);
-    assert!(
-        talks.session_tier3_recall >= 0.84,
-        "conversations reaching 3: {:.4}",
-        talks.session_tier3_recall
-    );
-    assert!(
-        talks.session_false_raise_rate <= 0.30,
-        "safe conversations raised: {:.4}",
-        talks.session_false_raise_rate
-    );
-
-    // The second, larger set of conversations (measured: 78/80 reach tier 3, 21/65 raised).
-    let talks = score(&parse(include_str!("corpus/evaluation-sessions-round2.jsonl")).expect("conversations parse"));
-    assert!(talks.session_counts[2] >= 80, "{:?}", talks.session_counts);
-    assert!(
-        talks.session_tier3_recall >= 0.93,
-        "conversations reaching 3: {:.4}",
-        talks.session_tier3_recall
-    );
-    assert!(
-        talks.session_false_raise_rate <= 0.40,
-        "safe conversations raised: {:.4}",
-        talks.session_false_raise_rate
-    );
+    // Conversations: at least this many dangerous ones, the share reaching tier 3, the share
+    // of the others raised to 3 (the second set measured 78/80 and 21/65).
+    let conversations = [
+        (
+            "evaluation-sessions",
+            include_str!("corpus/evaluation-sessions.jsonl"),
+            25,
+            0.84,
+            0.30,
+        ),
+        (
+            "evaluation-sessions-round2",
+            include_str!("corpus/evaluation-sessions-round2.jsonl"),
+            80,
+            0.93,
+            0.40,
+        ),
+    ];
+    for (name, contents, dangerous, reach, raised) in conversations {
+        let talks = score(&parse(contents).unwrap_or_else(|e| panic!("{name}: {e}")));
+        assert!(talks.session_counts[2] >= dangerous, "{name}: {:?}", talks.session_counts);
+        assert!(
+            talks.session_tier3_recall >= reach,
+            "{name}: conversations reaching 3: {:.4}",
+            talks.session_tier3_recall
+        );
+        assert!(
+            talks.session_false_raise_rate <= raised,
+            "{name}: safe conversations raised: {:.4}",
+            talks.session_false_raise_rate
+        );
+    }
 }
