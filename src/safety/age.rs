@@ -148,6 +148,8 @@ fn rules() -> &'static [Rule] {
             r(r"\b(?:and|but)\s+now\s+{N}{FRAC}", K::Stated(0), A::Age),
             // "me and my best friend are both 12", "we're all 12".
             r(r"\b(?:we're|we are|me and [a-z' ]{1,30}? are)\s+(?:both|all)\s+{N}{FRAC}", K::Stated(0), A::Age),
+            // What the writer is for their age: "he says im really mature for 12", "i'm tall for 9".
+            r(r"\bi'm\s+(?:(?:really|so|very|quite|pretty|too|kinda|kind of|a bit|super)\s+)?(?:mature|tall|short|small|big|tiny|smart|clever|young|old|grown up|advanced|strong|skinny|tough)\s+for\s+(?:an?\s+)?{N}{FRAC}(?:\s*-?\s*{YRS}(?:\s*-?\s*old)?)?", K::Stated(0), A::Age),
             // "I've been 13 for a week".
             r(r"\bi've been\s+{N}{FRAC}", K::Stated(0), A::Age),
             // "I just turned 13", "just turned 9 yesterday".
@@ -1045,6 +1047,21 @@ mod tests {
             "at 5 i have practice",
             "being 5 minutes late",
             "i'm worried my brother is 8 and 12 kids bully him",
+        ]);
+    }
+
+    #[test]
+    fn what_the_writer_is_for_their_age() {
+        ages(&[
+            ("he says im really mature for 12", 12),
+            ("i'm tall for 9 so people think im older", 9),
+            ("im small for a 14 year old", 14),
+        ]);
+        none(&[
+            "i'm ready for 10 more minutes",
+            "i'm late for 2 classes",
+            "my brother is tall for 9",
+            "i'm too old for 3 year olds' toys",
         ]);
     }
 
