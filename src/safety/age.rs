@@ -130,7 +130,7 @@ fn rules() -> &'static [Rule] {
             r(r"(?:\b(?:me|myself|my age|i)|\b(?:it's|its|i'm|name's|name is|this is)\s+[a-z]+)\s*\(\s*{N}{FRAC}\s*\)", K::Stated(0), A::Any),
             r(r"^\(\s*{N}{FRAC}\s*\)", K::Stated(0), A::Bare),
             // "being 16 is hard", "at 15 you'd think …", "i'm the oldest at 15".
-            r(r"(?:{START}|\b(?:and|but|because|cause|cuz|bc)\s+)being\s+{N}{FRAC}(?:\s*-?\s*{YRS}(?:\s*-?\s*old)?)?\s+(?:is|isn't|sucks|feels|can be|has|makes|means|kinda|really|honestly|so|just)\b", K::Stated(0), A::Any),
+            r(r"(?:{START}|\b(?:and|but|because|cause|cuz|bc)\s+)being\s+{N}{FRAC}(?:\s*-?\s*{YRS}(?:\s*-?\s*old)?)?\s+(?:is|isn't|sucks|feels|can be|has|makes|means|kinda|really|honestly|so|just|doesn't|does not|won't|hasn't|has not)\b", K::Stated(0), A::Any),
             r(r"(?:{START}|\b(?:and|but|so)\s+)at\s+{N}{FRAC}\s*,?\s+(?:you'd (?:think|expect)|you would (?:think|expect)|one would think|people expect|everyone expects|i should be (?:allowed|able)|i'm (?:old enough|too old|too young|supposed)|i still|i deserve|i shouldn't have to)\b", K::Stated(0), A::Any),
             r(r"\bi'm\s+the\s+(?:oldest|youngest|eldest)\s+at\s+{N}{FRAC}", K::Stated(0), A::Age),
             // An age after another thing said of the writer: "im 5'4 and 13", "i'm scared and only 12".
@@ -238,13 +238,13 @@ fn checks() -> &'static Checks {
         intro_bad: compile(r"\b(?:my|his|her|their|our|your|the|a|an|he|she|they|we|you|yes|no|yeah|yep|nope|maybe|like|about|around|and|or|but|then|only|just|after|before|in|at|on|since|when|for|from|to|with|by|level|lvl|day|days|week|weeks|page|pages|chapter|number|score|rating|mood|size|grade|year|years|time|room|minutes|hours|top)\b|^(?:{REL})s?$"),
         grade_bad: compile(r"^\s*(?:was|were|of|math|maths|homework|work|teacher|level|reading|science|english|class)\b"),
         person_next: compile(r"^(?:\s*$|\s*[,.!?;:)~(]|\s*[^\x00-\x7f]|\s+(?:here|and|but|so|i|i'm|from|with|who|in|living|lol|btw|girl|boy|guy|man|woman|kid|child|dad|father|mom|mum|mother|parent|son|daughter|student|teen|teenager|person|lady|gal|dude|male|female|human|trans|gay|lesbian|bi|autistic|single|introvert|gamer|nerd|[mf]|[a-z]+ing)\b)"),
-        third_verb: compile(r"^(?:\s+[a-z']+){0,3}?\s+(?:was|is|were|has|had|got|gets|did|does|died|went|said|came|lives|lived)\b"),
+        third_verb: compile(r"^(?:\s+[a-z']+){0,3}?\s+(?:was|is|were|has|had|got|gets|did|does|died|went|said|says|came|lives|lived|wrote|writes|told|tells|asked|asks|showed|shows|sent|sends|wants|keeps|posted)\b"),
         bday_now_before: compile(r"\b(?:it's|it is|its|today is|today's|todays)\s*$"),
         bday_now_after: compile(r"^\s*(?:(?:is|was|'s)\s+)?(?:today|yesterday|last)\b|^\s*was\b"),
         bday_soon_after: compile(r"^\s*(?:(?:is|'s)\s+)?(?:tomorrow|next|soon|coming|in|on|this)\b"),
         clause_break: compile(r",|\b(?:and|but|so|because|cause|cuz|bc|though|tho|or)\b|\s-\s"),
         hypothetical: compile(r"\b(?:when|whenever|once|until|till|til|since|before|after|if|unless|wish|wished|was|were|used to|back|last (?:year|summer|term|semester|week|month)|pretend\w*|imagine)\b|\b(?:like|than|as if|wait|think|thinks|thought|assume|assumes|assumed)\s*$"),
-        other: compile(r"\b(?:my|his|her|their|our|your|the|a|an|this|that)\s+(?:[a-z'-]+\s+){0,2}?(?:{REL})(?:s|'s)?\b|\b(?:he|she|they|he's|she's|they're|hes|shes|theyre|you're|youre|you are)\b"),
+        other: compile(r"\b(?:my|his|her|their|our|your|the|a|an|this|that)\s+(?:[a-z'-]+\s+){0,2}?(?:{REL})(?:s|'s)?\b|\b(?:this|that|the|some)\s+(?:[a-z'-]+\s+)?(?:boy|girl|guy|man|woman|lady|person|kid)s?\b|\b(?:he|she|they|he's|she's|they're|hes|shes|theyre|you're|youre|you are)\b"),
         me: compile(r"\b(?:i|i'm|me|i've|i'll|myself|we're)\b"),
         self_start: compile(r"^(?:i'm|i|me|my|myself|i'll|i've|we're|we|in my)\b"),
         worded: compile(r"college|uni\b|university|grade|elementary|primary|kinder|kindy|pre-?k|pre-?school|nursery|middle school|high|intermediate|fresh|sophomore|junior|senior|teens|ties\b"),
@@ -324,7 +324,7 @@ fn age_of(rule: &Rule, caps: &Captures, prefix: &str, rest: &str) -> Option<u8> 
         After::Tag => (!c.tag_bad.is_match(rest)).then_some(0)?,
         After::Grade => (!c.grade_bad.is_match(rest)).then_some(0)?,
         After::Ok => c.ok.is_match(rest).then_some(0)?,
-        After::Person => (c.person_next.is_match(rest) && !c.third_verb.is_match(rest)).then_some(0)?,
+        After::Person => (c.person_next.is_match(rest) && !third_person_verb(rest)).then_some(0)?,
         After::Any => 0,
     };
     let (age, range) = match rule.kind {
@@ -420,7 +420,16 @@ fn years_old(caps: &Captures, rest: &str) -> Option<i32> {
     if !has_old {
         return after_age(rest);
     }
-    (c.person_next.is_match(rest) && !c.third_verb.is_match(rest)).then_some(0)
+    (c.person_next.is_match(rest) && !third_person_verb(rest)).then_some(0)
+}
+
+/// A verb follows whose subject is not the writer ("a 14 year old boy was in the news"),
+/// unlike "66 years old and i just did a skydive".
+fn third_person_verb(rest: &str) -> bool {
+    checks()
+        .third_verb
+        .find(rest)
+        .is_some_and(|m| !m.as_str().split_whitespace().any(|w| matches!(w, "i" | "i'm" | "we" | "we're")))
 }
 
 /// "my 13th birthday": today or past → 13, coming → 12, otherwise not said.
@@ -1063,6 +1072,22 @@ mod tests {
             "my brother is tall for 9",
             "i'm too old for 3 year olds' toys",
         ]);
+    }
+
+    #[test]
+    fn the_age_then_what_the_writer_did() {
+        ages(&[
+            ("66 years old and I just did my first ever skydive for charity!", 66),
+            ("Being 70 doesn't stop me from learning guitar!", 70),
+            ("15 years old and i told my mum everything", 15),
+        ]);
+        none(&[
+            "I'm a teacher. A 14 year old in my class wrote in her diary that she's scared",
+            "a 15 year old girl told the police",
+            "this boy in year 9 showed me a list",
+            "the girl in year 10 keeps following me",
+        ]);
+        ages(&[("i'm a girl in year 9 and i hate it", 13)]);
     }
 
     #[test]
