@@ -123,14 +123,15 @@ fn holds(name: &str, contents: &str, f: Floors) {
 /// The evaluation sets are never trained on (the first four chose the overall tier-1
 /// budget, README "How the sets were used"; rounds 5 and 6 only the decision to keep this
 /// model over one trained with more data, round 8 the same decision for a larger table,
-/// round 7 none); these floors
+/// round 9 the decision to keep the overall budget, round 7 none); these floors
 /// only catch a change that makes the shipped classifiers worse than the figures in the
 /// README (measured: `evaluation.jsonl` tier-3 recall 0.866, tier-2 0.908, tier-1 flagged
 /// 0.026; `evaluation-round2.jsonl` 0.877, 0.868, 0.032, age 0.989; `evaluation-round3.jsonl`
 /// 0.867, 0.835, 0.021, age 0.966; `evaluation-round4.jsonl` 0.907, 0.879, 0.013, age 0.979;
-/// `evaluation-round5.jsonl` 0.865, 0.878, 0.018, age 0.967; `evaluation-round6.jsonl`
+/// `evaluation-round5.jsonl` 0.865, 0.878, 0.018, age 0.971; `evaluation-round6.jsonl`
 /// 0.807, 0.878, 0.011, age 0.976; `evaluation-round7.jsonl` 0.798, 0.847, 0.017, age 0.984;
-/// `evaluation-round8.jsonl` 0.792, 0.817, 0.010, age 0.978; age 0.958; conversations
+/// `evaluation-round8.jsonl` 0.792, 0.817, 0.010, age 0.978; `evaluation-round9.jsonl` 0.827,
+/// 0.845, 0.033, age 0.996; age 0.958; conversations
 /// reaching tier 3 25/26, safe ones raised 4/17; the second conversation set 78/80, 21/65).
 #[test]
 fn evaluation_sets_hold_their_floors() {
@@ -152,6 +153,8 @@ fn evaluation_sets_hold_their_floors() {
          Floors { tier3: 370, tier1: 300, recall3: 0.77, recall2: 0.81, flagged1: 0.04, age: Some(0.95) }),
         ("evaluation-round8", include_str!("corpus/evaluation-round8.jsonl"),
          Floors { tier3: 370, tier1: 290, recall3: 0.76, recall2: 0.78, flagged1: 0.04, age: Some(0.95) }),
+        ("evaluation-round9", include_str!("corpus/evaluation-round9.jsonl"),
+         Floors { tier3: 380, tier1: 360, recall3: 0.80, recall2: 0.80, flagged1: 0.05, age: Some(0.97) }),
     ];
     for (name, contents, floors) in sets {
         holds(name, contents, floors);
