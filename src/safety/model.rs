@@ -29,9 +29,13 @@ const STANDING: &str = include_str!("model/standing-rules.txt");
 
 pub struct Model {
     dim: usize,
-    /// Per row: its f32 scale, then `dim / 2` bytes of two signed 4-bit values each
-    /// (element `2j` in the low nibble, `2j + 1` in the high one).
+    /// Per row: its f32 scale, then two signed 4-bit values per byte (element `2j` in the
+    /// low nibble, `2j + 1` in the high one): `dim` of them for a piece seen in training,
+    /// the first `short` (the rest zero) for the others, which keep their distilled meaning.
     rows: &'static [u8],
+    /// Per piece: where its row starts in `rows`, and whether it is full length.
+    row_at: Vec<(u32, bool)>,
+    short: usize,
     head: Head,
     standing: Vec<&'static str>,
 }
@@ -79,10 +83,20 @@ impl Model {
     fn load() -> Model {
         let mut e = Reader { bytes: EMBEDDINGS, at: 0 };
         assert_eq!(e.take(4), b"MIAE", "embeddings.bin: bad magic");
-        assert_eq!(e.u32(), 2, "embeddings.bin: unknown version");
-        let (count, dim) = (e.u32() as usize, e.u32() as usize);
-        assert_eq!(dim % 2, 0, "embeddings.bin: odd dimension");
-        let rows = e.take(count * (4 + dim / 2));
+        assert_eq!(e.u32(), 3, "embeddings.bin: unknown version");
+        let (count, dim, short) = (e.u32() as usize, e.u32() as usize, e.u32() as usize);
+        assert!(dim % 2 == 0 && short % 2 == 0 && short <= dim, "embeddings.bin: dimensions");
+        let full = e.take(count.div_ceil(8));
+        let mut at = 0;
+        let row_at: Vec<(u32, bool)> = (0..count)
+            .map(|i| {
+                let is_full = full[i / 8] >> (i % 8) & 1 == 1;
+                let start = at as u32;
+                at += 4 + if is_full { dim } else { short } / 2;
+                (start, is_full)
+            })
+            .collect();
+        let rows = e.take(at);
         assert_eq!(e.at, EMBEDDINGS.len(), "embeddings.bin: trailing bytes");
         assert_eq!(vocab().len(), count, "vocab.txt and embeddings.bin disagree");
 
@@ -111,6 +125,8 @@ impl Model {
         Model {
             dim,
             rows,
+            row_at,
+            short,
             head,
             standing: standing_rules(),
         }
@@ -119,9 +135,10 @@ impl Model {
     /// The mean of the pieces' embedding rows (zero when there are none).
     pub fn embed(&self, pieces: &[u32]) -> Vec<f32> {
         let mut sum = vec![0f32; self.dim];
-        let stride = 4 + self.dim / 2;
         for &p in pieces {
-            let row = &self.rows[p as usize * stride..(p as usize + 1) * stride];
+            let (at, full) = self.row_at[p as usize];
+            let len = 4 + if full { self.dim } else { self.short } / 2;
+            let row = &self.rows[at as usize..at as usize + len];
             let scale = f32::from_le_bytes(row[..4].try_into().expect("4 bytes"));
             for (pair, &byte) in sum.chunks_exact_mut(2).zip(&row[4..]) {
                 pair[0] += scale * f32::from(nibble(byte));
@@ -263,6 +280,18 @@ mod tests {
         assert_eq!(nibble(0x0F), -1);
         assert_eq!(nibble(0xF3), 3);
         assert_eq!(nibble(0xA5 >> 4), -6);
+    }
+
+    #[test]
+    fn pieces_outside_training_have_short_rows() {
+        let m = get();
+        let short = m.row_at.iter().position(|r| !r.1).expect("a short row") as u32;
+        let full = m.row_at.iter().position(|r| r.1).expect("a full row") as u32;
+        assert!(m.short < m.dim);
+        let e = m.embed(&[short]);
+        assert!(e[..m.short].iter().any(|v| *v != 0.0));
+        assert!(e[m.short..].iter().all(|v| *v == 0.0));
+        assert!(m.embed(&[full])[m.short..].iter().any(|v| *v != 0.0));
     }
 
     #[test]
