@@ -16,6 +16,6 @@ for set in evaluation evaluation-round2 evaluation-round3 evaluation-round4 eval
   cargo run -q --bin mia-classify -- --summary "tests/corpus/$set.jsonl" --min-tier3-recall 0 --min-tier2-recall 0 --max-tier1-fp 1 --min-age-accuracy 0 | grep -v '^  miss:\|misses (--misses'
 done
 echo "== build scripts"; node --test tests/build/*.test.mjs
-echo "== build the Worker"; bash scripts/build.sh
+echo "== build the Worker"; bash scripts/build.sh; node scripts/bundle-size.mjs build
 # Node 22 takes files or globs, not a folder.
 echo "== end-to-end tests"; node --test --test-concurrency=1 tests/e2e/*.test.mjs
