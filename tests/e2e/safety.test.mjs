@@ -163,7 +163,7 @@ describe("learned classifier and conversation context", () => {
     const { socket, sessionId } = await fresh();
     const build = [
       "i'm so tired of all of it",
-      "i don't think things will get better",
+      "i feel like nothing will change",
       // Leans toward suicide without reaching its threshold alone.
       "i guess it doesn't matter anymore",
     ];
@@ -191,7 +191,7 @@ describe("learned classifier and conversation context", () => {
   test("the context holds across a reconnect", async () => {
     const { socket, sessionId } = await fresh();
     await exchange(socket, "i'm so tired of all of it");
-    await exchange(socket, "i don't think things will get better");
+    await exchange(socket, "i feel like nothing will change");
     socket.disconnect();
     const again = await connect(server.url, { sessionId });
     await join(again);
