@@ -628,7 +628,7 @@ fn moderation_answer(flagged: &[&str]) -> OpinionResult {
 fn moderation_raises_to_tier_three_but_never_lowers() {
     let mut h = Harness::new(&[]);
     let sid = h.connected();
-    let message_id = h.say(&sid, 1, "tonight is the night");
+    let message_id = h.say(&sid, 1, "i know what i'm going to do now");
     // Without SAFETY_MODEL only moderation is asked, with its own timeout.
     assert_eq!(h.opinions.len(), 1);
     assert_eq!(h.opinions[0].message_id, message_id);
@@ -868,7 +868,7 @@ fn the_judge_raises_but_never_lowers() {
 
 #[test]
 fn judge_failures_change_nothing_and_log_no_text() {
-    let text = "a message nobody may log";
+    let text = "pineapple is the secret nobody may log";
     let malformed = [
         "not json",
         r#"{"tier":0,"categories":[]}"#,
@@ -1035,7 +1035,7 @@ fn the_alarm_is_never_set_in_the_past() {
 fn context_raises_the_tier_across_messages_and_survives_a_restore() {
     let build = [
         "i'm so tired of all of it",
-        "i don't think things will get better",
+        "i feel like nothing will change",
         // Leans toward suicide without reaching its threshold alone.
         "i guess it doesn't matter anymore",
     ];
