@@ -130,7 +130,7 @@ fn holds(name: &str, contents: &str, f: Floors) {
 /// `evaluation-round3.jsonl` 0.881, 0.861, 0.021, age 0.966; `evaluation-round4.jsonl` 0.912,
 /// 0.871, 0.019, age 0.979; `evaluation-round5.jsonl` 0.865, 0.901, 0.015, age 0.971;
 /// `evaluation-round6.jsonl` 0.826, 0.872, 0.017, age 0.976; `evaluation-round7.jsonl` 0.776,
-/// 0.893, 0.003, age 0.984; `evaluation-round8.jsonl` 0.803, 0.870, 0.003, age 0.978;
+/// 0.893, 0.003, age 0.984; `evaluation-round8.jsonl` 0.800, 0.870, 0.003, age 0.978;
 /// `evaluation-round9.jsonl` 0.852, 0.837, 0.019, age 0.996; age 0.958; conversations
 /// reaching tier 3 23/26, safe ones raised 7/17; the second conversation set 79/80, 19/65).
 #[test]
