@@ -31,11 +31,11 @@ pub struct Model {
     dim: usize,
     /// Per row: its f32 scale, then two signed 4-bit values per byte (element `2j` in the
     /// low nibble, `2j + 1` in the high one): `dim` of them for a piece seen in training,
-    /// the first `short` (the rest zero) for the others, which keep their distilled meaning.
+    /// only the first ones (64 in the shipped table; the rest zero) for the others, which keep
+    /// their distilled meaning.
     rows: &'static [u8],
-    /// Per piece: where its row starts in `rows`, and whether it is full length.
-    row_at: Vec<(u32, bool)>,
-    short: usize,
+    /// Per piece: where its row starts in `rows`, and its length in bytes.
+    row_at: Vec<(u32, u32)>,
     head: Head,
     standing: Vec<&'static str>,
 }
@@ -88,12 +88,12 @@ impl Model {
         assert!(dim % 2 == 0 && short % 2 == 0 && short <= dim, "embeddings.bin: dimensions");
         let full = e.take(count.div_ceil(8));
         let mut at = 0;
-        let row_at: Vec<(u32, bool)> = (0..count)
+        let row_at: Vec<(u32, u32)> = (0..count)
             .map(|i| {
-                let is_full = full[i / 8] >> (i % 8) & 1 == 1;
-                let start = at as u32;
-                at += 4 + if is_full { dim } else { short } / 2;
-                (start, is_full)
+                let values = if full[i / 8] >> (i % 8) & 1 == 1 { dim } else { short };
+                let (start, len) = (at, 4 + values / 2);
+                at += len;
+                (start as u32, len as u32)
             })
             .collect();
         let rows = e.take(at);
@@ -126,7 +126,6 @@ impl Model {
             dim,
             rows,
             row_at,
-            short,
             head,
             standing: standing_rules(),
         }
@@ -136,9 +135,8 @@ impl Model {
     pub fn embed(&self, pieces: &[u32]) -> Vec<f32> {
         let mut sum = vec![0f32; self.dim];
         for &p in pieces {
-            let (at, full) = self.row_at[p as usize];
-            let len = 4 + if full { self.dim } else { self.short } / 2;
-            let row = &self.rows[at as usize..at as usize + len];
+            let (at, len) = self.row_at[p as usize];
+            let row = &self.rows[at as usize..(at + len) as usize];
             let scale = f32::from_le_bytes(row[..4].try_into().expect("4 bytes"));
             for (pair, &byte) in sum.chunks_exact_mut(2).zip(&row[4..]) {
                 pair[0] += scale * f32::from(nibble(byte));
@@ -285,13 +283,15 @@ mod tests {
     #[test]
     fn pieces_outside_training_have_short_rows() {
         let m = get();
-        let short = m.row_at.iter().position(|r| !r.1).expect("a short row") as u32;
-        let full = m.row_at.iter().position(|r| r.1).expect("a full row") as u32;
-        assert!(m.short < m.dim);
-        let e = m.embed(&[short]);
-        assert!(e[..m.short].iter().any(|v| *v != 0.0));
-        assert!(e[m.short..].iter().all(|v| *v == 0.0));
-        assert!(m.embed(&[full])[m.short..].iter().any(|v| *v != 0.0));
+        let full_len = 4 + m.dim as u32 / 2;
+        let (short, &(_, len)) = m.row_at.iter().enumerate().find(|(_, r)| r.1 < full_len).expect("a short row");
+        let full = m.row_at.iter().position(|r| r.1 == full_len).expect("a full row") as u32;
+        let dims = (len as usize - 4) * 2;
+        assert!(dims < m.dim);
+        let e = m.embed(&[short as u32]);
+        assert!(e[..dims].iter().any(|v| *v != 0.0));
+        assert!(e[dims..].iter().all(|v| *v == 0.0));
+        assert!(m.embed(&[full])[dims..].iter().any(|v| *v != 0.0));
     }
 
     #[test]
