@@ -146,8 +146,12 @@ fn rules() -> &'static [Rule] {
             r(r"\b(?:ich bin|ik ben)\s+{N}", K::Stated(0), A::Age),
             // "retired at 67 and now 70".
             r(r"\b(?:and|but)\s+now\s+{N}{FRAC}", K::Stated(0), A::Age),
-            // "me and my best friend are both 12", "we're all 12".
-            r(r"\b(?:we're|we are|me and [a-z' ]{1,30}? are)\s+(?:both|all)\s+{N}{FRAC}", K::Stated(0), A::Age),
+            // "me and my best friend are both 12", "we're all 12", "me and my twin are 11".
+            r(r"\b(?:we're|we are)\s+(?:both|all)\s+{N}{FRAC}|\bme and [a-z' ]{1,30}? are\s+(?:both\s+|all\s+)?(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
+            // Another's age that is also the writer's: "she's 17 like me", "he's 12 same as me".
+            r(r"\b(?:she's|he's|they're|shes|hes|theyre)\s+(?:also\s+|only\s+|just\s+)?{N}{FRAC}\s+(?:like me|same as me|just like me|too like me)\b", K::Stated(0), A::Any),
+            // A question about the writer at their age: "is it weird to still watch cartoons at 16".
+            r(r"\b(?:weird|normal|ok|okay|bad|wrong|strange|embarrassing|cringe|childish|babyish|too late|too early|too old|too young)\s+(?:for me\s+)?to\s+[^,.!?;]*?\bat\s+{N}{FRAC}\s*(?:\?|$)", K::Stated(0), A::Any),
             // What the writer is for their age: "he says im really mature for 12", "i'm tall for 9".
             r(r"\bi'm\s+(?:(?:really|so|very|quite|pretty|too|kinda|kind of|a bit|super)\s+)?(?:mature|tall|short|small|big|tiny|smart|clever|young|old|grown up|advanced|strong|skinny|tough)\s+for\s+(?:an?\s+)?{N}{FRAC}(?:\s*-?\s*{YRS}(?:\s*-?\s*old)?)?", K::Stated(0), A::Age),
             // "I've been 13 for a week".
@@ -226,8 +230,8 @@ struct Checks {
 fn checks() -> &'static Checks {
     static C: OnceLock<Checks> = OnceLock::new();
     C.get_or_init(|| Checks {
-        ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*|]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:is (?:it|that|this)|are (?:you|u)|am i|was wondering|do|does|can|could|should|would|how|what|why|where|when|and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|he|she|he's|she's|they|they're|you|you're|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this (?:year|week|weekend|month|morning)|last (?:week|weekend|night|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|today|yesterday|for (?:a|an|about|like)|right)\b)"),
-        bare_ok: compile(r"^(?:\s*$|\s*[:;]-?[()3dp]\s*$|\s+xd\s*$|\s*[,!~)]+\s*(?:[a-z]|$)|\s*[^\x00-\x7f]|\s+(?:here|going on|turning|btw|lol|now|too)\b|\s+(?:and|&|n)\s+[a-z])"),
+        ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*|]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:is (?:it|that|this)|are (?:you|u)|am i|was wondering|do|does|can|could|should|would|how|what|why|where|when|and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|he|she|he's|she's|they|they're|you|you're|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this (?:year|week|weekend|month|morning)|last (?:week|weekend|night|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|today|yesterday|for (?:a|an|about|like)|right|there's|theres|there is|there are)\b)"),
+        bare_ok: compile(r"^(?:\s*$|\s*[:;]-?[()3dp]\s*$|\s+xd\s*$|\s*[,!~)]+\s*(?:[a-z]|$)|\s*[^\x00-\x7f]|\s+(?:here|going on|turning|btw|lol|now|too)\b|\s+today\s*(?:$|!|[^\x00-\x7f])|\s+(?:and|&|n)\s+[a-z])"),
         years_word: compile(r"^\s*-?\s*(?:{YRS}|age)\b"),
         old_word: compile(r"^\s*-?\s*(?:olds?|alt|oud)\b"),
         of_age: compile(r"^\s+(?:of age|young)\b"),
@@ -237,15 +241,16 @@ fn checks() -> &'static Checks {
         tag_bad: compile(r"^\s*(?:away|tall|long|high|wide|deep|run|race|sprint|swim|dash|of|to|left|per|each|ago|minutes?|mins?|dollars?|people|views|followers|subs|users|downloads|km|miles)\b"),
         intro_bad: compile(r"\b(?:my|his|her|their|our|your|the|a|an|he|she|they|we|you|yes|no|yeah|yep|nope|maybe|like|about|around|and|or|but|then|only|just|after|before|in|at|on|since|when|for|from|to|with|by|level|lvl|day|days|week|weeks|page|pages|chapter|number|score|rating|mood|size|grade|year|years|time|room|minutes|hours|top)\b|^(?:{REL})s?$"),
         grade_bad: compile(r"^\s*(?:was|were|of|math|maths|homework|work|teacher|level|reading|science|english|class)\b"),
-        person_next: compile(r"^(?:\s*$|\s*[,.!?;:)~(]|\s*[^\x00-\x7f]|\s+(?:here|and|but|so|i|i'm|from|with|who|in|living|lol|btw|girl|boy|guy|man|woman|kid|child|dad|father|mom|mum|mother|parent|son|daughter|student|teen|teenager|person|lady|gal|dude|male|female|human|trans|gay|lesbian|bi|autistic|single|introvert|gamer|nerd|[mf]|[a-z]+ing)\b)"),
+        person_next: compile(r"^(?:\s*$|\s*[,.!?;:)~(]|\s*[^\x00-\x7f]|\s+(?:here|and|but|so|i|i'm|from|with|who|in|living|lol|btw|girl|boy|guy|man|woman|kid|child|dad|father|mom|mum|mother|parent|son|daughter|student|teen|teenager|person|lady|gal|dude|male|female|human|trans|gay|lesbian|bi|autistic|single|introvert|gamer|nerd|nurse|carer|caregiver|worker|wife|husband|widow|widower|veteran|vet|soldier|doctor|teacher|mechanic|farmer|driver|chef|cook|cashier|engineer|developer|dev|artist|writer|musician|athlete|player|retiree|pensioner|immigrant|refugee|grad|graduate|[mf]|[a-z]+ing)\b)"),
         third_verb: compile(r"^(?:\s+[a-z']+){0,3}?\s+(?:was|is|were|has|had|got|gets|did|does|died|went|said|says|came|lives|lived|wrote|writes|told|tells|asked|asks|showed|shows|sent|sends|wants|keeps|posted)\b"),
         bday_now_before: compile(r"\b(?:it's|it is|its|today is|today's|todays)\s*$"),
         bday_now_after: compile(r"^\s*(?:(?:is|was|'s)\s+)?(?:today|yesterday|last)\b|^\s*was\b"),
         bday_soon_after: compile(r"^\s*(?:(?:is|'s)\s+)?(?:tomorrow|next|soon|coming|in|on|this)\b"),
         clause_break: compile(r",|\b(?:and|but|so|because|cause|cuz|bc|though|tho|or)\b|\s-\s"),
         hypothetical: compile(r"\b(?:when|whenever|once|until|till|til|since|before|after|if|unless|wish|wished|was|were|used to|back|last (?:year|summer|term|semester|week|month)|pretend\w*|imagine)\b|\b(?:like|than|as if|wait|think|thinks|thought|assume|assumes|assumed)\s*$"),
-        other: compile(r"\b(?:my|his|her|their|our|your|the|a|an|this|that)\s+(?:[a-z'-]+\s+){0,2}?(?:{REL})(?:s|'s)?\b|\b(?:this|that|the|some)\s+(?:[a-z'-]+\s+)?(?:boy|girl|guy|man|woman|lady|person|kid)s?\b|\b(?:he|she|they|he's|she's|they're|hes|shes|theyre|you're|youre|you are)\b"),
-        me: compile(r"\b(?:i|i'm|me|i've|i'll|myself|we're)\b"),
+        other: compile(r"\b(?:my|his|her|their|our|your|the|a|an|this|that)\s+(?:[a-z'-]+\s+){0,2}?(?:{REL})(?:s|'s)?\b|\b(?:this|that|the|some|a|an)\s+(?:[a-z'-]+\s+)?(?:boy|girl|guy|man|woman|lady|person|kid)s?\b|\b(?:he|she|they|he's|she's|they're|hes|shes|theyre|you're|youre|you are)\b"),
+        // "i'm a girl", "as a boy" name the writer, ending where `other` would.
+        me: compile(r"\b(?:i'm|as|being)\s+(?:an?|the)\s+(?:[a-z'-]+\s+)?(?:boy|girl|guy|man|woman|lady|person|kid)s?\b|\b(?:i|i'm|me|i've|i'll|myself|we're)\b"),
         self_start: compile(r"^(?:i'm|i|me|my|myself|i'll|i've|we're|we|in my)\b"),
         worded: compile(r"college|uni\b|university|grade|elementary|primary|kinder|kindy|pre-?k|pre-?school|nursery|middle school|high|intermediate|fresh|sophomore|junior|senior|teens|ties\b"),
     })
@@ -1005,6 +1010,8 @@ mod tests {
             ("My brother is 8. I am 11.", 11),
             ("Im 13 years old, my brother is 8 and my mom is 40", 13),
             ("me and my best friend are both 12", 12),
+            ("me and my twin are 11 and we have our SATs next week", 11),
+            ("she's 17 like me and lives with him", 17),
             ("hi i'm Sam, 13, from texas", 13),
         ]);
         none(&[
@@ -1013,6 +1020,10 @@ mod tests {
             "my daughter, 9, keeps crying",
             "you're 12?",
             "my 8yo son",
+            "me and my friends are 5 minutes away",
+            "she's 17 and i like her",
+            "is it normal for my son to wet the bed at 7",
+            "my brother got his phone at 12",
         ]);
     }
 
@@ -1080,14 +1091,25 @@ mod tests {
             ("66 years old and I just did my first ever skydive for charity!", 66),
             ("Being 70 doesn't stop me from learning guitar!", 70),
             ("15 years old and i told my mum everything", 15),
+            ("24 y/o nurse, been taking pills from the ward", 24),
+            ("thirteen today!!! officially a teenager", 13),
+            ("i'm 10 there's a man at the park", 10),
+            ("do you think it's weird to still watch cartoons at 16", 16),
+            ("is it normal to feel this tired at 45?", 45),
         ]);
         none(&[
             "I'm a teacher. A 14 year old in my class wrote in her diary that she's scared",
             "a 15 year old girl told the police",
             "this boy in year 9 showed me a list",
             "the girl in year 10 keeps following me",
+            "a boy in year 9 showed me a knife",
+            "a 24 y/o nurse told me to wait",
+            "3 today, 2 yesterday",
         ]);
-        ages(&[("i'm a girl in year 9 and i hate it", 13)]);
+        ages(&[
+            ("i'm a girl in year 9 and i hate it", 13),
+            ("as a boy in year 8 i get picked on", 12),
+        ]);
     }
 
     #[test]
