@@ -123,16 +123,20 @@ fn holds(name: &str, contents: &str, f: Floors) {
 /// The evaluation sets are never trained on (the first four chose the overall tier-1
 /// budget, README "How the sets were used"; rounds 5 and 6 only the decision to keep the
 /// round-9 model over one trained with more data, round 8 the same decision for a larger
-/// table, round 9 the decisions to keep the budget and to ship that larger table, round 7
-/// none); these floors only catch a change that makes the shipped classifiers worse than the
-/// figures in the README (measured: `evaluation.jsonl` tier-3 recall 0.870, tier-2 0.931,
-/// tier-1 flagged 0.035; `evaluation-round2.jsonl` 0.903, 0.921, 0.020, age 0.989;
-/// `evaluation-round3.jsonl` 0.881, 0.861, 0.021, age 0.966; `evaluation-round4.jsonl` 0.912,
-/// 0.871, 0.019, age 0.979; `evaluation-round5.jsonl` 0.865, 0.901, 0.015, age 0.971;
-/// `evaluation-round6.jsonl` 0.826, 0.872, 0.017, age 0.976; `evaluation-round7.jsonl` 0.776,
-/// 0.893, 0.003, age 0.984; `evaluation-round8.jsonl` 0.800, 0.870, 0.003, age 0.978;
-/// `evaluation-round9.jsonl` 0.852, 0.837, 0.019, age 0.996; age 0.958; conversations
-/// reaching tier 3 23/26, safe ones raised 7/17; the second conversation set 79/80, 19/65).
+/// table, round 9 the decisions to keep the budget and to ship that larger table, round 10
+/// to keep it over one trained with round 13's data; since round 13, rounds 1–10 are the
+/// validation sets of the flag thresholds, `training/thresholds.py`, which round 11 judged); these floors only catch a change that makes the shipped
+/// classifiers worse than the figures in the README (measured with the flag thresholds of
+/// round 13: `evaluation.jsonl` tier-3 recall 0.897, tier-2 0.931, tier-1 flagged 0.035;
+/// `evaluation-round2.jsonl` 0.913, 0.921, 0.024, age 0.989; `evaluation-round3.jsonl` 0.893,
+/// 0.861, 0.021, age 0.966; `evaluation-round4.jsonl` 0.926, 0.886, 0.031, age 0.979;
+/// `evaluation-round5.jsonl` 0.893, 0.901, 0.018, age 0.975; `evaluation-round6.jsonl` 0.844,
+/// 0.872, 0.017, age 0.976; `evaluation-round7.jsonl` 0.809, 0.893, 0.003, age 0.989;
+/// `evaluation-round8.jsonl` 0.848, 0.870, 0.007, age 0.984; `evaluation-round9.jsonl` 0.878,
+/// 0.853, 0.019, age 0.996; `evaluation-round10.jsonl` 0.888, 0.891, 0.022, age 0.996;
+/// `evaluation-round11.jsonl` 0.891, 0.852, 0.008, age 0.968; `evaluation-age.jsonl` 0.958;
+/// conversations reaching tier 3 24/26, safe ones raised 7/17; the second conversation set
+/// 79/80, 20/65; the third 72/73, 24/59; the fourth 76/76, 22/57).
 #[test]
 fn evaluation_sets_hold_their_floors() {
     #[rustfmt::skip]
@@ -155,6 +159,10 @@ fn evaluation_sets_hold_their_floors() {
          Floors { tier3: 370, tier1: 290, recall3: 0.76, recall2: 0.78, flagged1: 0.04, age: Some(0.95) }),
         ("evaluation-round9", include_str!("corpus/evaluation-round9.jsonl"),
          Floors { tier3: 380, tier1: 360, recall3: 0.80, recall2: 0.80, flagged1: 0.05, age: Some(0.97) }),
+        ("evaluation-round10", include_str!("corpus/evaluation-round10.jsonl"),
+         Floors { tier3: 440, tier1: 360, recall3: 0.82, recall2: 0.85, flagged1: 0.04, age: Some(0.97) }),
+        ("evaluation-round11", include_str!("corpus/evaluation-round11.jsonl"),
+         Floors { tier3: 400, tier1: 370, recall3: 0.84, recall2: 0.80, flagged1: 0.03, age: Some(0.95) }),
     ];
     for (name, contents, floors) in sets {
         holds(name, contents, floors);
@@ -168,7 +176,8 @@ fn evaluation_sets_hold_their_floors() {
     );
 
     // Conversations: at least this many dangerous ones, the share reaching tier 3, the share
-    // of the others raised to 3 (the second set measured 79/80 and 19/65).
+    // of the others raised to 3 (measured: the second set 79/80 and 20/65, the third 72/73
+    // and 24/59, the fourth 76/76 and 22/57).
     let conversations = [
         (
             "evaluation-sessions",
@@ -183,6 +192,20 @@ fn evaluation_sets_hold_their_floors() {
             80,
             0.93,
             0.40,
+        ),
+        (
+            "evaluation-sessions-round3",
+            include_str!("corpus/evaluation-sessions-round3.jsonl"),
+            73,
+            0.93,
+            0.45,
+        ),
+        (
+            "evaluation-sessions-round4",
+            include_str!("corpus/evaluation-sessions-round4.jsonl"),
+            76,
+            0.95,
+            0.45,
         ),
     ];
     for (name, contents, dangerous, reach, raised) in conversations {

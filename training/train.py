@@ -419,6 +419,15 @@ def write_head(path, p, th, bar, dim):
         f.write(np.float32(bar).astype("<f4").tobytes())
 
 
+def write_thresholds(path, th, note):
+    """thresholds.txt: the flag thresholds the Rust code uses, one "category value" line each
+    (at most head.bin's). Training writes its own; `thresholds.py` may lower them."""
+    with open(path, "w") as f:
+        f.write(note)
+        for c, t in zip(CATEGORIES, th):
+            f.write(f"{c} {float(np.float32(t)):.9g}\n")
+
+
 def prepare(binary, distilled):
     """The corpus with its features and labels (a labelled-corpus danger line takes the
     categories its rules name), and the model's inputs: pooling, hashed buckets, starting table."""
@@ -474,6 +483,7 @@ def main():
         np.savez(os.environ["MIA_DUMP_PARAMS"], th=th, bar=bar, standing=np.array(sorted(standing)), **p)
     write_embeddings(model_dir / "embeddings.bin", p["v"], p["full"])
     write_head(model_dir / "head.bin", p, th, bar, V0.shape[1])
+    write_thresholds(model_dir / "thresholds.txt", th, "# Flag thresholds: training's own (training/train.py).\n")
     write_standing(model_dir / "standing-rules.txt", standing)
     prob = predict(p, P, X)
     report("training set", prob, R, Y, tiers, th, bar)

@@ -3,7 +3,8 @@
 //! everything, bye" a few messages later).
 //!
 //! For each danger category (tier 3) the model's probability of each recent user
-//! message is read relative to that category's threshold, capped at 1, and summed
+//! message is read relative to training's threshold for that category (the one these
+//! constants were calibrated with, [`model::Model::context_reference`]), capped at 1, and summed
 //! with a decay per message back: `evidence = Σₖ DECAY^k · min(pₖ / threshold, 1)` over
 //! the last [`WINDOW`] messages, the current one at k = 0. The category is raised when
 //! the evidence reaches [`RAISE_AT`], and both the current message and the earlier ones
@@ -62,7 +63,7 @@ impl Context {
             self.recent.pop_front();
         }
         self.recent.push_back(scores);
-        self.raised(model::get().thresholds())
+        self.raised(model::get().context_reference())
     }
 
     fn raised(&self, thresholds: &[f32]) -> Vec<Category> {

@@ -26,6 +26,9 @@ const HEAD: &[u8] = include_bytes!("model/head.bin");
 /// The rules precise enough on the training corpus to flag a message on their own; the
 /// others need the model's probability to reach the rule bar (see [`Model::confirms`]).
 const STANDING: &str = include_str!("model/standing-rules.txt");
+/// The flag thresholds, chosen on the evaluation sets (`training/thresholds.py`); `head.bin`
+/// keeps training's, the conversation context's reference.
+const THRESHOLDS: &str = include_str!("model/thresholds.txt");
 
 pub struct Model {
     dim: usize,
@@ -37,6 +40,8 @@ pub struct Model {
     /// Per piece: where its row starts in `rows`, and its length in bytes.
     row_at: Vec<(u32, u32)>,
     head: Head,
+    /// Per category, the probability at which it is flagged (at most training's).
+    flag_at: [f32; N],
     standing: Vec<&'static str>,
 }
 
@@ -49,6 +54,8 @@ struct Head {
     b1: Vec<f32>,
     w2: Vec<f32>,
     b2: Vec<f32>,
+    /// Training's thresholds, chosen out of fold on the training corpus: what the
+    /// conversation context reads probabilities against.
     threshold: Vec<f32>,
     /// A rule that does not stand alone flags unless the model's probability is under this.
     rule_bar: f32,
@@ -122,11 +129,13 @@ impl Model {
             rule_bar: h.f32s(1)[0],
         };
         assert_eq!(h.at, HEAD.len(), "head.bin: trailing bytes");
+        let flag_at = flag_thresholds(&head.threshold);
         Model {
             dim,
             rows,
             row_at,
             head,
+            flag_at,
             standing: standing_rules(),
         }
     }
@@ -190,7 +199,7 @@ impl Model {
         CATEGORIES
             .iter()
             .zip(scores)
-            .zip(&self.head.threshold)
+            .zip(&self.flag_at)
             .filter(|((_, p), t)| **p >= **t)
             .map(|((c, _), _)| *c)
             .collect()
@@ -203,8 +212,9 @@ impl Model {
         self.standing.contains(&rule) || scores[c] >= self.head.rule_bar
     }
 
-    /// Per category, the probability at which it is flagged.
-    pub fn thresholds(&self) -> &[f32] {
+    /// Per category, the probability the conversation context reads scores against
+    /// (training's thresholds, with which its constants were calibrated).
+    pub fn context_reference(&self) -> &[f32] {
         &self.head.threshold
     }
 }
@@ -212,6 +222,25 @@ impl Model {
 /// The signed value (-8..=7) of a byte's low four bits.
 fn nibble(byte: u8) -> i8 {
     ((byte << 4) as i8) >> 4
+}
+
+/// `thresholds.txt`: one line per category, in [`CATEGORIES`] order, "name value"; `#` starts
+/// a comment. A value may only lower training's threshold.
+fn flag_thresholds(training: &[f32]) -> [f32; N] {
+    let mut out = [0f32; N];
+    let lines: Vec<&str> = THRESHOLDS
+        .lines()
+        .filter_map(|l| l.split('#').next())
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), N, "thresholds.txt: one line per category");
+    for (i, line) in lines.iter().enumerate() {
+        let (name, value) = line.trim().split_once(' ').expect("thresholds.txt: name value");
+        assert_eq!(name, CATEGORIES[i].as_str(), "thresholds.txt: category order");
+        out[i] = value.trim().parse().expect("thresholds.txt: a number");
+        assert!(out[i] > 0.0 && out[i] <= training[i], "thresholds.txt: {name} above training's");
+    }
+    out
 }
 
 /// The ids in `standing-rules.txt`: the first word of each line, `#` starts a comment.
@@ -268,6 +297,20 @@ mod tests {
         for id in &m.standing {
             assert!(crate::safety::rules::ids().contains(id), "{id} is not a rule");
         }
+    }
+
+    #[test]
+    fn flag_thresholds_only_lower_training_ones_and_decide_flags() {
+        let m = get();
+        for (flag, training) in m.flag_at.iter().zip(m.context_reference()) {
+            assert!(*flag > 0.0 && flag <= training);
+        }
+        let c = (0..N).find(|&c| m.flag_at[c] < m.head.threshold[c]).expect("a lowered threshold");
+        let mut scores = [0f32; N];
+        scores[c] = (m.flag_at[c] + m.head.threshold[c]) / 2.0;
+        assert_eq!(m.flagged(&scores), vec![CATEGORIES[c]]);
+        scores[c] = m.flag_at[c] * 0.99;
+        assert!(m.flagged(&scores).is_empty());
     }
 
     #[test]
