@@ -8,12 +8,15 @@ the tier-2 recall, pooled over the sets), while the pooled tier-1 flags stay wit
 set goes above max(PER_SET, its rate before) and the rules' corpus within LABELLED. The
 training thresholds stay in `head.bin` as the conversation context's reference, which was
 calibrated with them. Sets 1-10 are its validation sets; round 11 was written after the rule
-and judged it (README, "How the sets were used").
+and judged it (README, "How the sets were used"). It reads the scores mia-classify prints
+(three decimals), so a message within 0.0005 of a threshold may count the other way than in
+the Rust code (one of round 10's, measured).
 
 usage: thresholds.py MIA_CLASSIFY MODEL_DIR
 """
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +29,9 @@ ROOT, CATEGORIES = T.ROOT, T.CATEGORIES
 SETS = ["evaluation"] + [f"evaluation-round{i}" for i in range(2, 11)]
 POOLED, PER_SET, LABELLED = 0.020, 0.035, 0.025
 STEPS = [0.98, 0.95, 0.9]
-# As src/safety/mod.rs: the model flags nothing alone in a message of fewer words.
-MODEL_MIN_WORDS = 3
+# The model flags nothing alone in a message of fewer words (read from the Rust code).
+MODEL_MIN_WORDS = int(re.search(r"pub const MODEL_MIN_WORDS: usize = (\d+);",
+                                (ROOT / "src" / "safety" / "mod.rs").read_text()).group(1))
 
 
 def load(binary, name):
