@@ -12,23 +12,17 @@ usage: calibrate_context.py MIA_CLASSIFY MODEL_DIR
 import itertools
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+import train as T
+
+ROOT, CATEGORIES = T.ROOT, T.CATEGORIES
 SESSIONS = ROOT / "training" / "sessions"
-CATEGORIES = ["suicide", "self_harm", "abuse", "danger", "substances"]
 # Safe conversations the context may raise, beyond those a single message already does.
 EXTRA_FALSE_RAISE = 0.05
-
-
-def thresholds(model_dir):
-    """The per-category thresholds: the five f32 before head.bin's last (the rule bar)."""
-    raw = (model_dir / "head.bin").read_bytes()
-    return np.frombuffer(raw[-24:-4], dtype="<f4")
 
 
 def raised(scores, th, window, decay, raise_at, floor):
@@ -46,10 +40,7 @@ def raised(scores, th, window, decay, raise_at, floor):
 def main():
     binary, model_dir = sys.argv[1], Path(sys.argv[2])
     lines = [json.loads(l) for p in sorted(SESSIONS.glob("*.jsonl")) for l in p.read_text().splitlines() if l.strip()]
-    out = subprocess.run(
-        [binary], input="".join(json.dumps({"text": l["text"]}) + "\n" for l in lines), capture_output=True, text=True, check=True
-    ).stdout.splitlines()
-    verdicts = [json.loads(o) for o in out]
+    verdicts = T.verdicts(binary, [l["text"] for l in lines])
     sessions = {}
     for line, v in zip(lines, verdicts):
         s = sessions.setdefault(line["session"], {"scores": [], "own": 1, "want": None})
@@ -57,7 +48,7 @@ def main():
         s["own"] = max(s["own"], v["tier"])
         if "session_tier" in line:
             s["want"] = line["session_tier"]
-    th = thresholds(model_dir)
+    th = T.head_thresholds(model_dir)
     danger = [s for s in sessions.values() if s["want"] == 3]
     safe = [s for s in sessions.values() if s["want"] in (1, 2)]
     base3 = np.mean([s["own"] == 3 for s in danger])

@@ -17,7 +17,6 @@ usage: thresholds.py MIA_CLASSIFY MODEL_DIR
 
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -39,9 +38,7 @@ def load(binary, name):
     model may flag alone, and the label."""
     lines = [json.loads(l) for l in (ROOT / "tests" / "corpus" / f"{name}.jsonl").read_text().splitlines() if l.strip()]
     lines = [l for l in lines if l.get("tier") in (1, 2, 3)]
-    run = subprocess.run([binary], input="".join(json.dumps({"text": l["text"]}) + "\n" for l in lines),
-                         capture_output=True, text=True, check=True)
-    out = [json.loads(o) for o in run.stdout.splitlines()]
+    out = T.verdicts(binary, [l["text"] for l in lines])
     ruled = [{r.split(".")[0] for r in o["rules"] if not r.startswith(("model.", "context."))} for o in out]
     return {
         "p": np.array([[o["scores"][c] for c in CATEGORIES] for o in out]),
@@ -73,7 +70,7 @@ def rates(data, th):
 
 def main():
     binary, model_dir = sys.argv[1], Path(sys.argv[2])
-    reference = np.frombuffer((model_dir / "head.bin").read_bytes()[-24:-4], "<f4").astype(np.float64)
+    reference = T.head_thresholds(model_dir).astype(np.float64)
     data = {name: load(binary, name) for name in SETS}
     labelled = {"labelled": load(binary, "labelled")}
     before = rates(data, reference)[3]

@@ -132,10 +132,15 @@ def junk(count=800, seed=SEED):
     return sorted(out)
 
 
-def features(binary, texts):
+def verdicts(binary, texts, *args):
+    """What `mia-classify` (with `args`) prints for each text, one message at a time."""
     lines = "".join(json.dumps({"text": t}) + "\n" for t in texts)
-    out = subprocess.run([binary, "--features"], input=lines, capture_output=True, text=True, check=True)
+    out = subprocess.run([binary, *args], input=lines, capture_output=True, text=True, check=True)
     return [json.loads(l) for l in out.stdout.splitlines()]
+
+
+def features(binary, texts):
+    return verdicts(binary, texts, "--features")
 
 
 def load_embeddings(path):
@@ -417,6 +422,12 @@ def write_head(path, p, th, bar, dim):
         f.write(p["b2"].astype("<f4").tobytes())
         f.write(th.astype("<f4").tobytes())
         f.write(np.float32(bar).astype("<f4").tobytes())
+
+
+def head_thresholds(model_dir):
+    """Training's per-category thresholds as `write_head` stored them: the five f32 before
+    head.bin's last (the rule bar)."""
+    return np.frombuffer((model_dir / "head.bin").read_bytes()[-24:-4], dtype="<f4")
 
 
 def write_thresholds(path, th, note):
