@@ -228,14 +228,10 @@ fn nibble(byte: u8) -> i8 {
 /// a comment. A value may only lower training's threshold.
 fn flag_thresholds(training: &[f32]) -> [f32; N] {
     let mut out = [0f32; N];
-    let lines: Vec<&str> = THRESHOLDS
-        .lines()
-        .filter_map(|l| l.split('#').next())
-        .filter(|l| !l.trim().is_empty())
-        .collect();
+    let lines: Vec<&str> = entries(THRESHOLDS).collect();
     assert_eq!(lines.len(), N, "thresholds.txt: one line per category");
     for (i, line) in lines.iter().enumerate() {
-        let (name, value) = line.trim().split_once(' ').expect("thresholds.txt: name value");
+        let (name, value) = line.split_once(' ').expect("thresholds.txt: name value");
         assert_eq!(name, CATEGORIES[i].as_str(), "thresholds.txt: category order");
         out[i] = value.trim().parse().expect("thresholds.txt: a number");
         assert!(out[i] > 0.0 && out[i] <= training[i], "thresholds.txt: {name} above training's");
@@ -245,10 +241,15 @@ fn flag_thresholds(training: &[f32]) -> [f32; N] {
 
 /// The ids in `standing-rules.txt`: the first word of each line, `#` starts a comment.
 fn standing_rules() -> Vec<&'static str> {
-    STANDING
-        .lines()
-        .filter_map(|l| l.split('#').next()?.split_whitespace().next())
-        .collect()
+    entries(STANDING).filter_map(|l| l.split_whitespace().next()).collect()
+}
+
+/// The non-empty lines of a shipped text file, each without its `#` comment, trimmed.
+fn entries(text: &'static str) -> impl Iterator<Item = &'static str> {
+    text.lines()
+        .filter_map(|l| l.split('#').next())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
 }
 
 /// The word-piece vocabulary, loaded once per process. Features need only this, so
