@@ -25,9 +25,9 @@ const NUM: &str = r"(?P<n>\d{1,3})";
 /// A fraction after the number: "13 and a half", "13 1/2", "9 n 3/4".
 const FRAC: &str = r"(?:\s*(?:and an? half|and a quarter|and 3 quarters|and 1/2|and 3/4|n 3/4|n an? half|1/2|3/4|1/4))?";
 /// "years (old)" and its short forms, also in German and Dutch.
-const YRS: &str = r"(?P<yrs>year's|years?|yrs?|y/o|yo|y o|jahre|jaar)";
+const YRS: &str = r"(?P<yrs>year's|years?|yrs?|y/o|yo|y o|jahre|jaar|años|anos|anni|saal)";
 /// Greetings and fillers that may open a sentence before a bare statement ("hi, 13f here").
-const START: &str = r"^(?:(?:hi+|hiya|hey+|heya|yo|hello|ok|okay|so|well|um+|uh+|lol|btw|also|and|tldr|update|edit|mia)[,:!]?\s+)*";
+const START: &str = r"^(?:(?:hi+|hiya|hey+|heya|yo|hello|sup|namaste|hola|salam|salaam|bonjour|hallo|ciao|bhai|didi|yaar|ok|okay|so|well|um+|uh+|lol|btw|also|and|tldr|update|edit|mia)[,:!]?\s+)*";
 /// High-school and college years, in order from 0.
 const LEVEL: &str = "freshman|freshmen|fresher|sophomore|junior|senior";
 const DECADE: &str = r"(?P<d>teens|[1-9]0'?s|twenties|thirties|forties|fourties|fifties|sixties|seventies|eighties|nineties)";
@@ -112,13 +112,13 @@ fn rules() -> &'static [Rule] {
             // "I'm 9", "im only 12", "I am aged 14", "I am having 11 years".
             r(r"\bi'm\s*(?:(?:only|just|barely|merely|now|actually|really|literally|like|also|currently|officially|finally|still|already|exactly|about|around|basically|technically|aged?|of|having|both|probably|legit|lowkey)\s+)*{N}{FRAC}", K::Stated(0), A::Age),
             // "a 45 year old dad", "as a 15 year old girl", "9yo", "13 y/o girl here".
-            r(r"(?:{START}|\b(?P<intro>i'm|i|me|myself|my self|as|being|just|only|here|this)\b[\s,]*)(?:(?:just|only|a|an|the|also|another|fellow|literally|really|now|like|currently|proud|normal|typical|regular|average)\s+)*{N}{FRAC}\s*-?\s*{YRS}\b", K::YearsOld, A::Any),
+            r(r"(?:{START}|(?P<comma>[,;:])\s*|\b(?P<intro>i'm|i|me|myself|my self|as|being|just|only|here|this)\b[\s,]*)(?:(?:just|only|a|an|the|also|another|fellow|literally|really|now|like|currently|proud|normal|typical|regular|average)\s+)*{N}{FRAC}\s*-?\s*{YRS}\b", K::YearsOld, A::Any),
             // "age: 14", "my age is of 13", "name: jo, age: 12".
             r(r"(?:{START}|[,:;(]\s*|\bmy\s+|\bmi\s+|\bi'm\s+|\b[a-z]+\s*[:=]\s*[a-z]+\s+)(?:age|aged)\s*(?:is\s*)?(?:of\s*)?[:=-]?\s*{N}{FRAC}|\bmy\s+years\s+(?:are|is)\s+(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
             // "I am a girl of 12 years", "I am boy 13 years".
             r(r"\bi'm\s+(?:an?\s+)?(?:girl|boy|guy|kid|child|teen|teenager|man|woman|student|male|female)\s+(?:of\s+|aged?\s+)?{N}{FRAC}|{START}(?:just\s+)?an?\s+(?:girl|boy|guy|kid|child|teen|teenager|man|woman|student)\s+(?:of|aged?)\s+(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
             // "I have 12 years", "I completed 13 years".
-            r(r"\bi\s+(?:have|has|completed|complete|finished|got)\s+{N}{FRAC}\s*-?\s*(?:{YRS}|age)\b", K::Stated(0), A::Age),
+            r(r"\bi\s+(?:have|has|completed|complete|finished|got)\s+{N}{FRAC}\s*-?\s*(?:{YRS}|age|ans|años|anos|anni)\b", K::Stated(0), A::Age),
             // "me, 14, …", "hi i'm Sam, 13, from texas", "asking for me, 45", and what the
             // writer is, then the age: "i'm a farmer, 54.", "i'm from syria, 17".
             r(r"{START}me\s*[,:]?\s+{N}{FRAC}|\bi'm\s+[a-z]+,\s*(?P<n2>\d{1,3})|\bme\s*,\s*(?P<n3>\d{1,3})", K::Stated(0), A::Age),
@@ -129,43 +129,57 @@ fn rules() -> &'static [Rule] {
             // A number in brackets after the writer or a name: "it's ava (12)", "me (14) and…", "(14)".
             r(r"(?:\b(?:me|myself|my age|i)|\b(?:it's|its|i'm|name's|name is|this is)\s+[a-z]+)\s*\(\s*{N}{FRAC}\s*\)", K::Stated(0), A::Any),
             r(r"^\(\s*{N}{FRAC}\s*\)", K::Stated(0), A::Bare),
+            r(r"^{START}\(\s*(?P<n>[89]|[1-9][0-9]){FRAC}\s*\)", K::Stated(0), A::Any),
+            r(r"\b(?:i'm|i|me)\b[^.!?;()]*?\(\s*{N}{FRAC}\s*\)", K::Continued, A::Any),
+            r(r"\bhere\s*\(\s*{N}{FRAC}\s*\)|^{START}(?:[a-z0-9'-]+\s+){0,4}(?:student|here|year)\s*\(\s*(?P<n2>\d{1,3}){FRAC}\s*\)", K::Stated(0), A::Any),
             // "being 16 is hard", "at 15 you'd think …", "i'm the oldest at 15".
-            r(r"(?:{START}|\b(?:and|but|because|cause|cuz|bc)\s+)being\s+{N}{FRAC}(?:\s*-?\s*{YRS}(?:\s*-?\s*old)?)?\s+(?:is|isn't|sucks|feels|can be|has|makes|means|kinda|really|honestly|so|just|doesn't|does not|won't|hasn't|has not)\b", K::Stated(0), A::Any),
+            r(r"(?:{START}|\b(?:and|but|because|cause|cuz|bc|honestly|tbh|ngl|like)\s+)being\s+{N}{FRAC}(?:\s*-?\s*{YRS}(?:\s*-?\s*old)?)?\s+(?:is|isn't|sucks|feels|can be|has|makes|means|kinda|really|honestly|so|just|doesn't|does not|won't|hasn't|has not|there's|theres|there is|you)\b", K::Stated(0), A::Any),
             r(r"(?:{START}|\b(?:and|but|so)\s+)at\s+{N}{FRAC}\s*,?\s+(?:you'd (?:think|expect)|you would (?:think|expect)|one would think|people expect|everyone expects|i should be (?:allowed|able)|i'm (?:old enough|too old|too young|supposed)|i still|i deserve|i shouldn't have to)\b", K::Stated(0), A::Any),
             r(r"\bi'm\s+the\s+(?:oldest|youngest|eldest)\s+at\s+{N}{FRAC}", K::Stated(0), A::Age),
             // An age after another thing said of the writer: "im 5'4 and 13", "i'm scared and only 12".
             r(r"\bi'm\s+[^,.!?;]*?\b(?:and|but)\s+(?:only\s+|just\s+|also\s+)?{N}{FRAC}", K::Continued, A::Age),
+            // "I am Piotr from Poland, working on a building site, 34 years."
+            r(r"\bi'm\s+[^.!?;]*?,\s*{N}\s*(?:years|yrs|y/o|yo)(?:\s+old)?\s*$|\bi'm\s+(?:in\s+my|an?)\s+(?:[a-z0-9'-]+\s+){0,3}?[a-z0-9'-]+\s*,\s*(?P<n2>\d{1,3}){FRAC}\s*(?:,|$)", K::Continued, A::Any),
             // "in my 14 years on this earth".
             r(r"\bmy\s+{N}\s+years\s+(?:on\s+(?:this\s+)?(?:earth|planet)|of\s+(?:life|living|existence|being alive)|alive)\b", K::Stated(0), A::Any),
             // "me (14f)", "(17m)", "[15M]", "34 (f)", "13F", "m15", "16/f", "F/34".
             r(r"(?:^|\b(?:i|me|my|myself)\s*|[,:]\s*)[(\[]\s*(?:(?P<n>\d{2})\s*/?\s*[mf]|[mf]\s*/?\s*(?P<n2>\d{2}))\s*[)\]]", K::Tag, A::Any),
             r(r"{START}(?:(?P<n>\d{2})\s*(?:\(\s*[mf]\s*\)|/?\s*[mf]\b)|[mf]\s*/?\s*(?P<n2>\d{2})\b)", K::Tag, A::Tag),
+            r(r"[(\[]\s*(?:(?P<n>\d{2})\s*/?\s*[mf]|[mf]\s*/?\s*(?P<n2>\d{2}))\s*[)\]]\s*$", K::Tag, A::Any),
             // French, Spanish, Portuguese, Italian, Polish, Russian; German, Dutch.
             r(r"(?:\bj\s*'?\s*ai|\btengo|\btenho|\bho|\bmam|(?:^|\s)мне)\s+{N}\s+(?:(?:ans|años|anos|anni|lat)\b|лет|года?)", K::Stated(0), A::Any),
-            r(r"{START}(?:j\s*'?\s*ai|tengo|tenho)\s+{N}", K::Stated(0), A::Age),
+            r(r"(?:{START}|[,;]\s*)(?:j\s*'?\s*ai|tengo|tenho)\s+{N}", K::Stated(0), A::Age),
+            r(r"(?:{START}|[,(]\s*){N}\s*(?:años|anos|anni|ans)\b|(?P<n2>\d{1,3})\s*岁|उम्र\s*(?P<n3>\d{1,3})", K::Stated(0), A::Any),
             r(r"\b(?:ich bin|ik ben)\s+{N}", K::Stated(0), A::Age),
+            r(r"\b(?:main|mai|mein|me)\s+{N}\s*(?:saal|sal|years?)?\s*(?:ki|ka|ke)\s+(?:hoon|hu|hun|hoo)\b", K::Stated(0), A::Any),
+            r(r"^{START}am\s+{N}{FRAC}|\bme\s+(?:is|am)\s+(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
             // "retired at 67 and now 70".
             r(r"\b(?:and|but)\s+now\s+{N}{FRAC}", K::Stated(0), A::Age),
             // "me and my best friend are both 12", "we're all 12", "me and my twin are 11".
-            r(r"\b(?:we're|we are)\s+(?:both|all)\s+{N}{FRAC}|\bme and [a-z' ]{1,30}? are\s+(?:both\s+|all\s+)?(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
+            r(r"\b(?:we're|we are)\s+(?:both\s+|all\s+)?{N}{FRAC}\s*$|\b(?:we're|we are)\s+(?:both|all)\s+(?P<n3>\d{1,3}){FRAC}|\bme and [a-z' ]{1,30}? (?:are\s+(?:both\s+|all\s+)?|both\s+)(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
             // Another's age that is also the writer's: "she's 17 like me", "he's 12 same as me".
             r(r"\b(?:she's|he's|they're|shes|hes|theyre)\s+(?:also\s+|only\s+|just\s+)?{N}{FRAC}\s+(?:like me|same as me|just like me|too like me)\b", K::Stated(0), A::Any),
             // A question about the writer at their age: "is it weird to still watch cartoons at 16".
-            r(r"\b(?:weird|normal|ok|okay|bad|wrong|strange|embarrassing|cringe|childish|babyish|too late|too early|too old|too young)\s+(?:for me\s+)?to\s+[^,.!?;]*?\bat\s+{N}{FRAC}\s*(?:\?|$)", K::Stated(0), A::Any),
+            r(r"\b(?:weird|normal|ok|okay|bad|wrong|strange|embarrassing|cringe|childish|babyish|too late|too early|too old|too young)\s+(?:for me\s+)?(?:to|that i|if i)\s+[^,.!?;]*?\bat\s+{N}{FRAC}\s*(?:\?|$)|\b(?:is (?:it|that|this)|am i)\s+(?:\w+\s+)?(?:weird|strange|embarrassing|cringe|childish|babyish)\s+at\s+(?P<n2>\d{1,3}){FRAC}\s*(?:\?|$)", K::Stated(0), A::Any),
+            // Now, at this age (13 and over, not a time): "At 84 I've had a good life".
+            r(r"{START}at\s+(?:age\s+{N}|(?P<n2>1[3-9]|[2-9][0-9]|1[0-9][0-9])){FRAC}\s*,?\s+(?:i've|i'm|i still|i feel|i have|i can't|i cannot|i just|i finally|i've finally)\b", K::Stated(0), A::Any),
+            // "is it ok to play call of duty if im 12?": the writer's age, not a hypothetical.
+            r(r"\b(?:is it|would it be|am i|is that)\s+(?:ok|okay|normal|bad|weird|allowed|legal|safe|fine|too late|too early)\b[^.!?;]*?\bif\s+i'm\s+(?:only\s+|just\s+)?{N}{FRAC}\s*(?:\?|$)", K::Stated(0), A::Any),
             // What the writer is for their age: "he says im really mature for 12", "i'm tall for 9".
             r(r"\bi'm\s+(?:(?:really|so|very|quite|pretty|too|kinda|kind of|a bit|super)\s+)?(?:mature|tall|short|small|big|tiny|smart|clever|young|old|grown up|advanced|strong|skinny|tough)\s+for\s+(?:an?\s+)?{N}{FRAC}(?:\s*-?\s*{YRS}(?:\s*-?\s*old)?)?", K::Stated(0), A::Age),
             // "I've been 13 for a week".
             r(r"\bi've been\s+{N}{FRAC}", K::Stated(0), A::Age),
             // "I just turned 13", "just turned 9 yesterday".
-            r(r"(?:{START}|\bi\s+)(?:just\s+|recently\s+|finally\s+|officially\s+)?(?:turned|hit|became|reached)\s+(?:the\s+)?(?:big\s+)?{N}{FRAC}", K::Stated(0), A::Age),
-            r(r"{START}(?:the\s+)?big\s+{N}", K::Stated(0), A::Age),
+            r(r"(?:{START}|\bi\s+|\bi'm\s+)(?:just\s+|recently\s+|finally\s+|officially\s+)?(?:turned|hit|became|reached)\s+(?:the\s+)?(?:big\s+)?{N}{FRAC}(?:\s+in\s+(?:january|february|march|april|may|june|july|august|september|october|november|december|lockdown|quarantine|the summer|summer|the spring|spring|the autumn|autumn|the fall|the winter|winter))?", K::Stated(0), A::Age),
+            r(r"{START}(?:the\s+)?big\s+{N}|(?:{START}|\b(?:and|but|so)\s+|,\s*)(?:finally|still)\s+(?P<n2>\d{1,3})\b", K::Stated(0), A::Age),
             // "my 12th birthday is tomorrow", "today is my 13th birthday".
-            r(r"\bmy\s+{N}(?:st|nd|rd|th)\b(?:\s+(?:birthday|bday|b-day)\b)?", K::Birthday, A::Any),
+            r(r"\bmy\s+{N}(?:st|nd|rd|th)\b(?:\s+(?:birthday|bday|b-day)\b(?:\s+party\b)?)?", K::Birthday, A::Any),
             // "almost 14", "I'm nearly 16".
             r(r"(?:{START}|\bi'm\s+(?:only\s+|just\s+)?|\b(?:and|but|tho|though|so)\s+|\()(?:almost|nearly|going on)\s+{N}{FRAC}", K::Stated(-1), A::Age),
             // "I'll be 12 next month", "I'm turning 14 in may", "soon to be 15".
             r(r"\b(?:i'll be|i'll turn|i'm gonna be|i'm gonna turn|i'm about to (?:be|turn)|i'm soon|i'm turning)\s+{N}{FRAC}", K::Coming, A::Coming),
             r(r"(?:{START}|\b(?:and|but|so)\s+)(?:about to (?:be|turn)|soon to be|gonna be|gonna turn|will be|will turn)\s+{N}{FRAC}", K::Coming, A::Coming),
+            r(r"^{START}(?P<n>[89]|[1-9][0-9])\s+(?P<when>in a few days|in (?:two|three|\d+) days|next (?:week|month)|tomorrow|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\s*(?:$|,|and\b|!)", K::Coming, A::Any),
             r(r"(?:\bi\s+turn|\bturning)\s+(?:the\s+)?(?:big\s+)?{N}{FRAC}\s+(?P<when>tomorrow|today|next|soon|this|on|in|later|at midnight)\b", K::Coming, A::Any),
             // "in my 40s", "in my early twenties", "early 20s here".
             r(r"\bin\s+my\s+(?:(?P<q>early|mid|late)[\s-]*)?{DECADE}\b", K::Decade, A::Any),
@@ -178,10 +192,10 @@ fn rules() -> &'static [Rule] {
             // "college student here", "I'm at university", "I go to uni".
             r(r"(?:{START}|\bi'm\s+(?:a\s+)?|\bas\s+a\s+)(?:college|uni|university)\s+student\b|\b(?:i'm|i am)\s+(?:in|at)\s+(?:college|uni|university)\b|\bi\s+(?:go to|attend|study at)\s+(?:college|uni|university)\b", K::Fixed(19), A::Grade),
             // "in 3rd grade", "a 5th grader", "in grade 6", "a grade 7 student".
-            r(r"(?:{START}|\b(?:in|a|an|i'm|started|am)\s+)(?:the\s+)?(?P<n>\d{1,2})(?:st|nd|rd|th)\s*-?\s*grade(?:rs?)?\b", K::Grade, A::Grade),
-            r(r"\bin\s+(?:the\s+)?grade\s+(?P<n>\d{1,2})\b|\ban?\s+grade\s+(?P<n2>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b|^{START}grade\s+(?P<n3>\d{1,2})(?:\s+(?:student|here))*\s*(?:$|[,.!;:-])", K::Grade, A::Grade),
+            r(r"(?:{START}|\b(?:in|a|an|i'm|started|am|being)\s+)(?:the\s+)?(?:new\s+|only\s+)?(?P<n>\d{1,2})(?:st|nd|rd|th)\s*-?\s*grade(?:rs?)?\b", K::Grade, A::Grade),
+            r(r"\bin\s+(?:the\s+)?grade\s+(?P<n>\d{1,2})\b|\ban?\s+grade\s+(?P<n2>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b|\b(?:in|i'm in)\s+(?:class|std|standard)\s+(?P<n4>\d{1,2})(?:th)?\b|\bin\s+(?:the\s+)?(?P<n5>\d{1,2})(?:st|nd|rd|th)\s+(?:standard|std|class)\b|^{START}(?:grade|class|std|standard)\s+(?P<n3>\d{1,2})(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z]|\s+and\s+[a-z])", K::Grade, A::Grade),
             // "I'm in year 9", "Y6", "a year 8 student".
-            r(r"\bin\s+(?:year|yr|y)\s*(?P<n>\d{1,2})\b|{START}(?:year|yr)\s*(?P<n2>\d{1,2})(?:\s+(?:student|pupil|here))*\s*(?:$|[,.!;:-])|\ban?\s+(?:year|yr)\s*(?P<n3>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b", K::UkYear, A::Grade),
+            r(r"\bin\s+(?:year|yr|y)\s*(?P<n>\d{1,2})\b|{START}(?:year|yr)\s*(?P<n2>\d{1,2})(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z]|\s+and\s+[a-z])|\ban?\s+(?:year|yr)\s*(?P<n3>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b", K::UkYear, A::Grade),
             r(r"\b(?:in|at|attend|go to)\s+(?:kindergarten|kinder|kindy)\b|\ba\s+kindergarte?ner\b", K::Fixed(5), A::Grade),
             r(r"\b(?:in|at|go to)\s+(?:pre-?k|pre-?school|preschool|nursery|pre-?kindergarten)\b", K::Fixed(4), A::Grade),
             r(r"\b(?:in|at|go to|started|start|attend|attending)\s+(?:middle school|junior high|jr high|intermediate school)\b|\bmiddle schooler\b|^{START}middle school(?:er)?(?:\s+here)?\s*$", K::Fixed(12), A::Grade),
@@ -189,7 +203,9 @@ fn rules() -> &'static [Rule] {
             r(r"\b(?:just\s+)?(?:started|starting)\s+(?:high school|highschool)\b", K::Fixed(14), A::Grade),
             r(r"\b(?:in|at|go to|attend|attending)\s+(?:high school|highschool)\b|\bhigh\s*schooler\b", K::Fixed(16), A::Grade),
             // A school year alone: "freshman", "sophomore here".
-            r(r"^{START}(?P<lvl>freshman|sophomore|junior)(?:\s+here)?\s*$", K::Level(14), A::Any),
+            r(r"^{START}(?P<lvl>freshman|sophomore|junior)(?:\s+here)?\s*(?:$|,|\s+and\s+(?:i|i'm|my|like|already|still|just|honestly)\b)", K::Level(14), A::Any),
+            // "sophomore year is rough", "senior year and every weekend…" (high school).
+            r(r"(?:^{START}|\b(?:my|this|in|it's|its)\s+)(?P<lvl>{LEVEL})\s+year\s+(?:is|and|has|starts|so far|sucks|feels|rn|right now|of high school)\b", K::Level(14), A::Any),
             // A bare number opening the sentence: "12", "12 here", "13 and a half".
             r(r"{START}{N}{FRAC}", K::Stated(0), A::Bare),
         ]
@@ -215,10 +231,23 @@ struct Checks {
     bday_now_before: Regex,
     bday_now_after: Regex,
     bday_soon_after: Regex,
+    /// "next saturday for my 18th birthday".
+    bday_soon_before: Regex,
     /// A clause ends here.
     clause_break: Regex,
     /// Before the match in its clause: the past, a hypothetical, a comparison.
     hypothetical: Regex,
+    /// "so like i'm 14": a filler, not a comparison ("i feel like i'm 80").
+    filler_like: Regex,
+    /// "twelve years old and …" opening a sentence: the writer, whatever the verb after.
+    and_next: Regex,
+    /// "76 years old grandma here", "Sixty years old today": what may follow an opening age.
+    opening_next: Regex,
+    /// "i'll be 18 in 2030": not a birthday to come soon.
+    in_year: Regex,
+    /// After ", 31 years old": the end, or "driver here".
+    comma_years_next: Regex,
+    first_person: Regex,
     /// Someone other than the writer, and the writer.
     other: Regex,
     me: Regex,
@@ -230,8 +259,8 @@ struct Checks {
 fn checks() -> &'static Checks {
     static C: OnceLock<Checks> = OnceLock::new();
     C.get_or_init(|| Checks {
-        ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*|]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:is (?:it|that|this)|are (?:you|u)|am i|was wondering|do|does|can|could|should|would|how|what|why|where|when|and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|he|she|he's|she's|they|they're|you|you're|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this (?:year|week|weekend|month|morning)|last (?:week|weekend|night|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|today|yesterday|for (?:a|an|about|like)|right|there's|theres|there is|there are)\b)"),
-        bare_ok: compile(r"^(?:\s*$|\s*[:;]-?[()3dp]\s*$|\s+xd\s*$|\s*[,!~)]+\s*(?:[a-z]|$)|\s*[^\x00-\x7f]|\s+(?:here|going on|turning|btw|lol|now|too)\b|\s+today\s*(?:$|!|[^\x00-\x7f])|\s+(?:and|&|n)\s+[a-z])"),
+        ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*|]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:is (?:it|that|this)|are (?:you|u)|am i|was wondering|do|does|can|could|should|would|how|what|why|where|when|and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|he|she|he's|she's|they|they're|you|you're|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this (?:year|week|weekend|month|morning)|last (?:week|weekend|night|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|today|yesterday|for (?:a|an|about|like)|right|there's|theres|there is|there are|someone|somebody|nobody|no one|everyone|mum|mom|dad|only|dont|don't|na|still)\b)"),
+        bare_ok: compile(r"^(?:\s*$|\s*[:;]-?[()3dp]\s*$|\s+xd\s*$|\s*[,!~)]+\s*(?:[a-z]|$)|\s*[^\x00-\x7f]|\s+(?:here|going on|turning|almost|nearly|btw|lol|now|too)\b|\s+today\s*(?:$|!|[^\x00-\x7f])|\s+(?:and|&|n)\s+[a-z])"),
         years_word: compile(r"^\s*-?\s*(?:{YRS}|age)\b"),
         old_word: compile(r"^\s*-?\s*(?:olds?|alt|oud)\b"),
         of_age: compile(r"^\s+(?:of age|young)\b"),
@@ -240,17 +269,24 @@ fn checks() -> &'static Checks {
         today: compile(r"^\s+today\b"),
         tag_bad: compile(r"^\s*(?:away|tall|long|high|wide|deep|run|race|sprint|swim|dash|of|to|left|per|each|ago|minutes?|mins?|dollars?|people|views|followers|subs|users|downloads|km|miles)\b"),
         intro_bad: compile(r"\b(?:my|his|her|their|our|your|the|a|an|he|she|they|we|you|yes|no|yeah|yep|nope|maybe|like|about|around|and|or|but|then|only|just|after|before|in|at|on|since|when|for|from|to|with|by|level|lvl|day|days|week|weeks|page|pages|chapter|number|score|rating|mood|size|grade|year|years|time|room|minutes|hours|top)\b|^(?:{REL})s?$"),
-        grade_bad: compile(r"^\s*(?:was|were|of|math|maths|homework|work|teacher|level|reading|science|english|class)\b"),
-        person_next: compile(r"^(?:\s*$|\s*[,.!?;:)~(]|\s*[^\x00-\x7f]|\s+(?:here|and|but|so|i|i'm|from|with|who|in|living|lol|btw|girl|boy|guy|man|woman|kid|child|dad|father|mom|mum|mother|parent|son|daughter|student|teen|teenager|person|lady|gal|dude|male|female|human|trans|gay|lesbian|bi|autistic|single|introvert|gamer|nerd|nurse|carer|caregiver|worker|wife|husband|widow|widower|veteran|vet|soldier|doctor|teacher|mechanic|farmer|driver|chef|cook|cashier|engineer|developer|dev|artist|writer|musician|athlete|player|retiree|pensioner|immigrant|refugee|grad|graduate|[mf]|[a-z]+ing)\b)"),
+        grade_bad: compile(r"^\s*(?:was|were|of|math|maths|homework|work|teacher|level|reading|science|english|class)\b|^\s*,?\s*(?:i|we)\s+(?:had|was|were|got|did|used to|went|moved|changed|lived|loved|hated|learned|met)\b"),
+        person_next: compile(r"^(?:\s+(?:[a-z]+\s+){0,2}student\b|\s*$|\s*[,.!?;:)~(]|\s*[^\x00-\x7f]|\s+(?:here|and|but|so|i|i'm|from|with|who|in|living|lol|btw|girl|boy|guy|man|woman|kid|child|dad|father|mom|mum|mother|parent|son|daughter|student|teen|teenager|person|lady|gal|dude|male|female|human|trans|gay|lesbian|bi|autistic|single|introvert|gamer|nerd|nurse|carer|caregiver|worker|wife|husband|widow|widower|veteran|vet|soldier|doctor|teacher|mechanic|farmer|driver|chef|cook|cashier|engineer|developer|dev|artist|writer|musician|athlete|player|retiree|pensioner|immigrant|refugee|grad|graduate|[mf]|[a-z]+ing)\b)"),
         third_verb: compile(r"^(?:\s+[a-z']+){0,3}?\s+(?:was|is|were|has|had|got|gets|did|does|died|went|said|says|came|lives|lived|wrote|writes|told|tells|asked|asks|showed|shows|sent|sends|wants|keeps|posted)\b"),
         bday_now_before: compile(r"\b(?:it's|it is|its|today is|today's|todays)\s*$"),
         bday_now_after: compile(r"^\s*(?:(?:is|was|'s)\s+)?(?:today|yesterday|last)\b|^\s*was\b"),
+        bday_soon_before: compile(r"\b(?:next|tomorrow|this coming|on)\s+(?:[a-z]+\s+)?(?:for|on|is)\s*$"),
         bday_soon_after: compile(r"^\s*(?:(?:is|'s)\s+)?(?:tomorrow|next|soon|coming|in|on|this)\b"),
         clause_break: compile(r",|\b(?:and|but|so|because|cause|cuz|bc|though|tho|or)\b|\s-\s"),
-        hypothetical: compile(r"\b(?:when|whenever|once|until|till|til|since|before|after|if|unless|wish|wished|was|were|used to|back|last (?:year|summer|term|semester|week|month)|pretend\w*|imagine)\b|\b(?:like|than|as if|wait|think|thinks|thought|assume|assumes|assumed)\s*$"),
+        hypothetical: compile(r"\b(?:when|whenever|once|until|till|til|since|before|after|if|unless|by the time|wish|wished|was|were|used to|back|last (?:year|summer|term|semester|week|month)|pretend\w*|imagine)\b|\b(?:like|than|as if|wait|think|thinks|thought|assume|assumes|assumed)\s*$"),
+        filler_like: compile(r"^\s*(?:(?:so|and|ok|okay|um+|uh+|well|yeah|lol|but|like)\s+)*like\s*$"),
+        and_next: compile(r"^\s*(?:and|&|n)\s"),
+        opening_next: compile(r"^\s*(?:$|[,.!:;]|today|now|here\b)|^\s+(?:[a-z-]+\s+){0,2}here\b|^\s+(?:grandma|grandpa|granny|grandad|grandmother|grandfather|stepmum|stepmom|stepdad|paramedic|mum|mom|dad|mother|father|guy|gal|lady|dude|woman|man)\b"),
+        in_year: compile(r"^\s+in\s+(?:19|20)\d\d\b"),
+        comma_years_next: compile(r"^\s*$|^\s+(?:[a-z]+\s+){0,2}here\b"),
+        first_person: compile(r"\b(?:i|i'm|i've|me)\b"),
         other: compile(r"\b(?:my|his|her|their|our|your|the|a|an|this|that)\s+(?:[a-z'-]+\s+){0,2}?(?:{REL})(?:s|'s)?\b|\b(?:this|that|the|some|a|an)\s+(?:[a-z'-]+\s+)?(?:boy|girl|guy|man|woman|lady|person|kid)s?\b|\b(?:he|she|they|he's|she's|they're|hes|shes|theyre|you're|youre|you are)\b"),
         // "i'm a girl", "as a boy" name the writer, ending where `other` would.
-        me: compile(r"\b(?:i'm|as|being)\s+(?:an?|the)\s+(?:[a-z'-]+\s+)?(?:boy|girl|guy|man|woman|lady|person|kid)s?\b|\b(?:i|i'm|me|i've|i'll|myself|we're)\b"),
+        me: compile(r"\b(?:i'm|as|being)\s+(?:an?|the)\s+(?:[a-z'-]+\s+)?(?:boy|girl|guy|man|woman|lady|person|kid|mom|mum|mother|dad|father|parent|grandma|grandpa|grandmother|grandfather|wife|husband)s?\b|\b(?:i|i'm|me|i've|i'll|myself|we're)\b"),
         self_start: compile(r"^(?:i'm|i|me|my|myself|i'll|i've|we're|we|in my)\b"),
         worded: compile(r"college|uni\b|university|grade|elementary|primary|kinder|kindy|pre-?k|pre-?school|nursery|middle school|high|intermediate|fresh|sophomore|junior|senior|teens|ties\b"),
     })
@@ -266,12 +302,26 @@ pub fn prepare() {
 
 /// The age a message states about its writer, if any (3–120).
 pub fn detect(text: &str) -> Option<u8> {
-    let text = prepare_text(text);
-    let age = sentences(&text).find_map(detect_in);
+    let mut text = prepare_text(text);
+    // Australian school years run a year ahead of England's: "Year 9 in Brisbane" is 14.
+    let r = rewrites();
+    if r.australia.is_match(&text) {
+        if let std::borrow::Cow::Owned(o) = r.school_year.replace_all(&text, "grade $1") {
+            text = o;
+        }
+    }
+    // A number alone is an age only in the opening sentences ("hi mia! 12."), not after
+    // something said ("i counted the pills. 48.").
+    let mut opening = true;
+    let age = sentences(&text).find_map(|s| {
+        let age = detect_in(s, opening);
+        opening &= s.split_whitespace().count() <= 3;
+        age
+    });
     age
 }
 
-fn detect_in(s: &str) -> Option<u8> {
+fn detect_in(s: &str, opening: bool) -> Option<u8> {
     let c = checks();
     // Most sentences state no number and name no school year: skip the rules.
     if !s.bytes().any(|b| b.is_ascii_digit()) && !c.worded.is_match(s) {
@@ -281,7 +331,10 @@ fn detect_in(s: &str) -> Option<u8> {
         for caps in rule.re.captures_iter(s) {
             let Some(m) = caps.get(0) else { continue };
             let (prefix, rest) = (&s[..m.start()], &s[m.end()..]);
-            if c.hypothetical.is_match(clause(prefix)) {
+            if matches!(rule.after, After::Bare) && !opening && rest.trim().is_empty() {
+                continue;
+            }
+            if c.hypothetical.is_match(clause(prefix)) && !c.filler_like.is_match(clause(prefix)) {
                 continue;
             }
             if !c.self_start.is_match(m.as_str()) && about_someone_else(prefix) {
@@ -317,7 +370,7 @@ fn about_someone_else(prefix: &str) -> bool {
 fn age_of(rule: &Rule, caps: &Captures, prefix: &str, rest: &str) -> Option<u8> {
     let c = checks();
     let n = || {
-        ["n", "n2", "n3"]
+        ["n", "n2", "n3", "n4", "n5"]
             .iter()
             .find_map(|g| caps.name(g))
             .and_then(|m| m.as_str().parse::<i32>().ok())
@@ -352,7 +405,7 @@ fn age_of(rule: &Rule, caps: &Captures, prefix: &str, rest: &str) -> Option<u8> 
             }
             (n()?, 3..=120)
         }
-        Kind::YearsOld => (n()? + years_old(caps, rest)?, 3..=120),
+        Kind::YearsOld => (n()? + years_old(caps, prefix, rest)?, 3..=120),
         Kind::Birthday => (n()? + birthday(prefix, rest)?, 3..=120),
         Kind::Grade => (n()? + 5, 5..=17),
         Kind::UkYear => (n()? + 4, 5..=17),
@@ -401,13 +454,19 @@ fn after_coming(rest: &str) -> Option<i32> {
     if c.today.is_match(r) {
         return Some(1);
     }
+    if c.in_year.is_match(r) {
+        return None;
+    }
     (c.ok.is_match(r) || c.when.is_match(r)).then_some(0)
 }
 
-/// "… years old": a strong "I" before it is enough; otherwise a person must follow and
-/// not be the subject of a verb ("a 14 year old boy was in the news").
-fn years_old(caps: &Captures, rest: &str) -> Option<i32> {
+/// "… years old": a strong "I" before it is enough, or opening the sentence before "and";
+/// after a comma, "old" and the end or "… here" with the writer named before ("I feel very
+/// sad, 31 years old driver here"); otherwise a person must follow and not be the subject of
+/// a verb ("a 14 year old boy was in the news").
+fn years_old(caps: &Captures, prefix: &str, rest: &str) -> Option<i32> {
     let c = checks();
+    let at_start = prefix.trim().is_empty();
     let strong = caps
         .name("intro")
         .is_some_and(|m| matches!(m.as_str(), "i'm" | "i" | "me" | "myself" | "my self" | "as" | "being"));
@@ -416,11 +475,20 @@ fn years_old(caps: &Captures, rest: &str) -> Option<i32> {
     let plural = old.is_some_and(|m| m.as_str().ends_with("olds"));
     let has_old = old.is_some() || matches!(yrs, "yo" | "y/o" | "y o");
     let rest = old.map_or(rest, |m| &rest[m.end()..]);
+    if caps.name("comma").is_some() {
+        let ok = has_old && c.comma_years_next.is_match(rest) && c.first_person.is_match(prefix);
+        return ok.then_some(0);
+    }
     if strong {
         return if has_old { Some(0) } else { after_age(rest) };
     }
     if plural {
         return None;
+    }
+    let bare = !caps.get(0).is_some_and(|m| m.as_str().starts_with(['a', 't']));
+    let opening_next = (c.opening_next.is_match(rest) || c.person_next.is_match(rest)) && !third_person_verb(rest);
+    if at_start && bare && has_old && (c.and_next.is_match(rest) || opening_next) {
+        return Some(0);
     }
     if !has_old {
         return after_age(rest);
@@ -442,7 +510,7 @@ fn birthday(prefix: &str, rest: &str) -> Option<i32> {
     let c = checks();
     if c.bday_now_before.is_match(prefix) || c.bday_now_after.is_match(rest) {
         Some(0)
-    } else if c.bday_soon_after.is_match(rest) {
+    } else if c.bday_soon_after.is_match(rest) || c.bday_soon_before.is_match(prefix) {
         Some(-1)
     } else {
         None
@@ -554,6 +622,8 @@ const TENS_ORDINALS: [&str; 8] = [
 
 struct Rewrites {
     fixed: Vec<(Regex, &'static str)>,
+    australia: Regex,
+    school_year: Regex,
     numbers: Regex,
     ordinals: Regex,
 }
@@ -561,6 +631,8 @@ struct Rewrites {
 fn rewrites() -> &'static Rewrites {
     static R: OnceLock<Rewrites> = OnceLock::new();
     R.get_or_init(|| Rewrites {
+        australia: compile(r"\b(?:australia|aussie|melbourne|sydney|brisbane|perth|adelaide|hobart|canberra|darwin|gold coast|nsw|qld|hsc|vce|atar|naplan)\b"),
+        school_year: compile(r"\b(?:year|yr)\s*(\d{1,2})\b"),
         fixed: vec![
             (compile(r"\btl\s*;\s*dr\b"), "tldr"),
             (compile(r"\by\s*\.\s*o\b\.?"), "yo"),
@@ -581,6 +653,7 @@ fn rewrites() -> &'static Rewrites {
             (compile(r"\b(?:i'll|ill|i will|i ll)\s+(be|turn)\b"), "i'll $1"),
             (compile(r"\b(?:i've|ive|i have)\s+been\b"), "i've been"),
             (compile(r"\bgoing to\s+(be|turn)\b"), "gonna $1"),
+            (compile(r"\bnd\b"), "and"),
         ],
         numbers: compile(&format!(
             r"\b(?:(?P<t>{})(?:[\s-]+(?P<u>{}))?|(?P<s>{}))\b",
@@ -750,6 +823,100 @@ mod tests {
         for t in cases {
             assert_eq!(detect(t), None, "{t}");
         }
+    }
+
+    #[test]
+    fn openings_questions_and_other_languages() {
+        ages(&[
+            ("so like im 14 and honestly i just want to not exist", 14),
+            ("twelve years old and my mum says i can't", 12),
+            ("14 almost 15 and honestly i'm tired", 14),
+            ("At 84 I've had a good life.", 84),
+            ("is it weird that i still sleep with a teddy at 14", 14),
+            ("i'm scared of the dark. is that babyish at 12?", 12),
+            ("I am a father of three, age 41", 41),
+            ("soy de Colombia, 15 años. no hablo bien", 15),
+            ("Soy de México, tengo 17... sorry my english", 17),
+            ("i have 16 ans, i live with my aunt", 16),
+            ("我是留学生, 20岁. Sorry english not good", 20),
+        ]);
+        ages(&[
+            ("year 8 girl, how do you hide marks", 12),
+            ("grade 7 and already 3 kids in my class vape", 12),
+            ("class 10 student here, exams are close", 15),
+            ("wearing long sleeves again lol u know why (14f)", 14),
+            ("sophomore here (15) and everyone was vaping", 15),
+            ("im ten someone is trying to open our front door", 10),
+            ("you have to be 16 and i just turned 16 in june", 16),
+            ("bungee jumping next saturday for my 18th birthday!!", 17),
+            ("finally 10 so i was tall enough!", 10),
+            ("hi mia! 12. i need help", 12),
+            ("I feel very sad, 31 years old driver here", 31),
+            ("I live in London now for work as an engineer, 27 years old.", 27),
+            ("Hello, I am Piotr from Poland, working on a building site, 34 years.", 34),
+            ("me and my friend both 12 and we tried beer", 12),
+            ("my friend says she will jump after school. we are 13", 13),
+            ("we played murder mystery at my 11th birthday party yesterday", 11),
+            ("is it ok to play call of duty if im 12?", 12),
+            ("sophomore year is rough", 15),
+            ("being the new 7th grader sucks", 12),
+            ("मेरी उम्र 13 साल है", 13),
+            ("hii im 11 nd i love taylor swift", 11),
+            ("hey mia (15) can i talk about something", 15),
+            ("(13) my mom found my diary", 13),
+            ("i'm a first year at uni (18) and lonely", 18),
+            ("I'm in class 9 and board pressure already started", 14),
+            ("I am in 10th standard, Pune, and my tutor insults me", 15),
+            ("namaste didi, main 13 saal ki hoon and exams are close", 13),
+            ("Am 15, from Lagos, my parents want me to be a doctor", 15),
+            ("me is 35 year old, from Vietnam", 35),
+            ("21 y/o college student here, i can't focus", 21),
+            ("sup, name's Kai, 13, skater", 13),
+            ("i'm in my second year of college, 19, and i picked the wrong major", 19),
+            ("I turned 19 in lockdown and I still feel stuck", 19),
+            ("11 in a few days and mum says maybe a hamster", 10),
+            ("honestly being 15 sucks", 15),
+            ("Im in Year 9 in Brisbane and we're moving", 14),
+            ("Year 11 and GCSEs are destroying me", 15),
+            ("grade 8 girl in Vancouver, my friends are all dating", 13),
+            ("class 9 student from pune, boards next year", 14),
+            ("heyyyy its me again, still 13 still sad lol", 13),
+            ("im just turned 12 last month", 12),
+            ("first year uni student (18) struggling with money", 18),
+            ("senior year (17) and every college rejected me", 17),
+            ("freshman and already failing geometry lol", 14),
+            ("Hola Mia, I am 16 años and my english is not so good", 16),
+            ("76 years old grandma here, what does no cap mean", 76),
+            ("Sixty years old today. Don't feel like celebrating.", 60),
+            ("40 y/o paramedic. I've seen too much this year.", 40),
+            ("42-year-old stepmum, my stepson (14) says I'm not his mother", 42),
+        ]);
+        none(&[
+            "i counted the pills. 48. is that enough",
+            "grade 10 and 11 were the hardest",
+            "i got a bike for my 10th birthday",
+            "I run a small bakery, twelve years now.",
+            "One of my players, 10 years old, flinches at a raised hand",
+            "we're saying goodbye to our old house today, 20 years here",
+            "in 5th grade i had no friends at all",
+            "In Year 7 I was bullied so bad I changed schools",
+            "i'll be 18 in 2030 and i'll finally move out",
+            "(1) first point",
+            "by the time i'm 30 i want to have a house",
+            "year 10 and 11 were the hardest",
+            "14 year olds are so annoying",
+            "a 15 year old boy was in the news",
+            "my dad (78) has been left alone for weeks",
+            "I'm a childminder and one little girl, 4, told me a secret",
+            "i'm so stressed about exams lol. 4 in one week",
+            "i took my brother (8) to the park",
+            "i feel like i'm 80",
+            "a 14 year old and his mum were on the news",
+            "i have 13 years of experience",
+            "i got my first phone at 11",
+            "My teenage daughter rolls her eyes. Is that normal at 15?",
+            "my brother, 16 años, plays football",
+        ]);
     }
 
     #[test]
