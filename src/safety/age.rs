@@ -118,7 +118,7 @@ fn rules() -> &'static [Rule] {
             // "I am a girl of 12 years", "I am boy 13 years".
             r(r"\bi'm\s+(?:an?\s+)?(?:girl|boy|guy|kid|child|teen|teenager|man|woman|student|male|female)\s+(?:of\s+|aged?\s+)?{N}{FRAC}|{START}(?:just\s+)?an?\s+(?:girl|boy|guy|kid|child|teen|teenager|man|woman|student)\s+(?:of|aged?)\s+(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
             // "I have 12 years", "I completed 13 years".
-            r(r"\bi\s+(?:have|has|completed|complete|finished|got)\s+{N}{FRAC}\s*-?\s*(?:{YRS}|age|ans|años|anos|anni)\b", K::Stated(0), A::Age),
+            r(r"\bi\s+(?:have|has|completed|complete|finished|got)\s+{N}{FRAC}\s*-?\s*(?:{YRS}|age|ans)\b", K::Stated(0), A::Age),
             // "me, 14, …", "hi i'm Sam, 13, from texas", "asking for me, 45", and what the
             // writer is, then the age: "i'm a farmer, 54.", "i'm from syria, 17".
             r(r"{START}me\s*[,:]?\s+{N}{FRAC}|\bi'm\s+[a-z]+,\s*(?P<n2>\d{1,3})|\bme\s*,\s*(?P<n3>\d{1,3})", K::Stated(0), A::Age),
@@ -129,8 +129,8 @@ fn rules() -> &'static [Rule] {
             // A number in brackets after the writer or a name: "it's ava (12)", "me (14) and…", "(14)".
             r(r"(?:\b(?:me|myself|my age|i)|\b(?:it's|its|i'm|name's|name is|this is)\s+[a-z]+)\s*\(\s*{N}{FRAC}\s*\)", K::Stated(0), A::Any),
             r(r"^\(\s*{N}{FRAC}\s*\)", K::Stated(0), A::Bare),
-            r(r"^{START}\(\s*(?P<n>[89]|[1-9][0-9]){FRAC}\s*\)", K::Stated(0), A::Any),
-            r(r"\b(?:i'm|i|me)\b[^.!?;()]*?\(\s*{N}{FRAC}\s*\)", K::Continued, A::Any),
+            r(r"^{START}\(\s*(?P<n>[89]|[1-9][0-9]){FRAC}\s*\)\s*(?:$|,|-|:|(?:i|i'm|my|me|and|can|could|so|is|need|please|pls|help)\b)", K::Stated(0), A::Any),
+            r(r"\b(?:i'm|me|myself)\s*\(\s*{N}{FRAC}\s*\)|\bi'm\s+(?:a|an|in|at)\s+[^.!?;()]*?\(\s*(?P<n2>\d{1,3}){FRAC}\s*\)", K::Continued, A::Any),
             r(r"\bhere\s*\(\s*{N}{FRAC}\s*\)|^{START}(?:[a-z0-9'-]+\s+){0,4}(?:student|here|year)\s*\(\s*(?P<n2>\d{1,3}){FRAC}\s*\)", K::Stated(0), A::Any),
             // "being 16 is hard", "at 15 you'd think …", "i'm the oldest at 15".
             r(r"(?:{START}|\b(?:and|but|because|cause|cuz|bc|honestly|tbh|ngl|like)\s+)being\s+{N}{FRAC}(?:\s*-?\s*{YRS}(?:\s*-?\s*old)?)?\s+(?:is|isn't|sucks|feels|can be|has|makes|means|kinda|really|honestly|so|just|doesn't|does not|won't|hasn't|has not|there's|theres|there is|you)\b", K::Stated(0), A::Any),
@@ -139,7 +139,7 @@ fn rules() -> &'static [Rule] {
             // An age after another thing said of the writer: "im 5'4 and 13", "i'm scared and only 12".
             r(r"\bi'm\s+[^,.!?;]*?\b(?:and|but)\s+(?:only\s+|just\s+|also\s+)?{N}{FRAC}", K::Continued, A::Age),
             // "I am Piotr from Poland, working on a building site, 34 years."
-            r(r"\bi'm\s+[^.!?;]*?,\s*{N}\s*(?:years|yrs|y/o|yo)(?:\s+old)?\s*$|\bi'm\s+(?:in\s+my|an?)\s+(?:[a-z0-9'-]+\s+){0,3}?[a-z0-9'-]+\s*,\s*(?P<n2>\d{1,3}){FRAC}\s*(?:,|$)", K::Continued, A::Any),
+            r(r"\bi'm\s+[^.!?;]*?,\s*{N}\s*(?:(?:years|yrs)\s+old|y/o|yo)\s*$|\bi'm\s+[^.!?;]*?\bfrom\b[^.!?;]*?,\s*(?P<n3>\d{1,3})\s*(?:years|yrs)\s*$|\bi'm\s+(?:in\s+my|an?)\s+(?:[a-z0-9'-]+\s+){0,3}?[a-z0-9'-]+\s*,\s*(?P<n2>\d{1,3}){FRAC}\s*(?:,|$)", K::Continued, A::Any),
             // "in my 14 years on this earth".
             r(r"\bmy\s+{N}\s+years\s+(?:on\s+(?:this\s+)?(?:earth|planet)|of\s+(?:life|living|existence|being alive)|alive)\b", K::Stated(0), A::Any),
             // "me (14f)", "(17m)", "[15M]", "34 (f)", "13F", "m15", "16/f", "F/34".
@@ -149,20 +149,20 @@ fn rules() -> &'static [Rule] {
             // French, Spanish, Portuguese, Italian, Polish, Russian; German, Dutch.
             r(r"(?:\bj\s*'?\s*ai|\btengo|\btenho|\bho|\bmam|(?:^|\s)мне)\s+{N}\s+(?:(?:ans|años|anos|anni|lat)\b|лет|года?)", K::Stated(0), A::Any),
             r(r"(?:{START}|[,;]\s*)(?:j\s*'?\s*ai|tengo|tenho)\s+{N}", K::Stated(0), A::Age),
-            r(r"(?:{START}|[,(]\s*){N}\s*(?:años|anos|anni|ans)\b|(?P<n2>\d{1,3})\s*岁|उम्र\s*(?P<n3>\d{1,3})", K::Stated(0), A::Any),
+            r(r"(?:{START}|[,(]\s*){N}\s*(?:años|anos|anni|ans)\b|(?:^|[,，]\s*|我(?:今年|现在)?\s*)(?P<n2>\d{1,3})\s*岁|उम्र\s*(?P<n3>\d{1,3})", K::Stated(0), A::Age),
             r(r"\b(?:ich bin|ik ben)\s+{N}", K::Stated(0), A::Age),
             r(r"\b(?:main|mai|mein|me)\s+{N}\s*(?:saal|sal|years?)?\s*(?:ki|ka|ke)\s+(?:hoon|hu|hun|hoo)\b", K::Stated(0), A::Any),
             r(r"^{START}am\s+{N}{FRAC}|\bme\s+(?:is|am)\s+(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
             // "retired at 67 and now 70".
             r(r"\b(?:and|but)\s+now\s+{N}{FRAC}", K::Stated(0), A::Age),
             // "me and my best friend are both 12", "we're all 12", "me and my twin are 11".
-            r(r"\b(?:we're|we are)\s+(?:both\s+|all\s+)?{N}{FRAC}\s*$|\b(?:we're|we are)\s+(?:both|all)\s+(?P<n3>\d{1,3}){FRAC}|\bme and [a-z' ]{1,30}? (?:are\s+(?:both\s+|all\s+)?|both\s+)(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
+            r(r"\b(?:we're|we are)\s+(?P<n>[89]|1[0-9]){FRAC}\s*$|\b(?:we're|we are)\s+(?:both|all)\s+(?P<n3>\d{1,3}){FRAC}|\bme and [a-z' ]{1,30}? (?:are\s+(?:both\s+|all\s+)?|both\s+)(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
             // Another's age that is also the writer's: "she's 17 like me", "he's 12 same as me".
             r(r"\b(?:she's|he's|they're|shes|hes|theyre)\s+(?:also\s+|only\s+|just\s+)?{N}{FRAC}\s+(?:like me|same as me|just like me|too like me)\b", K::Stated(0), A::Any),
             // A question about the writer at their age: "is it weird to still watch cartoons at 16".
-            r(r"\b(?:weird|normal|ok|okay|bad|wrong|strange|embarrassing|cringe|childish|babyish|too late|too early|too old|too young)\s+(?:for me\s+)?(?:to|that i|if i)\s+[^,.!?;]*?\bat\s+{N}{FRAC}\s*(?:\?|$)|\b(?:is (?:it|that|this)|am i)\s+(?:\w+\s+)?(?:weird|strange|embarrassing|cringe|childish|babyish)\s+at\s+(?P<n2>\d{1,3}){FRAC}\s*(?:\?|$)", K::Stated(0), A::Any),
+            r(r"\b(?:weird|normal|ok|okay|bad|wrong|strange|embarrassing|cringe|childish|babyish|too late|too early|too old|too young)\s+(?:for me\s+)?(?:to|that i|if i)\s+[^,.!?;]*?\bat\s+{N}{FRAC}\s*(?:\?|$)|\b(?:is (?:it|that|this)|am i)\s+(?:\w+\s+)?(?:weird|strange|embarrassing|cringe|childish|babyish)\s+at\s+(?P<n2>1[0-9]|[2-9][0-9]){FRAC}\s*(?:\?|$)", K::Stated(0), A::Any),
             // Now, at this age (13 and over, not a time): "At 84 I've had a good life".
-            r(r"{START}at\s+(?:age\s+{N}|(?P<n2>1[3-9]|[2-9][0-9]|1[0-9][0-9])){FRAC}\s*,?\s+(?:i've|i'm|i still|i feel|i have|i can't|i cannot|i just|i finally|i've finally)\b", K::Stated(0), A::Any),
+            r(r"{START}at\s+(?:age\s+{N}|(?P<n2>1[3-9]|[2-9][0-9]|1[0-9][0-9])){FRAC}\s*,?\s+(?:i've|i'm (?:still|too|already|finally|not|so|very|old|young|a|an|starting|learning|going back|back|retiring|retired)|i still|i feel|i have|i can't|i cannot|i finally|i've finally)\b", K::Stated(0), A::Any),
             // "is it ok to play call of duty if im 12?": the writer's age, not a hypothetical.
             r(r"\b(?:is it|would it be|am i|is that)\s+(?:ok|okay|normal|bad|weird|allowed|legal|safe|fine|too late|too early)\b[^.!?;]*?\bif\s+i'm\s+(?:only\s+|just\s+)?{N}{FRAC}\s*(?:\?|$)", K::Stated(0), A::Any),
             // What the writer is for their age: "he says im really mature for 12", "i'm tall for 9".
@@ -193,9 +193,9 @@ fn rules() -> &'static [Rule] {
             r(r"(?:{START}|\bi'm\s+(?:a\s+)?|\bas\s+a\s+)(?:college|uni|university)\s+student\b|\b(?:i'm|i am)\s+(?:in|at)\s+(?:college|uni|university)\b|\bi\s+(?:go to|attend|study at)\s+(?:college|uni|university)\b", K::Fixed(19), A::Grade),
             // "in 3rd grade", "a 5th grader", "in grade 6", "a grade 7 student".
             r(r"(?:{START}|\b(?:in|a|an|i'm|started|am|being)\s+)(?:the\s+)?(?:new\s+|only\s+)?(?P<n>\d{1,2})(?:st|nd|rd|th)\s*-?\s*grade(?:rs?)?\b", K::Grade, A::Grade),
-            r(r"\bin\s+(?:the\s+)?grade\s+(?P<n>\d{1,2})\b|\ban?\s+grade\s+(?P<n2>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b|\b(?:in|i'm in)\s+(?:class|std|standard)\s+(?P<n4>\d{1,2})(?:th)?\b|\bin\s+(?:the\s+)?(?P<n5>\d{1,2})(?:st|nd|rd|th)\s+(?:standard|std|class)\b|^{START}(?:grade|class|std|standard)\s+(?P<n3>\d{1,2})(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z]|\s+and\s+[a-z])", K::Grade, A::Grade),
+            r(r"\bin\s+(?:the\s+)?grade\s+(?P<n>\d{1,2})\b|\ban?\s+grade\s+(?P<n2>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b|\b(?:in|i'm in)\s+(?:class|std|standard)\s+(?P<n4>\d{1,2})(?:th)?\b|\bin\s+(?:the\s+)?(?P<n5>\d{1,2})(?:st|nd|rd|th)\s+(?:standard|std|class)\b|^{START}(?:grade|class|std|standard)\s+(?P<n3>\d{1,2})(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z])|^{START}(?:grade|class|std|standard)\s+(?P<n6>[5-9]|1[0-3])(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s+and\s+[a-z]", K::Grade, A::Grade),
             // "I'm in year 9", "Y6", "a year 8 student".
-            r(r"\bin\s+(?:year|yr|y)\s*(?P<n>\d{1,2})\b|{START}(?:year|yr)\s*(?P<n2>\d{1,2})(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z]|\s+and\s+[a-z])|\ban?\s+(?:year|yr)\s*(?P<n3>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b", K::UkYear, A::Grade),
+            r(r"\bin\s+(?:year|yr|y)\s*(?P<n>\d{1,2})\b|{START}(?:year|yr)\s*(?P<n2>\d{1,2})(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z])|{START}(?:year|yr)\s*(?P<n7>[5-9]|1[0-3])(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s+and\s+[a-z]|\ban?\s+(?:year|yr)\s*(?P<n3>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b", K::UkYear, A::Grade),
             r(r"\b(?:in|at|attend|go to)\s+(?:kindergarten|kinder|kindy)\b|\ba\s+kindergarte?ner\b", K::Fixed(5), A::Grade),
             r(r"\b(?:in|at|go to)\s+(?:pre-?k|pre-?school|preschool|nursery|pre-?kindergarten)\b", K::Fixed(4), A::Grade),
             r(r"\b(?:in|at|go to|started|start|attend|attending)\s+(?:middle school|junior high|jr high|intermediate school)\b|\bmiddle schooler\b|^{START}middle school(?:er)?(?:\s+here)?\s*$", K::Fixed(12), A::Grade),
@@ -203,9 +203,9 @@ fn rules() -> &'static [Rule] {
             r(r"\b(?:just\s+)?(?:started|starting)\s+(?:high school|highschool)\b", K::Fixed(14), A::Grade),
             r(r"\b(?:in|at|go to|attend|attending)\s+(?:high school|highschool)\b|\bhigh\s*schooler\b", K::Fixed(16), A::Grade),
             // A school year alone: "freshman", "sophomore here".
-            r(r"^{START}(?P<lvl>freshman|sophomore|junior)(?:\s+here)?\s*(?:$|,|\s+and\s+(?:i|i'm|my|like|already|still|just|honestly)\b)", K::Level(14), A::Any),
+            r(r"^{START}(?P<lvl>freshman|sophomore|junior)(?:\s+here)?\s*$|^{START}(?P<lvl2>freshman|sophomore)(?:\s+here)?\s*(?:,|\s+and\s+(?:i|i'm|my|like|already|still|just|honestly)\b)", K::Level(14), A::Any),
             // "sophomore year is rough", "senior year and every weekend…" (high school).
-            r(r"(?:^{START}|\b(?:my|this|in|it's|its)\s+)(?P<lvl>{LEVEL})\s+year\s+(?:is|and|has|starts|so far|sucks|feels|rn|right now|of high school)\b", K::Level(14), A::Any),
+            r(r"(?:^{START}|\b(?:my|this|in|it's|its)\s+)(?P<lvl>freshman|sophomore|junior|senior)\s+year\s+(?:is|and|has|starts|so far|sucks|feels|rn|right now|of high school)\b", K::Level(14), A::Any),
             // A bare number opening the sentence: "12", "12 here", "13 and a half".
             r(r"{START}{N}{FRAC}", K::Stated(0), A::Bare),
         ]
@@ -247,6 +247,7 @@ struct Checks {
     in_year: Regex,
     /// After ", 31 years old": the end, or "driver here".
     comma_years_next: Regex,
+    /// The writer named in a clause: "i", "i'm", "i've", "me".
     first_person: Regex,
     /// Someone other than the writer, and the writer.
     other: Regex,
@@ -269,12 +270,12 @@ fn checks() -> &'static Checks {
         today: compile(r"^\s+today\b"),
         tag_bad: compile(r"^\s*(?:away|tall|long|high|wide|deep|run|race|sprint|swim|dash|of|to|left|per|each|ago|minutes?|mins?|dollars?|people|views|followers|subs|users|downloads|km|miles)\b"),
         intro_bad: compile(r"\b(?:my|his|her|their|our|your|the|a|an|he|she|they|we|you|yes|no|yeah|yep|nope|maybe|like|about|around|and|or|but|then|only|just|after|before|in|at|on|since|when|for|from|to|with|by|level|lvl|day|days|week|weeks|page|pages|chapter|number|score|rating|mood|size|grade|year|years|time|room|minutes|hours|top)\b|^(?:{REL})s?$"),
-        grade_bad: compile(r"^\s*(?:was|were|of|math|maths|homework|work|teacher|level|reading|science|english|class)\b|^\s*,?\s*(?:i|we)\s+(?:had|was|were|got|did|used to|went|moved|changed|lived|loved|hated|learned|met)\b"),
+        grade_bad: compile(r"^\s*(?:was|were|of|math|maths|homework|work|teacher|level|reading|science|english|class|times?|days?|minutes?|mins?|hours?|weeks?|ago|more|people|kids)\b|^\s*,?\s*(?:i|we)\s+(?:had|was|were|got|did|used to|went|moved|changed|lived|loved|hated|learned|met)\b"),
         person_next: compile(r"^(?:\s+(?:[a-z]+\s+){0,2}student\b|\s*$|\s*[,.!?;:)~(]|\s*[^\x00-\x7f]|\s+(?:here|and|but|so|i|i'm|from|with|who|in|living|lol|btw|girl|boy|guy|man|woman|kid|child|dad|father|mom|mum|mother|parent|son|daughter|student|teen|teenager|person|lady|gal|dude|male|female|human|trans|gay|lesbian|bi|autistic|single|introvert|gamer|nerd|nurse|carer|caregiver|worker|wife|husband|widow|widower|veteran|vet|soldier|doctor|teacher|mechanic|farmer|driver|chef|cook|cashier|engineer|developer|dev|artist|writer|musician|athlete|player|retiree|pensioner|immigrant|refugee|grad|graduate|[mf]|[a-z]+ing)\b)"),
         third_verb: compile(r"^(?:\s+[a-z']+){0,3}?\s+(?:was|is|were|has|had|got|gets|did|does|died|went|said|says|came|lives|lived|wrote|writes|told|tells|asked|asks|showed|shows|sent|sends|wants|keeps|posted)\b"),
         bday_now_before: compile(r"\b(?:it's|it is|its|today is|today's|todays)\s*$"),
         bday_now_after: compile(r"^\s*(?:(?:is|was|'s)\s+)?(?:today|yesterday|last)\b|^\s*was\b"),
-        bday_soon_before: compile(r"\b(?:next|tomorrow|this coming|on)\s+(?:[a-z]+\s+)?(?:for|on|is)\s*$"),
+        bday_soon_before: compile(r"\b(?:next|tomorrow|this coming)\s+(?:[a-z]+\s+)?(?:for|on|is)\s*$"),
         bday_soon_after: compile(r"^\s*(?:(?:is|'s)\s+)?(?:tomorrow|next|soon|coming|in|on|this)\b"),
         clause_break: compile(r",|\b(?:and|but|so|because|cause|cuz|bc|though|tho|or)\b|\s-\s"),
         hypothetical: compile(r"\b(?:when|whenever|once|until|till|til|since|before|after|if|unless|by the time|wish|wished|was|were|used to|back|last (?:year|summer|term|semester|week|month)|pretend\w*|imagine)\b|\b(?:like|than|as if|wait|think|thinks|thought|assume|assumes|assumed)\s*$"),
@@ -370,7 +371,7 @@ fn about_someone_else(prefix: &str) -> bool {
 fn age_of(rule: &Rule, caps: &Captures, prefix: &str, rest: &str) -> Option<u8> {
     let c = checks();
     let n = || {
-        ["n", "n2", "n3", "n4", "n5"]
+        ["n", "n2", "n3", "n4", "n5", "n6", "n7"]
             .iter()
             .find_map(|g| caps.name(g))
             .and_then(|m| m.as_str().parse::<i32>().ok())
@@ -406,7 +407,12 @@ fn age_of(rule: &Rule, caps: &Captures, prefix: &str, rest: &str) -> Option<u8> 
             (n()?, 3..=120)
         }
         Kind::YearsOld => (n()? + years_old(caps, prefix, rest)?, 3..=120),
-        Kind::Birthday => (n()? + birthday(prefix, rest)?, 3..=120),
+        Kind::Birthday => {
+            let said = caps
+                .get(0)
+                .is_some_and(|m| m.as_str().contains("birthday") || m.as_str().contains("bday"));
+            (n()? + birthday(prefix, rest, said)?, 3..=120)
+        }
         Kind::Grade => (n()? + 5, 5..=17),
         Kind::UkYear => (n()? + 4, 5..=17),
         Kind::Level(base) => {
@@ -485,9 +491,11 @@ fn years_old(caps: &Captures, prefix: &str, rest: &str) -> Option<i32> {
     if plural {
         return None;
     }
-    let bare = !caps.get(0).is_some_and(|m| m.as_str().starts_with(['a', 't']));
+    let after_article = caps
+        .get(0)
+        .is_some_and(|m| ["a ", "an ", "the "].iter().any(|a| m.as_str().starts_with(a)));
     let opening_next = (c.opening_next.is_match(rest) || c.person_next.is_match(rest)) && !third_person_verb(rest);
-    if at_start && bare && has_old && (c.and_next.is_match(rest) || opening_next) {
+    if at_start && !after_article && has_old && (c.and_next.is_match(rest) || opening_next) {
         return Some(0);
     }
     if !has_old {
@@ -505,12 +513,13 @@ fn third_person_verb(rest: &str) -> bool {
         .is_some_and(|m| !m.as_str().split_whitespace().any(|w| matches!(w, "i" | "i'm" | "we" | "we're")))
 }
 
-/// "my 13th birthday": today or past → 13, coming → 12, otherwise not said.
-fn birthday(prefix: &str, rest: &str) -> Option<i32> {
+/// "my 13th birthday": today or past → 13, coming → 12 ("next saturday for my 18th
+/// birthday" only with the word), otherwise not said.
+fn birthday(prefix: &str, rest: &str, birthday_said: bool) -> Option<i32> {
     let c = checks();
     if c.bday_now_before.is_match(prefix) || c.bday_now_after.is_match(rest) {
         Some(0)
-    } else if c.bday_soon_after.is_match(rest) || c.bday_soon_before.is_match(prefix) {
+    } else if c.bday_soon_after.is_match(rest) || (birthday_said && c.bday_soon_before.is_match(prefix)) {
         Some(-1)
     } else {
         None
@@ -631,7 +640,7 @@ struct Rewrites {
 fn rewrites() -> &'static Rewrites {
     static R: OnceLock<Rewrites> = OnceLock::new();
     R.get_or_init(|| Rewrites {
-        australia: compile(r"\b(?:australia|aussie|melbourne|sydney|brisbane|perth|adelaide|hobart|canberra|darwin|gold coast|nsw|qld|hsc|vce|atar|naplan)\b"),
+        australia: compile(r"\b(?:australia|nsw|qld|hsc|vce|atar|naplan)\b|\b(?:in|from|live in|living in|near)\s+(?:melbourne|sydney|brisbane|perth|adelaide|hobart|canberra|darwin|the gold coast)\b"),
         school_year: compile(r"\b(?:year|yr)\s*(\d{1,2})\b"),
         fixed: vec![
             (compile(r"\btl\s*;\s*dr\b"), "tldr"),
@@ -907,6 +916,20 @@ mod tests {
             "14 year olds are so annoying",
             "a 15 year old boy was in the news",
             "my dad (78) has been left alone for weeks",
+            "I got in trouble in class 3 times this week",
+            "i watched all the episodes (12) in one night",
+            "(10) reasons i hate school",
+            "我儿子5岁",
+            "my family is big, we are 30",
+            "tomorrow is my 10th shift in a row",
+            "we went bowling on saturday for my 13th",
+            "My son still sucks his thumb. is that weird at 7?",
+            "at 18 i'm meeting my friends at the station",
+            "Junior and I went to the park",
+            "year 2 and i still can't find a job",
+            "My best friend Sydney is mean to me",
+            "ciao, 20 anni fa mio padre è morto",
+            "I'm a survivor of abuse, 12 years",
             "I'm a childminder and one little girl, 4, told me a secret",
             "i'm so stressed about exams lol. 4 in one week",
             "i took my brother (8) to the park",
