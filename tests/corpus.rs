@@ -125,7 +125,9 @@ fn holds(name: &str, contents: &str, f: Floors) {
 /// round-9 model over one trained with more data, round 8 the same decision for a larger
 /// table, round 9 the decisions to keep the budget and to ship that larger table, round 10
 /// to keep it over one trained with round 13's data; since round 13, rounds 1–10 are the
-/// validation sets of the flag thresholds, `training/thresholds.py`, which round 11 judged); these floors only catch a change that makes the shipped
+/// validation sets of the flag thresholds, `training/thresholds.py`, which round 11 judged;
+/// rounds 12 and 13 were written in round 14 and decided no tier; their age misses and the
+/// age sets' informed age forms); these floors only catch a change that makes the shipped
 /// classifiers worse than the figures in the README (measured with the flag thresholds of
 /// round 13: `evaluation.jsonl` tier-3 recall 0.897, tier-2 0.931, tier-1 flagged 0.035;
 /// `evaluation-round2.jsonl` 0.913, 0.921, 0.024, age 0.989; `evaluation-round3.jsonl` 0.893,
@@ -134,7 +136,9 @@ fn holds(name: &str, contents: &str, f: Floors) {
 /// 0.872, 0.017, age 0.976; `evaluation-round7.jsonl` 0.809, 0.893, 0.003, age 0.989;
 /// `evaluation-round8.jsonl` 0.848, 0.870, 0.007, age 0.984; `evaluation-round9.jsonl` 0.878,
 /// 0.853, 0.019, age 0.996; `evaluation-round10.jsonl` 0.888, 0.891, 0.022, age 0.996;
-/// `evaluation-round11.jsonl` 0.891, 0.852, 0.008, age 0.968; `evaluation-age.jsonl` 0.958;
+/// `evaluation-round11.jsonl` 0.891, 0.852, 0.008, age 0.986; `evaluation-round12.jsonl` 0.874,
+/// 0.862, 0.011, age 0.989; `evaluation-round13.jsonl` 0.865, 0.871, 0.016, age 0.982 (the ages
+/// of the earlier sets as measured after round 14's age forms);
 /// conversations reaching tier 3 24/26, safe ones raised 7/17; the second conversation set
 /// 79/80, 20/65; the third 72/73, 24/59; the fourth 76/76, 22/57).
 #[test]
@@ -162,18 +166,48 @@ fn evaluation_sets_hold_their_floors() {
         ("evaluation-round10", include_str!("corpus/evaluation-round10.jsonl"),
          Floors { tier3: 440, tier1: 360, recall3: 0.82, recall2: 0.85, flagged1: 0.04, age: Some(0.97) }),
         ("evaluation-round11", include_str!("corpus/evaluation-round11.jsonl"),
-         Floors { tier3: 400, tier1: 370, recall3: 0.84, recall2: 0.80, flagged1: 0.03, age: Some(0.95) }),
+         Floors { tier3: 400, tier1: 370, recall3: 0.84, recall2: 0.80, flagged1: 0.03, age: Some(0.96) }),
+        ("evaluation-round12", include_str!("corpus/evaluation-round12.jsonl"),
+         Floors { tier3: 430, tier1: 370, recall3: 0.84, recall2: 0.82, flagged1: 0.03, age: Some(0.97) }),
+        ("evaluation-round13", include_str!("corpus/evaluation-round13.jsonl"),
+         Floors { tier3: 430, tier1: 360, recall3: 0.83, recall2: 0.83, flagged1: 0.035, age: Some(0.96) }),
     ];
     for (name, contents, floors) in sets {
         holds(name, contents, floors);
     }
 
-    let ages = score(&parse(include_str!("corpus/evaluation-age.jsonl")).expect("age set parses"));
-    assert!(
-        ages.age_count >= 200 && ages.age_accuracy >= 0.94,
-        "age accuracy {:.4}",
-        ages.age_accuracy
-    );
+    // The age sets (measured: 0.977, 0.996, 0.989 and 0.968; the fourth judged the last pass
+    // of age forms blind).
+    let age_sets = [
+        ("evaluation-age", include_str!("corpus/evaluation-age.jsonl"), 200, 0.95),
+        (
+            "evaluation-age-round2",
+            include_str!("corpus/evaluation-age-round2.jsonl"),
+            550,
+            0.97,
+        ),
+        (
+            "evaluation-age-round3",
+            include_str!("corpus/evaluation-age-round3.jsonl"),
+            550,
+            0.97,
+        ),
+        (
+            "evaluation-age-round4",
+            include_str!("corpus/evaluation-age-round4.jsonl"),
+            550,
+            0.95,
+        ),
+    ];
+    for (name, contents, count, floor) in age_sets {
+        let ages = score(&parse(contents).unwrap_or_else(|e| panic!("{name}: {e}")));
+        assert!(
+            ages.age_count >= count && ages.age_accuracy >= floor,
+            "{name}: age accuracy {:.4} over {}",
+            ages.age_accuracy,
+            ages.age_count
+        );
+    }
 
     // Conversations: at least this many dangerous ones, the share reaching tier 3, the share
     // of the others raised to 3 (measured: the second set 79/80 and 20/65, the third 72/73
