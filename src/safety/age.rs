@@ -55,6 +55,8 @@ enum Kind {
     Grade,
     /// England and Wales year N → N + 4.
     UkYear,
+    /// The Nth year at university: 17 + N.
+    UniYear,
     /// Freshman … senior, starting at this age (high school 14, college 18).
     Level(i32),
     /// "in my early twenties".
@@ -114,14 +116,15 @@ fn rules() -> &'static [Rule] {
             // "a 45 year old dad", "as a 15 year old girl", "9yo", "13 y/o girl here".
             r(r"(?:{START}|(?P<comma>[,;:])\s*|\b(?P<intro>i'm|i|me|myself|my self|as|being|just|only|here|this)\b[\s,]*)(?:(?:just|only|a|an|the|also|another|fellow|literally|really|now|like|currently|proud|normal|typical|regular|average)\s+)*{N}{FRAC}\s*-?\s*{YRS}\b", K::YearsOld, A::Any),
             // "age: 14", "my age is of 13", "name: jo, age: 12".
-            r(r"(?:{START}|[,:;(]\s*|\bmy\s+|\bmi\s+|\bi'm\s+|\b[a-z]+\s*[:=]\s*[a-z]+\s+)(?:age|aged)\s*(?:is\s*)?(?:of\s*)?[:=-]?\s*{N}{FRAC}|\bmy\s+years\s+(?:are|is)\s+(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
+            r(r"(?:{START}|[,:;(]\s*|\bmy\s+|\bmi\s+|\bi'm\s+|\b[a-z]+\s*[:=]\s*[a-z]+\s+)(?:age|aged)\s*(?:is\s*|so\s*)?(?:of\s*)?[:=-]?\s*{N}{FRAC}|\bmy\s+years\s+(?:are|is)\s+(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
             // "I am a girl of 12 years", "I am boy 13 years".
             r(r"\bi'm\s+(?:an?\s+)?(?:girl|boy|guy|kid|child|teen|teenager|man|woman|student|male|female)\s+(?:of\s+|aged?\s+)?{N}{FRAC}|{START}(?:just\s+)?an?\s+(?:girl|boy|guy|kid|child|teen|teenager|man|woman|student)\s+(?:of|aged?)\s+(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
             // "I have 12 years", "I completed 13 years".
             r(r"\bi\s+(?:have|has|completed|complete|finished|got)\s+{N}{FRAC}\s*-?\s*(?:{YRS}|age|ans)\b", K::Stated(0), A::Age),
             // "me, 14, …", "hi i'm Sam, 13, from texas", "asking for me, 45", and what the
             // writer is, then the age: "i'm a farmer, 54.", "i'm from syria, 17".
-            r(r"{START}me\s*[,:]?\s+{N}{FRAC}|\bi'm\s+[a-z]+,\s*(?P<n2>\d{1,3})|\bme\s*,\s*(?P<n3>\d{1,3})", K::Stated(0), A::Age),
+            r(r"{START}me\s*[,:]?\s+{N}{FRAC}|\bi'm\s+[^\s,.!?;]+,\s*(?P<n2>\d{1,3})|\bme\s*,\s*(?P<n3>\d{1,3})|\bhere i am\s*,\s*(?P<n4>\d{1,3})", K::Stated(0), A::Age),
+            r(r"\bi'm\s+[a-z]+\s+{N}\s+from\s+[a-z]", K::Stated(0), A::Any),
             r(r"\bi'm\s+(?:(?:a|an)\s+[a-z-]+(?:\s+[a-z-]+)?|from\s+[a-z]+(?:\s+[a-z]+)?)\s*,\s*{N}", K::Stated(0), A::Age),
             // An introduction set off by commas: "hey its jake, 12, from ohio", "Margaret, 74.",
             // "retired teacher, 66, lonely", "mom of 3, 41", "F, 16".
@@ -162,7 +165,7 @@ fn rules() -> &'static [Rule] {
             // A question about the writer at their age: "is it weird to still watch cartoons at 16".
             r(r"\b(?:weird|normal|ok|okay|bad|wrong|strange|embarrassing|cringe|childish|babyish|too late|too early|too old|too young)\s+(?:for me\s+)?(?:to|that i|if i)\s+[^,.!?;]*?\bat\s+{N}{FRAC}\s*(?:\?|$)|\b(?:is (?:it|that|this)|am i)\s+(?:\w+\s+)?(?:weird|strange|embarrassing|cringe|childish|babyish)\s+at\s+(?P<n2>1[0-9]|[2-9][0-9]){FRAC}\s*(?:\?|$)", K::Stated(0), A::Any),
             // Now, at this age (13 and over, not a time): "At 84 I've had a good life".
-            r(r"{START}at\s+(?:age\s+{N}|(?P<n2>1[3-9]|[2-9][0-9]|1[0-9][0-9])){FRAC}\s*,?\s+(?:i've|i'm (?:still|too|already|finally|not|so|very|old|young|a|an|starting|learning|going back|back|retiring|retired)|i still|i feel|i have|i can't|i cannot|i finally|i've finally)\b", K::Stated(0), A::Any),
+            r(r"{START}at\s+(?:age\s+{N}|(?P<n2>1[3-9]|[2-9][0-9]|1[0-9][0-9])){FRAC}(?:\s+years?\s+old)?\s*,?\s+(?:i've|i'm (?:still|too|already|finally|not|so|very|old|young|a|an|starting|learning|going back|back|retiring|retired)|i still|i feel|i have|i can't|i cannot|i finally|i've finally)\b", K::Stated(0), A::Any),
             // "is it ok to play call of duty if im 12?": the writer's age, not a hypothetical.
             r(r"\b(?:is it|would it be|am i|is that)\s+(?:ok|okay|normal|bad|weird|allowed|legal|safe|fine|too late|too early)\b[^.!?;]*?\bif\s+i'm\s+(?:only\s+|just\s+)?{N}{FRAC}\s*(?:\?|$)", K::Stated(0), A::Any),
             // What the writer is for their age: "he says im really mature for 12", "i'm tall for 9".
@@ -179,7 +182,7 @@ fn rules() -> &'static [Rule] {
             // "I'll be 12 next month", "I'm turning 14 in may", "soon to be 15".
             r(r"\b(?:i'll be|i'll turn|i'm gonna be|i'm gonna turn|i'm about to (?:be|turn)|i'm soon|i'm turning)\s+{N}{FRAC}", K::Coming, A::Coming),
             r(r"(?:{START}|\b(?:and|but|so)\s+)(?:about to (?:be|turn)|soon to be|gonna be|gonna turn|will be|will turn)\s+{N}{FRAC}", K::Coming, A::Coming),
-            r(r"^{START}(?P<n>[89]|[1-9][0-9])\s+(?P<when>in a few days|in (?:two|three|\d+) days|next (?:week|month)|tomorrow|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\s*(?:$|,|and\b|!)", K::Coming, A::Any),
+            r(r"^{START}(?P<n>[89]|[1-9][0-9])\s+(?P<when>in a few days|in (?:two|three|\d+) days|next (?:week|month|birthday)|tomorrow|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\s*(?:$|,|and\b|!)", K::Coming, A::Any),
             r(r"(?:\bi\s+turn|\bturning)\s+(?:the\s+)?(?:big\s+)?{N}{FRAC}\s+(?P<when>tomorrow|today|next|soon|this|on|in|later|at midnight)\b", K::Coming, A::Any),
             // "in my 40s", "in my early twenties", "early 20s here".
             r(r"\bin\s+my\s+(?:(?P<q>early|mid|late)[\s-]*)?{DECADE}\b", K::Decade, A::Any),
@@ -193,14 +196,20 @@ fn rules() -> &'static [Rule] {
             r(r"(?:{START}|\bi'm\s+(?:a\s+)?|\bas\s+a\s+)(?:college|uni|university)\s+student\b|\b(?:i'm|i am)\s+(?:in|at)\s+(?:college|uni|university)\b|\bi\s+(?:go to|attend|study at)\s+(?:college|uni|university)\b", K::Fixed(19), A::Grade),
             // "in 3rd grade", "a 5th grader", "in grade 6", "a grade 7 student".
             r(r"(?:{START}|\b(?:in|a|an|i'm|started|am|being)\s+)(?:the\s+)?(?:new\s+|only\s+)?(?P<n>\d{1,2})(?:st|nd|rd|th)\s*-?\s*grade(?:rs?)?\b", K::Grade, A::Grade),
-            r(r"\bin\s+(?:the\s+)?grade\s+(?P<n>\d{1,2})\b|\ban?\s+grade\s+(?P<n2>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b|\b(?:in|i'm in)\s+(?:class|std|standard)\s+(?P<n4>\d{1,2})(?:th)?\b|\bin\s+(?:the\s+)?(?P<n5>\d{1,2})(?:st|nd|rd|th)\s+(?:standard|std|class)\b|^{START}(?:grade|class|std|standard)\s+(?P<n3>\d{1,2})(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z])|^{START}(?:grade|class|std|standard)\s+(?P<n6>[5-9]|1[0-3])(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s+and\s+[a-z]", K::Grade, A::Grade),
+            r(r"\bin\s+(?:the\s+)?grade\s+(?P<n>\d{1,2})\b|\ban?\s+grade\s+(?P<n2>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b|\b(?:in|i'm in)\s+(?:class|std|standard)\s+(?P<n4>\d{1,2})(?:th)?\b|\bin\s+(?:the\s+)?(?P<n5>\d{1,2})(?:st|nd|rd|th)\s+(?:standard|std|class)\b|^{START}(?:grade|class|std|standard)\s+(?P<n3>\d{1,2})(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z])|^{START}(?:grade|class|std|standard)\s+(?P<n6>[5-9]|1[0-3])(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s+and\s+[a-z]", K::Grade, A::Grade),
             // "I'm in year 9", "Y6", "a year 8 student".
-            r(r"\bin\s+(?:year|yr|y)\s*(?P<n>\d{1,2})\b|{START}(?:year|yr)\s*(?P<n2>\d{1,2})(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z])|{START}(?:year|yr)\s*(?P<n7>[5-9]|1[0-3])(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s+and\s+[a-z]|\ban?\s+(?:year|yr)\s*(?P<n3>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b", K::UkYear, A::Grade),
+            r(r"\bin\s+(?:year|yr|y)\s*(?P<n>\d{1,2})\b|{START}(?:year|yr)\s*(?P<n2>\d{1,2})(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z])|{START}(?:year|yr)\s*(?P<n7>[5-9]|1[0-3])(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s+and\s+[a-z]|\ban?\s+(?:year|yr)\s*(?P<n3>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b", K::UkYear, A::Grade),
             r(r"\b(?:in|at|attend|go to)\s+(?:kindergarten|kinder|kindy)\b|\ba\s+kindergarte?ner\b", K::Fixed(5), A::Grade),
             r(r"\b(?:in|at|go to)\s+(?:pre-?k|pre-?school|preschool|nursery|pre-?kindergarten)\b", K::Fixed(4), A::Grade),
             r(r"\b(?:in|at|go to|started|start|attend|attending)\s+(?:middle school|junior high|jr high|intermediate school)\b|\bmiddle schooler\b|^{START}middle school(?:er)?(?:\s+here)?\s*$", K::Fixed(12), A::Grade),
             r(r"\b(?:in|at|go to|attend|attending)\s+(?:elementary|primary|grade)\s*school\b|\belementary schooler\b", K::Fixed(8), A::Grade),
             r(r"\b(?:just\s+)?(?:started|starting)\s+(?:high school|highschool)\b", K::Fixed(14), A::Grade),
+            // England's sixth form: "lower sixth" is year 12, "upper sixth" year 13.
+            r(r"(?:{START}|\b(?:in|i'm in|i'm)\s+)(?:the\s+)?lower\s+(?:sixth|6th)\b", K::Fixed(16), A::Grade),
+            r(r"(?:{START}|\b(?:in|i'm in|i'm)\s+)(?:the\s+)?upper\s+(?:sixth|6th)\b", K::Fixed(17), A::Grade),
+            // "first year of uni, 18", then the year alone: "just started 1st year of uni" → 18.
+            r(r"^{START}(?:just\s+started\s+)?(?:my\s+)?[1-4](?:st|nd|rd|th)\s+year\s+(?:of|at|in)\s+(?:uni|college|university)\s*,\s*{N}", K::Stated(0), A::Age),
+            r(r"(?:{START}|\b(?:i'm in|i'm a|just started|started|starting|in)\s+)(?:my\s+)?(?P<n>[1-4])(?:st|nd|rd|th)\s+year\s+(?:of|at|in)\s+(?:uni|college|university)\b", K::UniYear, A::Grade),
             r(r"\b(?:in|at|go to|attend|attending)\s+(?:high school|highschool)\b|\bhigh\s*schooler\b", K::Fixed(16), A::Grade),
             // A school year alone: "freshman", "sophomore here".
             r(r"^{START}(?P<lvl>freshman|sophomore|junior)(?:\s+here)?\s*$|^{START}(?P<lvl2>freshman|sophomore)(?:\s+here)?\s*(?:,|\s+and\s+(?:i|i'm|my|like|already|still|just|honestly)\b)", K::Level(14), A::Any),
@@ -237,7 +246,8 @@ struct Checks {
     clause_break: Regex,
     /// Before the match in its clause: the past, a hypothetical, a comparison.
     hypothetical: Regex,
-    /// "so like i'm 14": a filler, not a comparison ("i feel like i'm 80").
+    /// "so like i'm 14", "if it matters i'm 16": a filler, not a comparison ("i feel like i'm
+    /// 80") or a hypothetical.
     filler_like: Regex,
     /// "twelve years old and …" opening a sentence: the writer, whatever the verb after.
     and_next: Regex,
@@ -279,13 +289,13 @@ fn checks() -> &'static Checks {
         bday_soon_after: compile(r"^\s*(?:(?:is|'s)\s+)?(?:tomorrow|next|soon|coming|in|on|this)\b"),
         clause_break: compile(r",|\b(?:and|but|so|because|cause|cuz|bc|though|tho|or)\b|\s-\s"),
         hypothetical: compile(r"\b(?:when|whenever|once|until|till|til|since|before|after|if|unless|by the time|wish|wished|was|were|used to|back|last (?:year|summer|term|semester|week|month)|pretend\w*|imagine)\b|\b(?:like|than|as if|wait|think|thinks|thought|assume|assumes|assumed)\s*$"),
-        filler_like: compile(r"^\s*(?:(?:so|and|ok|okay|um+|uh+|well|yeah|lol|but|like)\s+)*like\s*$"),
+        filler_like: compile(r"^\s*(?:(?:so|and|ok|okay|um+|uh+|well|yeah|lol|but|like)\s+)*like\s*$|^\s*if (?:it|that) (?:matters|helps)\s*,?\s*$|^\s*if you (?:need to know|must know|are wondering|care)\s*,?\s*$"),
         and_next: compile(r"^\s*(?:and|&|n)\s"),
         opening_next: compile(r"^\s*(?:$|[,.!:;]|today|now|here\b)|^\s+(?:[a-z-]+\s+){0,2}here\b|^\s+(?:grandma|grandpa|granny|grandad|grandmother|grandfather|stepmum|stepmom|stepdad|paramedic|mum|mom|dad|mother|father|guy|gal|lady|dude|woman|man)\b"),
         in_year: compile(r"^\s+in\s+(?:19|20)\d\d\b"),
         comma_years_next: compile(r"^\s*$|^\s+(?:[a-z]+\s+){0,2}here\b"),
         first_person: compile(r"\b(?:i|i'm|i've|me)\b"),
-        other: compile(r"\b(?:my|his|her|their|our|your|the|a|an|this|that)\s+(?:[a-z'-]+\s+){0,2}?(?:{REL})(?:s|'s)?\b|\b(?:this|that|the|some|a|an)\s+(?:[a-z'-]+\s+)?(?:boy|girl|guy|man|woman|lady|person|kid)s?\b|\b(?:he|she|they|he's|she's|they're|hes|shes|theyre|you're|youre|you are)\b"),
+        other: compile(r"\b(?:my|his|her|their|our|your|the|a|an|this|that|\d+)\s+(?:[a-z'-]+\s+){0,2}?(?:{REL})(?:s|'s)?\b|\b(?:this|that|the|some|a|an)\s+(?:[a-z'-]+\s+)?(?:boy|girl|guy|man|woman|lady|person|kid)s?\b|\b(?:he|she|they|he's|she's|they're|hes|shes|theyre|you're|youre|you are)\b"),
         // "i'm a girl", "as a boy" name the writer, ending where `other` would.
         me: compile(r"\b(?:i'm|as|being)\s+(?:an?|the)\s+(?:[a-z'-]+\s+)?(?:boy|girl|guy|man|woman|lady|person|kid|mom|mum|mother|dad|father|parent|grandma|grandpa|grandmother|grandfather|wife|husband)s?\b|\b(?:i|i'm|me|i've|i'll|myself|we're)\b"),
         self_start: compile(r"^(?:i'm|i|me|my|myself|i'll|i've|we're|we|in my)\b"),
@@ -394,7 +404,7 @@ fn age_of(rule: &Rule, caps: &Captures, prefix: &str, rest: &str) -> Option<u8> 
         }
         Kind::Tag => (n()?, 10..=99),
         Kind::Continued => {
-            if c.other.is_match(caps.get(0)?.as_str()) {
+            if about_someone_else(caps.get(0)?.as_str()) {
                 return None;
             }
             (n()?, 3..=120)
@@ -414,6 +424,7 @@ fn age_of(rule: &Rule, caps: &Captures, prefix: &str, rest: &str) -> Option<u8> 
             (n()? + birthday(prefix, rest, said)?, 3..=120)
         }
         Kind::Grade => (n()? + 5, 5..=17),
+        Kind::UniYear => (n()? + 17, 18..=21),
         Kind::UkYear => (n()? + 4, 5..=17),
         Kind::Level(base) => {
             let lvl = ["lvl", "lvl2"].iter().find_map(|g| caps.name(g))?.as_str();
@@ -899,6 +910,18 @@ mod tests {
             ("Sixty years old today. Don't feel like celebrating.", 60),
             ("40 y/o paramedic. I've seen too much this year.", 40),
             ("42-year-old stepmum, my stepson (14) says I'm not his mother", 42),
+            ("Year 6 at primary in Bristol, SATs are next week", 10),
+            ("lower sixth so year 12, my parents are splitting up", 16),
+            ("just started first year of uni and I don't know anyone", 18),
+            ("first year of college, 18, homesick every night", 18),
+            ("im a kid (11) and someone on roblox keeps asking where i live", 11),
+            ("if it matters im 16, i work weekends at a cafe", 16),
+            ("so here i am, 15, anxious as ever", 15),
+            ("my friend said to say my age so: 11", 11),
+            ("At 38 years old I finally left him.", 38),
+            ("Seventy next birthday, and nobody has mentioned a party", 69),
+            ("hi im priya 16 from hyderabad", 16),
+            ("Hola, I am Lucía, 34 years, from Valencia", 34),
         ]);
         none(&[
             "i counted the pills. 48. is that enough",
@@ -916,6 +939,8 @@ mod tests {
             "14 year olds are so annoying",
             "a 15 year old boy was in the news",
             "my dad (78) has been left alone for weeks",
+            "we have 2 kids, aged 7 and 10",
+            "i'm a friend of her brother (15)",
             "I got in trouble in class 3 times this week",
             "i watched all the episodes (12) in one night",
             "(10) reasons i hate school",
