@@ -27,7 +27,7 @@ const FRAC: &str = r"(?:\s*(?:and an? half|and a quarter|and 3 quarters|and 1/2|
 /// "years (old)" and its short forms, also in German and Dutch.
 const YRS: &str = r"(?P<yrs>year's|years?|yrs?|y/o|yo|y o|jahre|jaar|años|anos|anni|saal)";
 /// Greetings and fillers that may open a sentence before a bare statement ("hi, 13f here").
-const START: &str = r"^(?:(?:hi+|hiya|hey+|heya|yo|hello|sup|namaste|hola|salam|salaam|bonjour|hallo|ciao|bhai|didi|yaar|ok|okay|so|well|um+|uh+|lol|btw|also|and|tldr|update|edit|mia)[,:!]?\s+)*";
+const START: &str = r"^(?:(?:hi+|hiya|hey+|heya|yo|hello|sup|g\s*'?\s*day|kia ora|howdy|hey there|hi there|[^\x00-\x7f]{1,2}|namaste|hola|salam|salaam|bonjour|hallo|ciao|bhai|didi|yaar|ok|okay|so|well|um+|uh+|lol|btw|also|and|tldr|update|edit|mia)[,:!]?\s+)*";
 /// High-school and college years, in order from 0.
 const LEVEL: &str = "freshman|freshmen|fresher|sophomore|junior|senior";
 const DECADE: &str = r"(?P<d>teens|[1-9]0'?s|twenties|thirties|forties|fourties|fifties|sixties|seventies|eighties|nineties)";
@@ -112,7 +112,7 @@ fn rules() -> &'static [Rule] {
         let r = |p: &str, kind, after| Rule { re: compile(p), kind, after };
         vec![
             // "I'm 9", "im only 12", "I am aged 14", "I am having 11 years".
-            r(r"\bi'm\s*(?:(?:only|just|barely|merely|now|actually|really|literally|like|also|currently|officially|finally|still|already|exactly|about|around|basically|technically|aged?|of|having|both|probably|legit|lowkey)\s+)*{N}{FRAC}", K::Stated(0), A::Age),
+            r(r"\bi'm\s*(?:(?:only|just|barely|merely|now|actually|really|literally|like|also|currently|officially|finally|still|already|exactly|about|around|basically|technically|aged?|of|having|both|probably|legit|lowkey|freshly|newly|a)\s+)*{N}{FRAC}", K::Stated(0), A::Age),
             // "a 45 year old dad", "as a 15 year old girl", "9yo", "13 y/o girl here".
             r(r"(?:{START}|(?P<comma>[,;:])\s*|\b(?P<intro>i'm|i|me|myself|my self|as|being|just|only|here|this)\b[\s,]*)(?:(?:just|only|a|an|the|also|another|fellow|literally|really|now|like|currently|proud|normal|typical|regular|average)\s+)*{N}{FRAC}\s*-?\s*{YRS}\b", K::YearsOld, A::Any),
             // "age: 14", "my age is of 13", "name: jo, age: 12".
@@ -132,9 +132,12 @@ fn rules() -> &'static [Rule] {
             // A number in brackets after the writer or a name: "it's ava (12)", "me (14) and…", "(14)".
             r(r"(?:\b(?:me|myself|my age|i)|\b(?:it's|its|i'm|name's|name is|this is)\s+[a-z]+)\s*\(\s*{N}{FRAC}\s*\)", K::Stated(0), A::Any),
             r(r"^\(\s*{N}{FRAC}\s*\)", K::Stated(0), A::Bare),
-            r(r"^{START}\(\s*(?P<n>[89]|[1-9][0-9]){FRAC}\s*\)\s*(?:$|,|-|:|(?:i|i'm|my|me|and|can|could|so|is|need|please|pls|help)\b)", K::Stated(0), A::Any),
+            r(r"^{START}\(\s*(?P<n>[89]|[1-9][0-9]){FRAC}\s*\)\s*(?:$|,|-|:|(?:i|i'm|my|me|and|can|could|so|is|need|please|pls|help|1st|just|new|newly|still|currently|living|moved|started|feeling|been|got|having)\b)", K::Stated(0), A::Any),
             r(r"\b(?:i'm|me|myself)\s*\(\s*{N}{FRAC}\s*\)|\bi'm\s+(?:a|an|in|at)\s+[^.!?;()]*?\(\s*(?P<n2>\d{1,3}){FRAC}\s*\)", K::Continued, A::Any),
             r(r"\bhere\s*\(\s*{N}{FRAC}\s*\)|^{START}(?:[a-z0-9'-]+\s+){0,4}(?:student|here|year)\s*\(\s*(?P<n2>\d{1,3}){FRAC}\s*\)", K::Stated(0), A::Any),
+            // "hi, Zara (14) here", "midway through my 2nd year at uni (19)".
+            r(r"^{START}(?P<who>[a-z][a-z'-]*)\s*\(\s*{N}{FRAC}\s*\)\s*(?:here\b|,|$)", K::Intro, A::Any),
+            r(r"^{START}(?:[a-z0-9'-]+\s+){0,9}(?:uni|college|university|school|sixth form)\s*\(\s*{N}{FRAC}\s*\)", K::Continued, A::Any),
             // "being 16 is hard", "at 15 you'd think …", "i'm the oldest at 15".
             r(r"(?:{START}|\b(?:and|but|because|cause|cuz|bc|honestly|tbh|ngl|like)\s+)being\s+{N}{FRAC}(?:\s*-?\s*{YRS}(?:\s*-?\s*old)?)?\s+(?:is|isn't|sucks|feels|can be|has|makes|means|kinda|really|honestly|so|just|doesn't|does not|won't|hasn't|has not|there's|theres|there is|you)\b", K::Stated(0), A::Any),
             r(r"(?:{START}|\b(?:and|but|so)\s+)at\s+{N}{FRAC}\s*,?\s+(?:you'd (?:think|expect)|you would (?:think|expect)|one would think|people expect|everyone expects|i should be (?:allowed|able)|i'm (?:old enough|too old|too young|supposed)|i still|i deserve|i shouldn't have to)\b", K::Stated(0), A::Any),
@@ -142,12 +145,12 @@ fn rules() -> &'static [Rule] {
             // An age after another thing said of the writer: "im 5'4 and 13", "i'm scared and only 12".
             r(r"\bi'm\s+[^,.!?;]*?\b(?:and|but)\s+(?:only\s+|just\s+|also\s+)?{N}{FRAC}", K::Continued, A::Age),
             // "I am Piotr from Poland, working on a building site, 34 years."
-            r(r"\bi'm\s+[^.!?;]*?,\s*{N}\s*(?:(?:years|yrs)\s+old|y/o|yo)\s*$|\bi'm\s+[^.!?;]*?\bfrom\b[^.!?;]*?,\s*(?P<n3>\d{1,3})\s*(?:years|yrs)\s*$|\bi'm\s+(?:in\s+my|an?)\s+(?:[a-z0-9'-]+\s+){0,3}?[a-z0-9'-]+\s*,\s*(?P<n2>\d{1,3}){FRAC}\s*(?:,|$)", K::Continued, A::Any),
+            r(r"\bi'm\s+[^.!?;]*?,\s*{N}\s*(?:(?:years|yrs)\s+old|y/o|yo)\s*$|\bi'm\s+[^.!?;]*?\bfrom\b[^.!?;]*?,\s*(?P<n3>\d{1,3})\s*(?:years|yrs)\s*$|\bi'm\s+an?\s+(?:[a-z0-9'-]+\s+){0,3}student(?:\s+(?:in|at|from)\s+[a-z]+)?\s*,\s*(?P<n4>\d{1,3}){FRAC}\s*(?:,|$)|\bi'm\s+(?:in\s+my|an?)\s+(?:[a-z0-9'-]+\s+){0,3}?[a-z0-9'-]+\s*,\s*(?P<n2>\d{1,3}){FRAC}\s*(?:,|$)", K::Continued, A::Any),
             // "in my 14 years on this earth".
             r(r"\bmy\s+{N}\s+years\s+(?:on\s+(?:this\s+)?(?:earth|planet)|of\s+(?:life|living|existence|being alive)|alive)\b", K::Stated(0), A::Any),
             // "me (14f)", "(17m)", "[15M]", "34 (f)", "13F", "m15", "16/f", "F/34".
             r(r"(?:^|\b(?:i|me|my|myself)\s*|[,:]\s*)[(\[]\s*(?:(?P<n>\d{2})\s*/?\s*[mf]|[mf]\s*/?\s*(?P<n2>\d{2}))\s*[)\]]", K::Tag, A::Any),
-            r(r"{START}(?:(?P<n>\d{2})\s*(?:\(\s*[mf]\s*\)|/?\s*[mf]\b)|[mf]\s*/?\s*(?P<n2>\d{2})\b)", K::Tag, A::Tag),
+            r(r"{START}(?:(?P<n>\d{2})\s*(?:\(\s*[mf]\s*\)|/?\s*(?:[mf]|nb|enby)\b)|[mf]\s*/?\s*(?P<n2>\d{2})\b)", K::Tag, A::Tag),
             r(r"[(\[]\s*(?:(?P<n>\d{2})\s*/?\s*[mf]|[mf]\s*/?\s*(?P<n2>\d{2}))\s*[)\]]\s*$", K::Tag, A::Any),
             // French, Spanish, Portuguese, Italian, Polish, Russian; German, Dutch.
             r(r"(?:\bj\s*'?\s*ai|\btengo|\btenho|\bho|\bmam|(?:^|\s)мне)\s+{N}\s+(?:(?:ans|años|anos|anni|lat)\b|лет|года?)", K::Stated(0), A::Any),
@@ -174,14 +177,20 @@ fn rules() -> &'static [Rule] {
             r(r"\bi've been\s+{N}{FRAC}", K::Stated(0), A::Age),
             // "I just turned 13", "just turned 9 yesterday".
             r(r"(?:{START}|\bi\s+|\bi'm\s+)(?:just\s+|recently\s+|finally\s+|officially\s+)?(?:turned|hit|became|reached)\s+(?:the\s+)?(?:big\s+)?{N}{FRAC}(?:\s+in\s+(?:january|february|march|april|may|june|july|august|september|october|november|december|lockdown|quarantine|the summer|summer|the spring|spring|the autumn|autumn|the fall|the winter|winter))?", K::Stated(0), A::Age),
-            r(r"{START}(?:the\s+)?big\s+{N}|(?:{START}|\b(?:and|but|so)\s+|,\s*)(?:finally|still)\s+(?P<n2>\d{1,3})\b", K::Stated(0), A::Age),
+            r(r"{START}(?:the\s+)?big\s+{N}|(?:{START}|\b(?:and|but|so)\s+|,\s*)(?:finally|still|freshly|newly)\s+(?P<n2>\d{1,3})\b", K::Stated(0), A::Age),
+            // "at the ripe old age of 26", "Dad of a teenager, 47 myself".
+            r(r"\b(?:at\s+)?the\s+(?:ripe|grand|tender)\s+(?:old\s+)?age\s+of\s+{N}{FRAC}|(?:^|[,;]\s*)(?P<n2>\d{1,3})\s+myself\b", K::Stated(0), A::Any),
+            // "im 11 ppl at school call me…": the age, then what others do.
+            r(r"\bi'm\s+{N}\s+(?:ppl|people|kids|everyone)\s+(?:at|in|from|call|calls|say|says|keep|are|always|laugh|think|tell|make)\b", K::Stated(0), A::Any),
+            // "quick question from a 16 year old".
+            r(r"\b(?:question|q|message|msg)\s+from\s+an?\s+{N}\s*-?\s*{YRS}\s*-?\s*old\b", K::Stated(0), A::Any),
             // "my 12th birthday is tomorrow", "today is my 13th birthday".
             r(r"\bmy\s+{N}(?:st|nd|rd|th)\b(?:\s+(?:birthday|bday|b-day)\b(?:\s+party\b)?)?", K::Birthday, A::Any),
             // "almost 14", "I'm nearly 16".
             r(r"(?:{START}|\bi'm\s+(?:only\s+|just\s+)?|\b(?:and|but|tho|though|so)\s+|\()(?:almost|nearly|going on)\s+{N}{FRAC}", K::Stated(-1), A::Age),
             // "I'll be 12 next month", "I'm turning 14 in may", "soon to be 15".
             r(r"\b(?:i'll be|i'll turn|i'm gonna be|i'm gonna turn|i'm about to (?:be|turn)|i'm soon|i'm turning)\s+{N}{FRAC}", K::Coming, A::Coming),
-            r(r"(?:{START}|\b(?:and|but|so)\s+)(?:about to (?:be|turn)|soon to be|gonna be|gonna turn|will be|will turn)\s+{N}{FRAC}", K::Coming, A::Coming),
+            r(r"(?:{START}|\b(?:and|but|so)\s+)(?:just\s+)?(?:about to (?:be|turn)|soon to be|gonna be|gonna turn|will be|will turn)\s+{N}{FRAC}", K::Coming, A::Coming),
             r(r"^{START}(?P<n>[89]|[1-9][0-9])\s+(?P<when>in a few days|in (?:two|three|\d+) days|next (?:week|month|birthday)|tomorrow|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\s*(?:$|,|and\b|!)", K::Coming, A::Any),
             r(r"(?:\bi\s+turn|\bturning)\s+(?:the\s+)?(?:big\s+)?{N}{FRAC}\s+(?P<when>tomorrow|today|next|soon|this|on|in|later|at midnight)\b", K::Coming, A::Any),
             // "in my 40s", "in my early twenties", "early 20s here".
@@ -196,7 +205,7 @@ fn rules() -> &'static [Rule] {
             r(r"(?:{START}|\bi'm\s+(?:a\s+)?|\bas\s+a\s+)(?:college|uni|university)\s+student\b|\b(?:i'm|i am)\s+(?:in|at)\s+(?:college|uni|university)\b|\bi\s+(?:go to|attend|study at)\s+(?:college|uni|university)\b", K::Fixed(19), A::Grade),
             // "in 3rd grade", "a 5th grader", "in grade 6", "a grade 7 student".
             r(r"(?:{START}|\b(?:in|a|an|i'm|started|am|being)\s+)(?:the\s+)?(?:new\s+|only\s+)?(?P<n>\d{1,2})(?:st|nd|rd|th)\s*-?\s*grade(?:rs?)?\b", K::Grade, A::Grade),
-            r(r"\bin\s+(?:the\s+)?grade\s+(?P<n>\d{1,2})\b|\ban?\s+grade\s+(?P<n2>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b|\b(?:in|i'm in)\s+(?:class|std|standard)\s+(?P<n4>\d{1,2})(?:th)?\b|\bin\s+(?:the\s+)?(?P<n5>\d{1,2})(?:st|nd|rd|th)\s+(?:standard|std|class)\b|^{START}(?:grade|class|std|standard)\s+(?P<n3>\d{1,2})(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z])|^{START}(?:grade|class|std|standard)\s+(?P<n6>[5-9]|1[0-3])(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s+and\s+[a-z]", K::Grade, A::Grade),
+            r(r"\bin\s+(?:the\s+)?grade\s+(?P<n>\d{1,2})\b|\ban?\s+(?:grade|class|std|standard)\s+(?P<n2>\d{1,2})(?:th)?\s+(?:student|pupil|kid|girl|boy)\b|\bi'm\s+an?\s+grade\s+(?P<n7>\d{1,2})\b|\b(?:in|i'm in)\s+(?:class|std|standard)\s+(?P<n4>\d{1,2})(?:th)?\b|\bin\s+(?:the\s+)?(?P<n5>\d{1,2})(?:st|nd|rd|th)\s+(?:standard|std|class)\b|^{START}(?:grade|class|std|standard)\s+(?P<n3>\d{1,2})(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z])|^{START}(?:grade|class|std|standard)\s+(?P<n6>[5-9]|1[0-3])(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s+and\s+[a-z]", K::Grade, A::Grade),
             // "I'm in year 9", "Y6", "a year 8 student".
             r(r"\bin\s+(?:year|yr|y)\s*(?P<n>\d{1,2})\b|{START}(?:year|yr)\s*(?P<n2>\d{1,2})(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z])|{START}(?:year|yr)\s*(?P<n7>[5-9]|1[0-3])(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s+and\s+[a-z]|\ban?\s+(?:year|yr)\s*(?P<n3>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b", K::UkYear, A::Grade),
             r(r"\b(?:in|at|attend|go to)\s+(?:kindergarten|kinder|kindy)\b|\ba\s+kindergarte?ner\b", K::Fixed(5), A::Grade),
@@ -209,13 +218,23 @@ fn rules() -> &'static [Rule] {
             r(r"(?:{START}|\b(?:in|i'm in|i'm)\s+)(?:the\s+)?upper\s+(?:sixth|6th)\b", K::Fixed(17), A::Grade),
             // "first year of uni, 18", then the year alone: "just started 1st year of uni" → 18.
             r(r"^{START}(?:just\s+started\s+)?(?:my\s+)?[1-4](?:st|nd|rd|th)\s+year\s+(?:of|at|in)\s+(?:uni|college|university)\s*,\s*{N}", K::Stated(0), A::Age),
-            r(r"(?:{START}|\b(?:i'm in|i'm a|just started|started|starting|in)\s+)(?:my\s+)?(?P<n>[1-4])(?:st|nd|rd|th)\s+year\s+(?:of|at|in)\s+(?:uni|college|university)\b", K::UniYear, A::Grade),
+            r(r"(?:{START}|\b(?:i'm in|i'm a|just started|started|starting|in)\s+)(?:my\s+)?(?P<n>[1-4])(?:st|nd|rd|th)\s+year\s+(?:(?:of|at|in)\s+)?(?:uni|college|university)\b|\bi'm\s+(?:a|an|in my)\s+(?P<n2>[1-4])(?:st|nd|rd|th)\s+year\s+(?:medical|med|law|nursing|engineering|dental|pharmacy|undergrad|undergraduate)\s+student\b", K::UniYear, A::Grade),
             r(r"\b(?:in|at|go to|attend|attending)\s+(?:high school|highschool)\b|\bhigh\s*schooler\b", K::Fixed(16), A::Grade),
             // A school year alone: "freshman", "sophomore here".
             r(r"^{START}(?P<lvl>freshman|sophomore|junior)(?:\s+here)?\s*$|^{START}(?P<lvl2>freshman|sophomore)(?:\s+here)?\s*(?:,|\s+and\s+(?:i|i'm|my|like|already|still|just|honestly)\b)", K::Level(14), A::Any),
             // "sophomore year is rough", "senior year and every weekend…" (high school).
             r(r"(?:^{START}|\b(?:my|this|in|it's|its)\s+)(?P<lvl>freshman|sophomore|junior|senior)\s+year\s+(?:is|and|has|starts|so far|sucks|feels|rn|right now|of high school)\b", K::Level(14), A::Any),
             // A bare number opening the sentence: "12", "12 here", "13 and a half".
+            // "Year 3 at school in Perth", "grade 6 at primary".
+            r(r"^{START}(?:grade|class|std|standard)\s+{N}(?:th)?\s+(?:at|in)\s+(?:primary|secondary|school|high school|middle school|elementary)\b", K::Grade, A::Any),
+            r(r"^{START}(?:year|yr)\s*{N}\s+(?:at|in)\s+(?:primary|secondary|school|high school|middle school)\b|\bi'm\s+an?\s+(?:year|yr)\s*(?P<n2>\d{1,2})\b", K::UkYear, A::Grade),
+            // Scotland: primary P1-P7 (P1 is 5), secondary S1-S6 (S1 is 12).
+            r(r"\b(?:i'm in|in)\s+(?:primary\s+)?p\s*(?P<n>[1-7])\b", K::Stated(4), A::Grade),
+            r(r"\b(?:i'm in|in)\s+s\s*(?P<n>[1-6])\b", K::Stated(11), A::Grade),
+            // "i go to school in ottawa, grade 4".
+            r(r"\b(?:i go to|i attend|i'm at|i study at)\s+(?:school|[a-z]+ school|primary|secondary)\b[^.!?;]*?,\s*(?:grade|class|std)\s+{N}\b", K::Grade, A::Grade),
+            // "senior year, 17, and…".
+            r(r"^{START}(?:{LEVEL})\s+year\s*,\s*{N}\s*(?:,|$)", K::Stated(0), A::Any),
             r(r"{START}{N}{FRAC}", K::Stated(0), A::Bare),
         ]
     })
@@ -271,9 +290,9 @@ fn checks() -> &'static Checks {
     static C: OnceLock<Checks> = OnceLock::new();
     C.get_or_init(|| Checks {
         ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*|]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:is (?:it|that|this)|are (?:you|u)|am i|was wondering|do|does|can|could|should|would|how|what|why|where|when|and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|he|she|he's|she's|they|they're|you|you're|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this (?:year|week|weekend|month|morning)|last (?:week|weekend|night|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|today|yesterday|for (?:a|an|about|like)|right|there's|theres|there is|there are|someone|somebody|nobody|no one|everyone|mum|mom|dad|only|dont|don't|na|still)\b)"),
-        bare_ok: compile(r"^(?:\s*$|\s*[:;]-?[()3dp]\s*$|\s+xd\s*$|\s*[,!~)]+\s*(?:[a-z]|$)|\s*[^\x00-\x7f]|\s+(?:here|going on|turning|almost|nearly|btw|lol|now|too)\b|\s+today\s*(?:$|!|[^\x00-\x7f])|\s+(?:and|&|n)\s+[a-z])"),
+        bare_ok: compile(r"^(?:\s*,\s*\d(?:st|nd|rd|th)\s+year\b|\s*$|\s*[:;]-?[()3dp]\s*$|\s+xd\s*$|\s*[,!~)]+\s*(?:[a-z]|$)|\s*[^\x00-\x7f]|\s+(?:here|going on|turning|almost|nearly|btw|lol|now|too)\b|\s+today\s*(?:$|!|[^\x00-\x7f])|\s+(?:and|&|n)\s+[a-z])"),
         years_word: compile(r"^\s*-?\s*(?:{YRS}|age)\b"),
-        old_word: compile(r"^\s*-?\s*(?:olds?|alt|oud)\b"),
+        old_word: compile(r"^\s*-?\s*(?:olds?|alt|oud|ka|ki|ke)\b"),
         of_age: compile(r"^\s+(?:of age|young)\b"),
         soon: compile(r"^\s+(?:soon|next (?:week|month|year|birthday)|in (?:a|\d+) (?:days?|weeks?|months?)|tomorrow)\b"),
         when: compile(r"^\s+(?:in|on|next|this|tomorrow|soon|later|at|by|after|before|when)\b"),
@@ -282,7 +301,7 @@ fn checks() -> &'static Checks {
         intro_bad: compile(r"\b(?:my|his|her|their|our|your|the|a|an|he|she|they|we|you|yes|no|yeah|yep|nope|maybe|like|about|around|and|or|but|then|only|just|after|before|in|at|on|since|when|for|from|to|with|by|level|lvl|day|days|week|weeks|page|pages|chapter|number|score|rating|mood|size|grade|year|years|time|room|minutes|hours|top)\b|^(?:{REL})s?$"),
         grade_bad: compile(r"^\s*(?:was|were|of|math|maths|homework|work|teacher|level|reading|science|english|class|times?|days?|minutes?|mins?|hours?|weeks?|ago|more|people|kids)\b|^\s*,?\s*(?:i|we)\s+(?:had|was|were|got|did|used to|went|moved|changed|lived|loved|hated|learned|met)\b"),
         person_next: compile(r"^(?:\s+(?:[a-z]+\s+){0,2}student\b|\s*$|\s*[,.!?;:)~(]|\s*[^\x00-\x7f]|\s+(?:here|and|but|so|i|i'm|from|with|who|in|living|lol|btw|girl|boy|guy|man|woman|kid|child|dad|father|mom|mum|mother|parent|son|daughter|student|teen|teenager|person|lady|gal|dude|male|female|human|trans|gay|lesbian|bi|autistic|single|introvert|gamer|nerd|nurse|carer|caregiver|worker|wife|husband|widow|widower|veteran|vet|soldier|doctor|teacher|mechanic|farmer|driver|chef|cook|cashier|engineer|developer|dev|artist|writer|musician|athlete|player|retiree|pensioner|immigrant|refugee|grad|graduate|[mf]|[a-z]+ing)\b)"),
-        third_verb: compile(r"^(?:\s+[a-z']+){0,3}?\s+(?:was|is|were|has|had|got|gets|did|does|died|went|said|says|came|lives|lived|wrote|writes|told|tells|asked|asks|showed|shows|sent|sends|wants|keeps|posted)\b"),
+        third_verb: compile(r"^(?:\s+[a-z']+){0,3}?\s+(?:was|is|were|has|had|got|gets|did|does|died|went|said|says|came|lives|lived|wrote|writes|told|tells|asked|asks|showed|shows|sent|sends|wants|keeps|posted|charged|arrested|jailed|sentenced|found|killed|dies|stabbed|shot|missing|rescued|injured|in court)\b"),
         bday_now_before: compile(r"\b(?:it's|it is|its|today is|today's|todays)\s*$"),
         bday_now_after: compile(r"^\s*(?:(?:is|was|'s)\s+)?(?:today|yesterday|last)\b|^\s*was\b"),
         bday_soon_before: compile(r"\b(?:next|tomorrow|this coming)\s+(?:[a-z]+\s+)?(?:for|on|is)\s*$"),
@@ -291,7 +310,7 @@ fn checks() -> &'static Checks {
         hypothetical: compile(r"\b(?:when|whenever|once|until|till|til|since|before|after|if|unless|by the time|wish|wished|was|were|used to|back|last (?:year|summer|term|semester|week|month)|pretend\w*|imagine)\b|\b(?:like|than|as if|wait|think|thinks|thought|assume|assumes|assumed)\s*$"),
         filler_like: compile(r"^\s*(?:(?:so|and|ok|okay|um+|uh+|well|yeah|lol|but|like)\s+)*like\s*$|^\s*if (?:it|that) (?:matters|helps)\s*,?\s*$|^\s*if you (?:need to know|must know|are wondering|care)\s*,?\s*$"),
         and_next: compile(r"^\s*(?:and|&|n)\s"),
-        opening_next: compile(r"^\s*(?:$|[,.!:;]|today|now|here\b)|^\s+(?:[a-z-]+\s+){0,2}here\b|^\s+(?:grandma|grandpa|granny|grandad|grandmother|grandfather|stepmum|stepmom|stepdad|paramedic|mum|mom|dad|mother|father|guy|gal|lady|dude|woman|man)\b"),
+        opening_next: compile(r"^\s*(?:$|[,.!:;]|today|now|here\b)|^\s+(?:[a-z-]+\s+)?(?:lawyer|solicitor|accountant|manager|designer|programmer|coder|developer|dev|engineer|nurse|teacher|doctor|student|carer|cleaner|builder|electrician|plumber|chef|cook|driver|farmer|mechanic|cashier|waiter|waitress|barista|soldier|veteran|vet|retiree|pensioner|widow|widower|single (?:mom|mum|dad|mother|father)|mom|mum|dad|guy|gal|woman|man)\s*(?:$|[,.!:;]|here\b|and\b|from\b|who\b|with\b|in\b)|^\s+(?:[a-z-]+\s+){0,2}here\b|^\s+(?:grandma|grandpa|granny|grandad|grandmother|grandfather|stepmum|stepmom|stepdad|paramedic|mum|mom|dad|mother|father|guy|gal|lady|dude|woman|man)\b"),
         in_year: compile(r"^\s+in\s+(?:19|20)\d\d\b"),
         comma_years_next: compile(r"^\s*$|^\s+(?:[a-z]+\s+){0,2}here\b"),
         first_person: compile(r"\b(?:i|i'm|i've|me)\b"),
@@ -407,14 +426,14 @@ fn age_of(rule: &Rule, caps: &Captures, prefix: &str, rest: &str) -> Option<u8> 
             if about_someone_else(caps.get(0)?.as_str()) {
                 return None;
             }
-            (n()?, 3..=120)
+            (n()? + adjust, 3..=120)
         }
         Kind::Intro => {
             let who = caps.name("who")?.as_str();
             if c.intro_bad.is_match(who) {
                 return None;
             }
-            (n()?, 3..=120)
+            (n()? + adjust, 3..=120)
         }
         Kind::YearsOld => (n()? + years_old(caps, prefix, rest)?, 3..=120),
         Kind::Birthday => {
@@ -521,7 +540,7 @@ fn third_person_verb(rest: &str) -> bool {
     checks()
         .third_verb
         .find(rest)
-        .is_some_and(|m| !m.as_str().split_whitespace().any(|w| matches!(w, "i" | "i'm" | "we" | "we're")))
+        .is_some_and(|m| !m.as_str().split_whitespace().any(|w| matches!(w, "i" | "i'm" | "we" | "we're" | "here")))
 }
 
 /// "my 13th birthday": today or past → 13, coming → 12 ("next saturday for my 18th
@@ -670,6 +689,18 @@ fn rewrites() -> &'static Rewrites {
             // "the big 4-0".
             (compile(r"\bbig\s+(\d)\s*-\s*(\d)\b"), "big $1$2"),
             (compile(r"\b(?:i\s*'\s*m|i'am|iam|im|i am|i m)\b"), "i'm"),
+            // "ima 13 yr old gurl": "I'm a".
+            (compile(r"\bima\b"), "i'm a"),
+            // Number words misspelt: "im twelv", "thirten".
+            (compile(r"\b(?:twelv|twelf)\b"), "twelve"),
+            (compile(r"\b(?:elevan|elevin|elven)\b"), "eleven"),
+            (compile(r"\bthirten\b"), "thirteen"),
+            (compile(r"\b(?:fourten|forteen)\b"), "fourteen"),
+            (compile(r"\b(?:fiveteen|fiftteen|fithteen)\b"), "fifteen"),
+            (compile(r"\bsixten\b"), "sixteen"),
+            (compile(r"\bseventen\b"), "seventeen"),
+            (compile(r"\beightteen\b"), "eighteen"),
+            (compile(r"\bnineten\b"), "nineteen"),
             (compile(r"\b(?:i'll|ill|i will|i ll)\s+(be|turn)\b"), "i'll $1"),
             (compile(r"\b(?:i've|ive|i have)\s+been\b"), "i've been"),
             (compile(r"\bgoing to\s+(be|turn)\b"), "gonna $1"),
@@ -1383,6 +1414,53 @@ mod tests {
             "12 x 12 = 144",
             "11:11 make a wish",
             "iPhone 12",
+        ]);
+    }
+
+    #[test]
+    fn school_systems_greetings_and_asides_of_the_seventh_pass() {
+        ages(&[
+            ("g'day, 13yo from perth here and i cant sleep", 13),
+            ("kia ora, 15 year old from wellington", 15),
+            ("hi, Mani (12) here, my sister keeps reading my diary", 12),
+            ("I'm in P5 and I lost my reading book", 9),
+            ("im in s3 and my maths teacher hates me", 14),
+            ("i go to school in calgary, grade 7, and the bus is awful", 12),
+            ("Year 4 at school in Adelaide and nobody plays with me", 9),
+            ("I'm a year 11 in leeds doing my gcses", 15),
+            ("i'm a grade 8 in toronto", 13),
+            ("im a class 9 student from Lucknow", 14),
+            ("ima 12 yr old boy", 12),
+            ("ima 11 n my sis took my tablet", 11),
+            ("im elevan and my freind moved away", 11),
+            ("i'm freshly 17 and nothing feels different", 17),
+            ("Newly 50 and my back knows it", 50),
+            ("just about to turn 13 and my mum won't let me have snapchat", 12),
+            ("hey, 17 next week and i still can't ride a bike", 16),
+            ("(16) first day at a new school tomorrow", 16),
+            ("33 y.o. nurse, night shifts are wrecking me", 33),
+            ("41 year old plumber, my hands ache all the time", 41),
+            ("27 year old here who keeps failing the driving test", 27),
+            ("hey 🙂 19m here, first year away from home", 19),
+            ("hello, 22 nb, my parents won't use my name", 22),
+            ("Mum of three, 39 myself, and I never get a minute", 39),
+            ("at the ripe old age of 31 I've taken up skateboarding", 31),
+            ("quick question from a 13 year old: is it normal to cry every day", 13),
+            ("im 10 ppl in my class laugh at my shoes", 10),
+            ("senior year, 18, and i have no idea what comes next", 18),
+            ("20, 2nd year uni, and i'm lonely", 20),
+            ("I'm a 3rd year law student in Delhi, 21, and exhausted", 21),
+            ("im a 1st year uni student and i miss home", 18),
+            ("I'm Ravi, 20 saal ka, and my hostel is so lonely", 20),
+            ("halfway through my final year at university (21) and burnt out", 21),
+        ]);
+        none(&[
+            "I'm a childminder and one little boy, 5, cried all morning",
+            "my brother is in P6",
+            "we watched s2 of the show, it was so good",
+            "my nan lived to the ripe old age of 96",
+            "my son is 12, I did 20 myself",
+            "a 40 year old man in court for fraud",
         ]);
     }
 }
