@@ -25,9 +25,9 @@ const NUM: &str = r"(?P<n>\d{1,3})";
 /// A fraction after the number: "13 and a half", "13 1/2", "9 n 3/4".
 const FRAC: &str = r"(?:\s*(?:and an? half|and a quarter|and 3 quarters|and 1/2|and 3/4|n 3/4|n an? half|1/2|3/4|1/4))?";
 /// "years (old)" and its short forms, also in German and Dutch.
-const YRS: &str = r"(?P<yrs>year's|years?|yrs?|y/o|yo|y o|jahre|jaar|años|anos|anni|saal)";
+const YRS: &str = r"(?P<yrs>year's|years?|yrs?|y/o|yo|y o|jahre|jaar|años|anos|anni|saal|tahun)";
 /// Greetings and fillers that may open a sentence before a bare statement ("hi, 13f here").
-const START: &str = r"^(?:(?:hi+|hiya|hey+|heya|yo|hello|sup|g\s*'?\s*day|kia ora|howdy|hey there|hi there|what's up|whats up|wassup|wagwan|wah gwaan|ello|yh|eh|wa|[^\x00-\x7f]{1,2}|namaste|hola|salam|salaam|bonjour|hallo|ciao|bhai|didi|yaar|ok|okay|so|well|um+|uh+|lol|btw|also|and|tldr|update|edit|mia)[,:!]?\s+)*";
+const START: &str = r"^(?:(?:hi+|hiya|hey+|heya|yo|hello|sup|g\s*'?\s*day|kia ora|howdy|hey there|hi there|what's up|whats up|wassup|wagwan|greetings|abeg|wah gwaan|ello|yh|eh|wa|[^\x00-\x7f]{1,2}|namaste|hola|salam|salaam|bonjour|hallo|ciao|bhai|didi|yaar|ok|okay|so|well|um+|uh+|lol|btw|also|and|tldr|update|edit|mia)[,:!]?\s+)*";
 /// High-school and college years, in order from 0.
 const LEVEL: &str = "freshman|freshmen|fresher|sophomore|junior|senior";
 const DECADE: &str = r"(?P<d>teens|[1-9]0'?s|twenties|thirties|forties|fourties|fifties|sixties|seventies|eighties|nineties)";
@@ -120,11 +120,25 @@ fn rules() -> &'static [Rule] {
             // "I am a girl of 12 years", "I am boy 13 years".
             r(r"\bi'm\s+(?:an?\s+)?(?:girl|boy|guy|kid|child|teen|teenager|man|woman|student|male|female)\s+(?:of\s+|aged?\s+)?{N}{FRAC}|{START}(?:just\s+)?an?\s+(?:girl|boy|guy|kid|child|teen|teenager|man|woman|student)\s+(?:of|aged?)\s+(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
             // "I have 12 years", "I completed 13 years".
-            r(r"\bi\s+(?:have|has|completed|complete|finished|got)\s+{N}{FRAC}\s*-?\s*(?:{YRS}|age|ans)\b", K::Stated(0), A::Age),
+            r(r"\bi\s+(?:have|has|completed|complete|finished)\s+{N}{FRAC}\s*-?\s*(?:{YRS}|age|ans)\b", K::Stated(0), A::Age),
             // "me, 14, …", "hi i'm Sam, 13, from texas", "asking for me, 45", and what the
             // writer is, then the age: "i'm a farmer, 54.", "i'm from syria, 17".
             r(r"{START}me\s*[,:]?\s+{N}{FRAC}|\bi'm\s+[^\s,.!?;]+,\s*(?P<n2>\d{1,3})|\bme\s*,\s*(?P<n3>\d{1,3})|\bhere i am\s*,\s*(?P<n4>\d{1,3})", K::Stated(0), A::Age),
             r(r"\bi'm\s+[a-z]+\s+{N}\s+from\s+[a-z]", K::Stated(0), A::Any),
+            // "im tobi from lagos, 12", "umur 20 tahun", "Can someone who is 10 like me…".
+            r(r"\bi'm\s+[a-z]+\s+from\s+[a-z]+(?:\s+[a-z]+)?\s*,\s*{N}|\bumur\s+(?P<n2>\d{1,3})|\bsaya\s+(?P<n3>\d{1,3})\s+tahun|\b(?:is|are|aged)\s+(?P<n4>\d{1,3})\s+(?:like me|like myself|same as me)\b", K::Stated(0), A::Age),
+            // "I am a Secondary 3 student from Hong Kong aged 15", "…, 16 years of age".
+            r(r"\bi'm\s+[^.!?;]*?\baged\s+{N}\b|\bi'm\s+[^.!?;]*?,\s*(?P<n2>\d{1,3})\s+(?:years\s+(?:old|of age)|yrs\s+old)\s*(?:,|and\b|$)", K::Continued, A::Any),
+            // "(15, shy, new in town)", "its me again, (10)".
+            r(r"\(\s*(?P<n>[89]|[1-9][0-9])\s*,\s*[a-z]+(?:\s*,|\s*\)|\s+[a-z]+)|\bme again\s*,?\s*\(\s*(?P<n2>\d{1,3})\s*\)", K::Stated(0), A::Any),
+            // "I'm in my last year of primary in Wales (year 6)", "…in Sydney, year 12,".
+            r(r"\bi'm\s+in\s+[^.!?;()]*?[,(]\s*(?:year|yr)\s*{N}\s*(?:[,)]|$)", K::UkYear, A::Any),
+            r(r"\bi'm\s+in\s+[^.!?;()]*?[,(]\s*grade\s*{N}\s*(?:[,)]|$)", K::Grade, A::Any),
+            // Nigeria: JSS 1 is 12, SS 1 is 15.
+            r(r"\b(?:in|i'm in|i'm)\s+jss\s*(?P<n>[1-3])\b", K::Stated(11), A::Grade),
+            r(r"\b(?:in|i'm in|i'm)\s+s\.?s\s*(?P<n>[1-3])\b", K::Stated(14), A::Grade),
+            // "Thai girl 22 year old".
+            r(r"^{START}(?P<who>[a-z]+\s+(?:girl|boy|guy|man|woman|lady|lad|lass))\s*,?\s*{N}\s*-?\s*{YRS}", K::Intro, A::Any),
             r(r"\bi'm\s+(?:(?:a|an)\s+[a-z-]+(?:\s+[a-z-]+)?|from\s+[a-z]+(?:\s+[a-z]+)?)\s*,\s*{N}", K::Stated(0), A::Age),
             // An introduction set off by commas: "hey its jake, 12, from ohio", "Margaret, 74.",
             // "retired teacher, 66, lonely", "mom of 3, 41", "F, 16".
@@ -139,7 +153,7 @@ fn rules() -> &'static [Rule] {
             r(r"^{START}(?P<who>[a-z][a-z'-]*)\s*\(\s*{N}{FRAC}\s*\)\s*(?:here\b|,|$)", K::Intro, A::Any),
             r(r"^{START}(?:[a-z0-9'-]+\s+){0,9}(?:uni|college|university|school|sixth form)\s*\(\s*{N}{FRAC}\s*\)", K::Continued, A::Any),
             // "being 16 is hard", "at 15 you'd think …", "i'm the oldest at 15".
-            r(r"(?:{START}|\b(?:and|but|because|cause|cuz|bc|honestly|tbh|ngl|like)\s+)being\s+{N}{FRAC}(?:\s*-?\s*{YRS}(?:\s*-?\s*old)?)?\s+(?:is|isn't|sucks|feels|can be|has|makes|means|kinda|really|honestly|so|just|doesn't|does not|won't|hasn't|has not|there's|theres|there is|you)\b", K::Stated(0), A::Any),
+            r(r"(?:{START}|\b(?:and|but|because|cause|cuz|bc|honestly|tbh|ngl|like)\s+)being\s+{N}{FRAC}(?:\s*-?\s*{YRS}(?:\s*-?\s*old)?)?\s+(?:and (?:still|not|never|already|single)|is|isn't|sucks|feels|can be|has|makes|means|kinda|really|honestly|so|just|doesn't|does not|won't|hasn't|has not|there's|theres|there is|you)\b", K::Stated(0), A::Any),
             r(r"(?:{START}|\b(?:and|but|so)\s+)at\s+{N}{FRAC}\s*,?\s+(?:you'd (?:think|expect)|you would (?:think|expect)|one would think|people expect|everyone expects|i should be (?:allowed|able)|i'm (?:old enough|too old|too young|supposed)|i still|i deserve|i shouldn't have to)\b", K::Stated(0), A::Any),
             r(r"\bi'm\s+the\s+(?:oldest|youngest|eldest)\s+at\s+{N}{FRAC}", K::Stated(0), A::Age),
             // An age after another thing said of the writer: "im 5'4 and 13", "i'm scared and only 12".
@@ -161,7 +175,7 @@ fn rules() -> &'static [Rule] {
             r(r"\b(?:main|mai|mein|me)\s+{N}\s*(?:saal|sal|years?)?\s*(?:ki|ka|ke)\s+(?:hoon|hu|hun|hoo)\b", K::Stated(0), A::Any),
             r(r"^{START}am\s+{N}{FRAC}|\bme\s+(?:is|am)\s+(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
             // "retired at 67 and now 70".
-            r(r"\b(?:and|but)\s+now\s+{N}{FRAC}", K::Stated(0), A::Age),
+            r(r"(?:\b(?:and|but)|,)\s*now\s+{N}{FRAC}", K::Stated(0), A::Age),
             // "me and my best friend are both 12", "we're all 12", "me and my twin are 11".
             r(r"\b(?:we're|we are)\s+(?P<n>[89]|1[0-9]){FRAC}\s*$|\b(?:we're|we are)\s+(?:both|all)\s+(?P<n3>\d{1,3}){FRAC}|\bme and [a-z' ]{1,30}? (?:are\s+(?:both\s+|all\s+)?|both\s+)(?P<n2>\d{1,3}){FRAC}", K::Stated(0), A::Age),
             // Another's age that is also the writer's: "she's 17 like me", "he's 12 same as me".
@@ -169,7 +183,7 @@ fn rules() -> &'static [Rule] {
             // A question about the writer at their age: "is it weird to still watch cartoons at 16".
             r(r"\b(?:weird|normal|ok|okay|bad|wrong|strange|embarrassing|cringe|childish|babyish|too late|too early|too old|too young)\s+(?:for me\s+)?(?:to|that i|if i)\s+[^,.!?;]*?\bat\s+{N}{FRAC}\s*(?:\?|$)|\b(?:is (?:it|that|this)|am i)\s+(?:\w+\s+)?(?:weird|strange|embarrassing|cringe|childish|babyish)\s+at\s+(?P<n2>1[0-9]|[2-9][0-9]){FRAC}\s*(?:\?|$)", K::Stated(0), A::Any),
             // Now, at this age (13 and over, not a time): "At 84 I've had a good life".
-            r(r"{START}at\s+(?:age\s+{N}|(?P<n2>1[3-9]|[2-9][0-9]|1[0-9][0-9])){FRAC}(?:\s+years?\s+old)?\s*,?\s+(?:i've|i'm (?:still|too|already|finally|not|so|very|old|young|a|an|starting|learning|going back|back|retiring|retired)|i still|i feel|i have|i can't|i cannot|i finally|i've finally)\b", K::Stated(0), A::Any),
+            r(r"{START}at\s+(?:age\s+{N}|(?P<n2>1[3-9]|[2-9][0-9]|1[0-9][0-9])){FRAC}(?:\s+years?\s+(?:old|of age))?\s*,?\s+(?:i didn't think|i never thought|i've|i'm (?:still|too|already|finally|not|so|very|old|young|a|an|starting|learning|going back|back|retiring|retired)|i still|i feel|i have|i can't|i cannot|i finally|i've finally)\b", K::Stated(0), A::Any),
             // "is it ok to play call of duty if im 12?": the writer's age, not a hypothetical.
             r(r"\b(?:is it|would it be|am i|is that)\s+(?:ok|okay|normal|bad|weird|allowed|legal|safe|fine|too late|too early)\b[^.!?;]*?\bif\s+i'm\s+(?:only\s+|just\s+)?{N}{FRAC}\s*(?:\?|$)", K::Stated(0), A::Any),
             // What the writer is for their age: "he says im really mature for 12", "i'm tall for 9".
@@ -178,7 +192,7 @@ fn rules() -> &'static [Rule] {
             r(r"\bi've been\s+{N}{FRAC}", K::Stated(0), A::Age),
             // "I just turned 13", "just turned 9 yesterday".
             r(r"(?:{START}|\bi\s+|\bi'm\s+|\bi've\s+)(?:just\s+|jus\s+|recently\s+|finally\s+|officially\s+)?(?:turned|hit|became|reached)\s+(?:the\s+)?(?:big\s+)?{N}{FRAC}(?:\s+in\s+(?:january|february|march|april|may|june|july|august|september|october|november|december|lockdown|quarantine|the summer|summer|the spring|spring|the autumn|autumn|the fall|the winter|winter))?", K::Stated(0), A::Age),
-            r(r"{START}(?:the\s+)?big\s+{N}|(?:{START}|\b(?:and|but|so)\s+|,\s*)(?:finally|still|freshly|newly)\s+(?P<n2>\d{1,3})\b", K::Stated(0), A::Age),
+            r(r"{START}(?:the\s+)?big\s+{N}|(?:{START}|\b(?:and|but|so)\s+|,\s*)(?:finally|still|freshly|newly|currently)\s+(?P<n2>\d{1,3})\b", K::Stated(0), A::Age),
             // "at the ripe old age of 26", "Dad of a teenager, 47 myself".
             r(r"\b(?:at\s+)?the\s+(?:ripe|grand|tender)\s+(?:old\s+)?age\s+of\s+{N}{FRAC}|(?:^|[,;]\s*)(?P<n2>\d{1,3})\s+myself\b", K::Stated(0), A::Any),
             // Jamaican "mi 13 an…", Welsh "dw i'n 9 oed", "girl 11 and…", "a gentleman of 78".
@@ -309,8 +323,8 @@ struct Checks {
 fn checks() -> &'static Checks {
     static C: OnceLock<Checks> = OnceLock::new();
     C.get_or_init(|| Checks {
-        ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*|]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:is (?:it|that|this)|are (?:you|u)|am i|was wondering|do|does|can|could|should|would|how|what|why|where|when|and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|he|she|he's|she's|they|they're|you|you're|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this (?:year|week|weekend|month|morning)|last (?:week|weekend|night|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|today|yesterday|for (?:a|an|about|like)|right|there's|theres|there is|there are|someone|somebody|nobody|no one|everyone|mum|mom|dad|only|dont|don't|na|still|po|pa|lang|studying|working|doing|at (?:uni|college|university|school|home|work)|an|aur|lah|leh|lor|sia|init|innit|already|last wk|in (?:year|yr|grade|class|form|sec|uni|college|high school))\b)"),
-        bare_ok: compile(r"^(?:\s*,\s*\d(?:st|nd|rd|th)\s+year\b|\s*$|\s*[:;]-?[()3dp]\s*$|\s+xd\s*$|\s*[,!~)]+\s*(?:[a-z]|$)|\s*[^\x00-\x7f]|\s+(?:here|going on|turning|almost|nearly|btw|lol|now|too)\b|\s+from\s+[a-z]+(?:\s+[a-z]+)?\s+here\b|\s+today\s*(?:$|!|[^\x00-\x7f])|\s+(?:and|&|n)\s+[a-z])"),
+        ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*|]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:is (?:it|that|this)|are (?:you|u)|am i|was wondering|do|does|can|could|should|would|how|what|why|where|when|and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|he|she|he's|she's|they|they're|you|you're|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this (?:year|week|weekend|month|morning)|last (?:week|weekend|night|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|today|yesterday|for (?:a|an|about|like)|right|there's|theres|there is|there are|someone|somebody|nobody|no one|everyone|mum|mom|dad|only|dont|don't|na|still|po|pa|lang|studying|working|doing|at (?:uni|college|university|school|home|work)|an|aur|lah|leh|lor|sia|init|innit|already|last wk|myself|in (?:year|yr|grade|class|form|sec|uni|college|high school))\b)"),
+        bare_ok: compile(r"^(?:\s*,\s*\d(?:st|nd|rd|th)\s+(?:year|time|day|week)\b|\s+as of\b|\s*$|\s*[:;]-?[()3dp]\s*$|\s+xd\s*$|\s*[,!~)]+\s*(?:[a-z]|$)|\s*[^\x00-\x7f]|\s+(?:here|going on|turning|almost|nearly|btw|lol|now|too)\b|\s+from\s+[a-z]+(?:\s+[a-z]+)?\s+here\b|\s+today\s*(?:$|!|[^\x00-\x7f])|\s+(?:and|&|n)\s+[a-z])"),
         years_word: compile(r"^\s*-?\s*(?:{YRS}|age)\b"),
         old_word: compile(r"^\s*-?\s*(?:olds?|alt|oud|ka|ki|ke)\b"),
         of_age: compile(r"^\s+(?:of age|young)\b"),
@@ -360,6 +374,20 @@ pub fn detect(text: &str) -> Option<u8> {
     let r = rewrites();
     if r.australia.is_match(&text) {
         if let std::borrow::Cow::Owned(o) = r.school_year.replace_all(&text, "grade $1") {
+            text = o;
+        }
+    }
+    // Primary years start at 7 in Singapore and 6 in Hong Kong ("P5" is 11 and 10).
+    let primary_start = if r.singapore.is_match(&text) {
+        Some(7)
+    } else if r.hong_kong.is_match(&text) {
+        Some(6)
+    } else {
+        None
+    };
+    if let Some(start) = primary_start {
+        let grade = |c: &Captures| format!("grade {}", c[1].parse::<i32>().unwrap_or(1) + start - 6);
+        if let std::borrow::Cow::Owned(o) = r.primary.replace_all(&text, grade) {
             text = o;
         }
     }
@@ -690,6 +718,10 @@ const TENS_ORDINALS: [&str; 8] = [
 struct Rewrites {
     fixed: Vec<(Regex, &'static str)>,
     australia: Regex,
+    singapore: Regex,
+    hong_kong: Regex,
+    /// "P5", "primary 5".
+    primary: Regex,
     school_year: Regex,
     numbers: Regex,
     ordinals: Regex,
@@ -698,6 +730,9 @@ struct Rewrites {
 fn rewrites() -> &'static Rewrites {
     static R: OnceLock<Rewrites> = OnceLock::new();
     R.get_or_init(|| Rewrites {
+        singapore: compile(r"\b(?:singapore|psle|sg)\b"),
+        hong_kong: compile(r"\b(?:hong kong|hk)\b"),
+        primary: compile(r"\b(?:p|primary)\s*([1-6])\b"),
         australia: compile(r"\b(?:australia|nsw|qld|hsc|vce|atar|naplan)\b|\b(?:in|from|live in|living in|near)\s+(?:melbourne|sydney|brisbane|perth|adelaide|hobart|canberra|darwin|the gold coast)\b"),
         school_year: compile(r"\b(?:year|yr)\s*(\d{1,2})\b"),
         fixed: vec![
@@ -719,6 +754,8 @@ fn rewrites() -> &'static Rewrites {
             (compile(r"\b(?:i\s*'\s*m|i'am|iam|im|i am|i m)\b"), "i'm"),
             // "ima 13 yr old gurl": "I'm a".
             (compile(r"\bima\b"), "i'm a"),
+            // Nigerian and Caribbean English: "i be 15 years".
+            (compile(r"\bi be\b"), "i'm"),
             (compile(r"\b(?:allmost|allmost|almst|amost|allmoast)\b"), "almost"),
             // Number words misspelt: "im twelv", "thirten".
             (compile(r"\b(?:twelv|twelf)\b"), "twelve"),
@@ -1552,6 +1589,35 @@ mod tests {
             "My granddaughter is in year 7 and she cries every morning",
             "20 years in the navy and now this",
             "my mum, 41, works nights",
+        ]);
+    }
+
+    #[test]
+    fn countries_asides_and_later_ages_of_the_tenth_pass() {
+        ages(&[
+            ("hey mia im ada from accra, 13, and i miss my gran", 13),
+            ("I'm a Primary 4 pupil in Singapore and my tutor is strict", 10),
+            ("i'm in p4 in hong kong and homework never ends", 9),
+            ("I am a Form 4 student from Penang aged 16 and I feel lost", 16),
+            ("I'm a second year apprentice from Leeds, 19 years old, and my boss shouts", 19),
+            ("Good day. I am a girl in SS1 in Abuja, 15 years of age, and I need help", 15),
+            ("how do i stop crying at school (12, quiet, new here)", 12),
+            ("I'm in my last year of primary in Cardiff (year 6) and scared of big school", 10),
+            ("i be 14 now and my mama still treat me like a baby", 14),
+            ("hey, 17 as of yesterday and nothing changed", 17),
+            ("hi. 20, 1st time living alone and it's hard", 20),
+            ("Worked 40 years, retired at 66, now 72, and I feel invisible", 72),
+            ("honestly being 30 and still single makes me sad", 30),
+            ("Polish girl 19 years old, I work in a hotel and my manager is cruel", 19),
+            ("Currently 15, will be 16 in May, and I can't wait to leave school", 15),
+            ("I'm a dad of twins and I'm 24 myself", 24),
+            ("At 88 years of age I didn't think I would need a counsellor", 88),
+            ("saya Dewi, umur 18 tahun, I study in Melbourne", 18),
+        ]);
+        none(&[
+            "I got 6 years for it and my kids grew up without me",
+            "vaping since 11 and i want to stop",
+            "my daughter is in P5 in Singapore",
         ]);
     }
 }
