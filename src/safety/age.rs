@@ -27,7 +27,7 @@ const FRAC: &str = r"(?:\s*(?:and an? half|and a quarter|and 3 quarters|and 1/2|
 /// "years (old)" and its short forms, also in German and Dutch.
 const YRS: &str = r"(?P<yrs>year's|years?|yrs?|y/o|yo|y o|jahre|jaar|años|anos|anni|saal|tahun)";
 /// Greetings and fillers that may open a sentence before a bare statement ("hi, 13f here").
-const START: &str = r"^(?:(?:hi+|hiya|hey+|heya|yo|hello|sup|g\s*'?\s*day|kia ora|howdy|hey there|hi there|what's up|whats up|wassup|wagwan|greetings|abeg|wah gwaan|ello|yh|eh|wa|[^\x00-\x7f]{1,2}|namaste|hola|salam|salaam|bonjour|hallo|ciao|bhai|didi|yaar|ok|okay|so|well|um+|uh+|lol|btw|also|and|tldr|update|edit|mia)[,:!]?\s+)*";
+const START: &str = r"^(?:(?:hi+|hiya|hey+|heya|yo|hello|sup|g\s*'?\s*day|kia ora|howdy|hey there|hi there|what's up|whats up|wassup|wagwan|greetings|abeg|quick intro|intro|about me|background|fine|anyway|honestly|ngl|tbh|wah gwaan|ello|yh|eh|wa|[^\x00-\x7f]{1,2}|namaste|hola|salam|salaam|bonjour|hallo|ciao|bhai|didi|yaar|ok|okay|so|well|um+|uh+|lol|btw|also|and|tldr|update|edit|mia)[,:!]?\s+)*";
 /// High-school and college years, in order from 0.
 const LEVEL: &str = "freshman|freshmen|fresher|sophomore|junior|senior";
 const DECADE: &str = r"(?P<d>teens|[1-9]0'?s|twenties|thirties|forties|fourties|fifties|sixties|seventies|eighties|nineties)";
@@ -124,13 +124,21 @@ fn rules() -> &'static [Rule] {
             // "me, 14, …", "hi i'm Sam, 13, from texas", "asking for me, 45", and what the
             // writer is, then the age: "i'm a farmer, 54.", "i'm from syria, 17".
             r(r"{START}me\s*[,:]?\s+{N}{FRAC}|\bi'm\s+[^\s,.!?;]+,\s*(?P<n2>\d{1,3})|\bme\s*,\s*(?P<n3>\d{1,3})|\bhere i am\s*,\s*(?P<n4>\d{1,3})", K::Stated(0), A::Age),
-            r(r"\bi'm\s+[a-z]+\s+{N}\s+from\s+[a-z]", K::Stated(0), A::Any),
+            r(r"\bi'm\s+[a-z]+\s+{N}\s+(?:(?:nonbinary|non-binary|nb|trans|female|male|[mf]|originally)\s+)?from\s+[a-z]", K::Stated(0), A::Any),
             // "im tobi from lagos, 12", "umur 20 tahun", "Can someone who is 10 like me…".
             r(r"\bi'm\s+[a-z]+\s+from\s+[a-z]+(?:\s+[a-z]+)?\s*,\s*{N}|\bumur\s+(?P<n2>\d{1,3})|\bsaya\s+(?P<n3>\d{1,3})\s+tahun|\b(?:is|are|aged)\s+(?P<n4>\d{1,3})\s+(?:like me|like myself|same as me)\b", K::Stated(0), A::Age),
             // "I am a Secondary 3 student from Hong Kong aged 15", "…, 16 years of age".
             r(r"\bi'm\s+[^.!?;]*?\baged\s+{N}\b|\bi'm\s+[^.!?;]*?,\s*(?P<n2>\d{1,3})\s+(?:years\s+(?:old|of age)|yrs\s+old)\s*(?:,|and\b|$)", K::Continued, A::Any),
             // "(15, shy, new in town)", "its me again, (10)".
-            r(r"\(\s*(?P<n>[89]|[1-9][0-9])\s*,\s*[a-z]+(?:\s*,|\s*\)|\s+[a-z]+)|\bme again\s*,?\s*\(\s*(?P<n2>\d{1,3})\s*\)", K::Stated(0), A::Any),
+            r(r"\(\s*(?P<n>[89]|[1-9][0-9])\s*,\s*[a-z]+(?:\s*,|\s*\)|\s+[a-z]+)|\bme again\s*,?\s*\(\s*(?P<n2>\d{1,3})\s*\)|\bme again\s*,?\s*the\s+(?P<n3>\d{1,3})\s*-?\s*(?:years?|yrs?|yo)\b|\bas someone who(?:'s| is)\s+(?P<n4>\d{1,3})\b", K::Stated(0), A::Any),
+            // "Name: Douglas Age: 58 Reason…", "DOB hidden | Age: 41 | Concern…".
+            r(r"(?:^|[|,;(]\s*|\b[a-z]+\s*[:=]\s*[a-z]+(?:\s+[a-z]+){0,2}\s+)age\s*[:=]\s*{N}\b", K::Stated(0), A::Any),
+            // A sign-off: "— Pat, 61", "– Bernadette (67)".
+            r(r"(?:^|\s)[-–—]+\s*(?P<who>[a-z]+)\s*(?:,\s*{N}|\(\s*(?P<n2>\d{1,3})\s*\))\s*[.!]?\s*$", K::Intro, A::Any),
+            // "kid in year 7 here", "gamer girl 15", "grl 15 from manila".
+            r(r"^{START}(?:kid|girl|boy|guy|student|pupil)\s+in\s+(?:year|yr)\s*{N}\s+here\b", K::UkYear, A::Any),
+            r(r"^{START}(?:kid|girl|boy|guy|student|pupil)\s+in\s+grade\s*{N}\s+here\b", K::Grade, A::Any),
+            r(r"^{START}(?P<who>(?:[a-z]+\s+)?(?:girl|boy|guy|lad|lass))\s*,?\s*{N}\s*(?:and\b|&|,|here\b|from\b|$)", K::Intro, A::Any),
             // "I'm in my last year of primary in Wales (year 6)", "…in Sydney, year 12,".
             r(r"\bi'm\s+in\s+[^.!?;()]*?[,(]\s*(?:year|yr)\s*{N}\s*(?:[,)]|$)", K::UkYear, A::Any),
             r(r"\bi'm\s+in\s+[^.!?;()]*?[,(]\s*grade\s*{N}\s*(?:[,)]|$)", K::Grade, A::Any),
@@ -153,7 +161,7 @@ fn rules() -> &'static [Rule] {
             r(r"^{START}(?P<who>[a-z][a-z'-]*)\s*\(\s*{N}{FRAC}\s*\)\s*(?:here\b|,|$)", K::Intro, A::Any),
             r(r"^{START}(?:[a-z0-9'-]+\s+){0,9}(?:uni|college|university|school|sixth form)\s*\(\s*{N}{FRAC}\s*\)", K::Continued, A::Any),
             // "being 16 is hard", "at 15 you'd think …", "i'm the oldest at 15".
-            r(r"(?:{START}|\b(?:and|but|because|cause|cuz|bc|honestly|tbh|ngl|like)\s+)being\s+{N}{FRAC}(?:\s*-?\s*{YRS}(?:\s*-?\s*old)?)?\s+(?:and (?:still|not|never|already|single)|is|isn't|sucks|feels|can be|has|makes|means|kinda|really|honestly|so|just|doesn't|does not|won't|hasn't|has not|there's|theres|there is|you)\b", K::Stated(0), A::Any),
+            r(r"(?:{START}|\b(?:and|but|because|cause|cuz|bc|honestly|tbh|ngl|like)\s+)being\s+{N}{FRAC}(?:\s*-?\s*{YRS}(?:\s*-?\s*old)?)?\s+(?:and (?:still|not|never|already|single|having|living|working)|in a|in this|with|without|is|isn't|sucks|feels|can be|has|makes|means|kinda|really|honestly|so|just|doesn't|does not|won't|hasn't|has not|there's|theres|there is|you)\b", K::Stated(0), A::Any),
             r(r"(?:{START}|\b(?:and|but|so)\s+)at\s+{N}{FRAC}\s*,?\s+(?:you'd (?:think|expect)|you would (?:think|expect)|one would think|people expect|everyone expects|i should be (?:allowed|able)|i'm (?:old enough|too old|too young|supposed)|i still|i deserve|i shouldn't have to)\b", K::Stated(0), A::Any),
             r(r"\bi'm\s+the\s+(?:oldest|youngest|eldest)\s+at\s+{N}{FRAC}", K::Stated(0), A::Age),
             // An age after another thing said of the writer: "im 5'4 and 13", "i'm scared and only 12".
@@ -161,7 +169,7 @@ fn rules() -> &'static [Rule] {
             // "I am Piotr from Poland, working on a building site, 34 years."
             r(r"\bi'm\s+[^.!?;]*?,\s*{N}\s*(?:(?:years|yrs)\s+old|y/o|yo)\s*$|\bi'm\s+[^.!?;]*?\bfrom\b[^.!?;]*?,\s*(?P<n3>\d{1,3})\s*(?:years|yrs)\s*$|\bi'm\s+an?\s+(?:[a-z0-9'-]+\s+){0,3}student(?:\s+(?:in|at|from)\s+[a-z]+)?\s*,\s*(?P<n4>\d{1,3}){FRAC}\s*(?:,|$)|\bi'm\s+(?:in\s+my|an?)\s+(?:[a-z0-9'-]+\s+){0,3}?[a-z0-9'-]+\s*,\s*(?P<n2>\d{1,3}){FRAC}\s*(?:,|$)", K::Continued, A::Any),
             // "in my 14 years on this earth".
-            r(r"\bmy\s+{N}\s+years\s+(?:on\s+(?:this\s+)?(?:earth|planet)|of\s+(?:life|living|existence|being alive)|alive)\b", K::Stated(0), A::Any),
+            r(r"^{START}{N}\s+years\s+on\s+this\s+(?:earth|planet)\b|\bmy\s+(?P<n2>\d{1,3})\s+years\s+(?:on\s+(?:this\s+)?(?:earth|planet)|of\s+(?:life|living|existence|being alive)|alive)\b", K::Stated(0), A::Any),
             // "me (14f)", "(17m)", "[15M]", "34 (f)", "13F", "m15", "16/f", "F/34".
             r(r"(?:^|\b(?:i|me|my|myself)\s*|[,:]\s*)[(\[]\s*(?:(?P<n>\d{2})\s*/?\s*[mf]|[mf]\s*/?\s*(?P<n2>\d{2}))\s*[)\]]", K::Tag, A::Any),
             r(r"{START}(?:(?P<n>\d{2})\s*(?:\(\s*[mf]\s*\)|/?\s*(?:[mf]|nb|enby)\b)|[mf]\s*/?\s*(?P<n2>\d{2})\b)", K::Tag, A::Tag),
@@ -183,7 +191,7 @@ fn rules() -> &'static [Rule] {
             // A question about the writer at their age: "is it weird to still watch cartoons at 16".
             r(r"\b(?:weird|normal|ok|okay|bad|wrong|strange|embarrassing|cringe|childish|babyish|too late|too early|too old|too young)\s+(?:for me\s+)?(?:to|that i|if i)\s+[^,.!?;]*?\bat\s+{N}{FRAC}\s*(?:\?|$)|\b(?:is (?:it|that|this)|am i)\s+(?:\w+\s+)?(?:weird|strange|embarrassing|cringe|childish|babyish)\s+at\s+(?P<n2>1[0-9]|[2-9][0-9]){FRAC}\s*(?:\?|$)", K::Stated(0), A::Any),
             // Now, at this age (13 and over, not a time): "At 84 I've had a good life".
-            r(r"{START}at\s+(?:age\s+{N}|(?P<n2>1[3-9]|[2-9][0-9]|1[0-9][0-9])){FRAC}(?:\s+years?\s+(?:old|of age))?\s*,?\s+(?:i didn't think|i never thought|i've|i'm (?:still|too|already|finally|not|so|very|old|young|a|an|starting|learning|going back|back|retiring|retired)|i still|i feel|i have|i can't|i cannot|i finally|i've finally)\b", K::Stated(0), A::Any),
+            r(r"{START}at\s+(?:age\s+{N}|(?P<n2>1[3-9]|[2-9][0-9]|1[0-9][0-9])){FRAC}(?:\s+years?\s+(?:old|of age))?\s*,?\s+(?:i didn't think|i never thought|i thought i'd|i thought i would|i've|i'm (?:still|too|already|finally|not|so|very|old|young|a|an|starting|learning|going back|back|retiring|retired)|i still|i feel|i have|i can't|i cannot|i finally|i've finally)\b", K::Stated(0), A::Any),
             // "is it ok to play call of duty if im 12?": the writer's age, not a hypothetical.
             r(r"\b(?:is it|would it be|am i|is that)\s+(?:ok|okay|normal|bad|weird|allowed|legal|safe|fine|too late|too early)\b[^.!?;]*?\bif\s+i'm\s+(?:only\s+|just\s+)?{N}{FRAC}\s*(?:\?|$)", K::Stated(0), A::Any),
             // What the writer is for their age: "he says im really mature for 12", "i'm tall for 9".
@@ -196,7 +204,7 @@ fn rules() -> &'static [Rule] {
             // "at the ripe old age of 26", "Dad of a teenager, 47 myself".
             r(r"\b(?:at\s+)?the\s+(?:ripe|grand|tender)\s+(?:old\s+)?age\s+of\s+{N}{FRAC}|(?:^|[,;]\s*)(?P<n2>\d{1,3})\s+myself\b", K::Stated(0), A::Any),
             // Jamaican "mi 13 an…", Welsh "dw i'n 9 oed", "girl 11 and…", "a gentleman of 78".
-            r(r"(?:^{START}|[,;]\s*|\b(?:an|and)\s+)mi\s+(?:a\s+)?{N}\b|\b(?:i'n|rwy'n|dwi'n)\s+(?P<n2>\d{1,3})\s+oed\b|^{START}(?:girl|boy|guy|lad|lass)\s*,?\s*(?P<n3>\d{1,2})\s*(?:and\b|&|,|here\b|$)|\b(?:myself|me)\s*,?\s+an?\s+(?:gentleman|lady|man|woman|widow|widower|grandmother|grandfather|pensioner)\s+of\s+(?P<n4>\d{1,3})\b", K::Stated(0), A::Age),
+            r(r"(?:^{START}|[,;]\s*|\b(?:an|and)\s+)mi\s+(?:a\s+)?{N}\b|\b(?:i'n|rwy'n|dwi'n)\s+(?P<n2>\d{1,3})\s+oed\b|(?:\b(?:myself|me)\s*,?\s+|\bas\s+)an?\s+(?:gentleman|lady|man|woman|widow|widower|grandmother|grandfather|pensioner|person|girl|boy)\s+of\s+(?P<n4>\d{1,3})\b", K::Stated(0), A::Age),
             // Secondary forms (Malaysia, Singapore, Kenya…): "form 2 this year", "sec 1 student".
             r(r"(?:{START}|\b(?:i'm|i'm in|in)\s+)(?:form|sec)\s*(?P<n>[1-5])\b", K::Stated(12), A::Grade),
             r(r"^{START}p\s*(?P<n>[1-7])\s+(?:in|at|from)\s+[a-z]", K::Stated(4), A::Any),
@@ -215,7 +223,7 @@ fn rules() -> &'static [Rule] {
             // "my 12th birthday is tomorrow", "today is my 13th birthday".
             r(r"\bmy\s+{N}(?:st|nd|rd|th)\b(?:\s+(?:birthday|bday|b-day)\b(?:\s+party\b)?)?", K::Birthday, A::Any),
             // "almost 14", "I'm nearly 16".
-            r(r"(?:{START}|\bi'm\s+(?:only\s+|just\s+)?|\b(?:and|but|tho|though|so)\s+|\()(?:almost|nearly|going on)\s+{N}{FRAC}", K::Stated(-1), A::Age),
+            r(r"(?:{START}|\bi'm\s+(?:only\s+|just\s+)?|\b(?:and|but|tho|though|so)\s+|\()(?:almost|nearly|going on|just shy of|shy of)\s+{N}{FRAC}", K::Stated(-1), A::Age),
             // "I'll be 12 next month", "I'm turning 14 in may", "soon to be 15".
             r(r"\b(?:i'll be|i'll turn|i'm gonna be|i'm gonna turn|i'm about to (?:be|turn)|i'm soon|i'm turning)\s+{N}{FRAC}", K::Coming, A::Coming),
             r(r"(?:{START}|\b(?:and|but|so)\s+)(?:just\s+)?(?:about to (?:be|turn)|soon to be|gonna be|gonna turn|will be|will turn)\s+{N}{FRAC}", K::Coming, A::Coming),
@@ -233,9 +241,9 @@ fn rules() -> &'static [Rule] {
             r(r"(?:{START}|\bi'm\s+(?:a\s+)?|\bas\s+a\s+)(?:college|uni|university)\s+student\b|\b(?:i'm|i am)\s+(?:in|at)\s+(?:college|uni|university)\b|\bi\s+(?:go to|attend|study at)\s+(?:college|uni|university)\b", K::Fixed(19), A::Grade),
             // "in 3rd grade", "a 5th grader", "in grade 6", "a grade 7 student".
             r(r"(?:{START}|\b(?:in|a|an|i'm|started|am|being)\s+)(?:the\s+)?(?:new\s+|only\s+)?(?P<n>\d{1,2})(?:st|nd|rd|th)\s*-?\s*grade(?:rs?)?\b", K::Grade, A::Grade),
-            r(r"\bin\s+(?:the\s+)?grade\s+(?P<n>\d{1,2})\b|\ban?\s+(?:grade|class|std|standard)\s+(?P<n2>\d{1,2})(?:th)?\s+(?:student|pupil|kid|girl|boy)\b|\bi'm\s+(?:an?\s+)?grade\s+(?P<n7>\d{1,2})\b|\b(?:in|i'm in)\s+(?:class|std|standard)\s+(?P<n4>\d{1,2})(?:th)?\b|\bin\s+(?:the\s+)?(?P<n5>\d{1,2})(?:st|nd|rd|th)\s+(?:standard|std|class)\b|^{START}(?:grade|class|std|standard)\s+(?P<n3>\d{1,2})(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z])|^{START}(?:grade|class|std|standard)\s+(?P<n6>[5-9]|1[0-3])(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s+and\s+[a-z]", K::Grade, A::Grade),
+            r(r"\bin\s+(?:the\s+)?grade\s+(?P<n>\d{1,2})\b|\ban?\s+(?:grade|class|std|standard)\s+(?P<n2>\d{1,2})(?:th)?\s+(?:student|pupil|kid|girl|boy)\b|\bi'm\s+(?:an?\s+)?grade\s+(?P<n7>\d{1,2})\b|\b(?:in|i'm in)\s+(?:class|std|standard)\s+(?P<n4>\d{1,2})(?:th)?\b|\bin\s+(?:the\s+)?(?P<n5>\d{1,2})(?:st|nd|rd|th)\s+(?:standard|std|class)\b|^{START}(?:grade|class|std|standard)\s+(?P<n3>\d{1,2})(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?|cbse|icse|igcse))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+(?:\s+[a-z]+)?)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z])|^{START}(?:grade|class|std|standard)\s+(?P<n6>[5-9]|1[0-3])(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?|cbse|icse|igcse))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+(?:\s+[a-z]+)?)?(?:\s+here)?\s+and\s+[a-z]", K::Grade, A::Grade),
             // "I'm in year 9", "Y6", "a year 8 student".
-            r(r"\bin\s+(?:year|yr|y)\s*(?P<n>\d{1,2})\b|{START}(?:year|yr)\s*(?P<n2>\d{1,2})(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z])|{START}(?:year|yr)\s*(?P<n7>[5-9]|1[0-3])(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+)?(?:\s+here)?\s+and\s+[a-z]|\ban?\s+(?:year|yr)\s*(?P<n3>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b", K::UkYear, A::Grade),
+            r(r"\bin\s+(?:year|yr|y)\s*(?P<n>\d{1,2})\b|{START}(?:year|yr)\s*(?P<n2>\d{1,2})(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?|cbse|icse|igcse))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+(?:\s+[a-z]+)?)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z])|{START}(?:year|yr)\s*(?P<n7>[5-9]|1[0-3])(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?|cbse|icse|igcse))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+(?:\s+[a-z]+)?)?(?:\s+here)?\s+and\s+[a-z]|\ban?\s+(?:year|yr)\s*(?P<n3>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b", K::UkYear, A::Grade),
             r(r"\b(?:in|at|attend|go to)\s+(?:kindergarten|kinder|kindy)\b|\ba\s+kindergarte?ner\b", K::Fixed(5), A::Grade),
             r(r"\b(?:in|at|go to)\s+(?:pre-?k|pre-?school|preschool|nursery|pre-?kindergarten)\b", K::Fixed(4), A::Grade),
             r(r"\b(?:in|at|go to|started|start|attend|attending)\s+(?:middle school|junior high|jr high|intermediate school)\b|\bmiddle schooler\b|^{START}middle school(?:er)?(?:\s+here)?\s*$", K::Fixed(12), A::Grade),
@@ -254,8 +262,8 @@ fn rules() -> &'static [Rule] {
             r(r"(?:^{START}|\b(?:my|this|in|it's|its)\s+)(?P<lvl>freshman|sophomore|junior|senior)\s+year\s+(?:is|and|has|starts|so far|sucks|feels|rn|right now|of high school)\b", K::Level(14), A::Any),
             // A bare number opening the sentence: "12", "12 here", "13 and a half".
             // "Year 3 at school in Perth", "grade 6 at primary".
-            r(r"^{START}(?:grade|class|std|standard)\s+{N}(?:th)?\s+(?:at|in)\s+(?:primary|secondary|school|high school|middle school|elementary)\b", K::Grade, A::Any),
-            r(r"^{START}(?:year|yr)\s*{N}\s+(?:at|in)\s+(?:primary|secondary|school|high school|middle school)\b|\bi'm\s+an?\s+(?:year|yr)\s*(?P<n2>\d{1,2})\b", K::UkYear, A::Grade),
+            r(r"^{START}(?:grade|class|std|standard)\s+{N}(?:th)?\s+(?:at|in)\s+(?:(?:a|an|the|my)\s+)?(?:primary|secondary|school|high school|middle school|elementary)\b", K::Grade, A::Any),
+            r(r"^{START}(?:year|yr)\s*{N}\s+(?:at|in)\s+(?:(?:a|an|the|my)\s+)?(?:primary|secondary|school|high school|middle school)\b|\bi'm\s+an?\s+(?:year|yr)\s*(?P<n2>\d{1,2})\b", K::UkYear, A::Grade),
             // Scotland: primary P1-P7 (P1 is 5), secondary S1-S6 (S1 is 12).
             r(r"\b(?:i'm in|in)\s+(?:primary\s+)?p\s*(?P<n>[1-7])\b", K::Stated(4), A::Grade),
             r(r"\b(?:i'm in|in)\s+s\s*(?P<n>[1-6])\b", K::Stated(11), A::Grade),
@@ -316,6 +324,8 @@ struct Checks {
     self_start: Regex,
     /// Something told, not a greeting: "counted them again. 43." is not an opening age.
     told: Regex,
+    /// "hi mia, rahul here": an opening that introduces the writer.
+    name_here: Regex,
     /// Words of the rules that need no digit (school, decades).
     worded: Regex,
 }
@@ -323,7 +333,7 @@ struct Checks {
 fn checks() -> &'static Checks {
     static C: OnceLock<Checks> = OnceLock::new();
     C.get_or_init(|| Checks {
-        ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*|]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:is (?:it|that|this)|are (?:you|u)|am i|was wondering|do|does|can|could|should|would|how|what|why|where|when|and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|he|she|he's|she's|they|they're|you|you're|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this (?:year|week|weekend|month|morning)|last (?:week|weekend|night|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|today|yesterday|for (?:a|an|about|like)|right|there's|theres|there is|there are|someone|somebody|nobody|no one|everyone|mum|mom|dad|only|dont|don't|na|still|po|pa|lang|studying|working|doing|at (?:uni|college|university|school|home|work)|an|aur|lah|leh|lor|sia|init|innit|already|last wk|myself|in (?:year|yr|grade|class|form|sec|uni|college|high school))\b)"),
+        ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*|]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:is (?:it|that|this)|are (?:you|u)|am i|was wondering|do|does|can|could|should|would|how|what|why|where|when|and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|he|she|he's|she's|they|they're|you|you're|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this (?:year|week|weekend|month|morning)|last (?:week|weekend|night|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|today|yesterday|for (?:a|an|about|like)|right|there's|theres|there is|there are|someone|somebody|nobody|no one|everyone|mum|mom|dad|only|dont|don't|na|still|po|pa|lang|studying|working|doing|at (?:uni|college|university|school|home|work)|an|aur|lah|leh|lor|sia|init|innit|already|last wk|myself|as of|turnin|in (?:year|yr|grade|class|form|sec|uni|college|high school))\b)"),
         bare_ok: compile(r"^(?:\s*,\s*\d(?:st|nd|rd|th)\s+(?:year|time|day|week)\b|\s+as of\b|\s*$|\s*[:;]-?[()3dp]\s*$|\s+xd\s*$|\s*[,!~)]+\s*(?:[a-z]|$)|\s*[^\x00-\x7f]|\s+(?:here|going on|turning|almost|nearly|btw|lol|now|too)\b|\s+from\s+[a-z]+(?:\s+[a-z]+)?\s+here\b|\s+today\s*(?:$|!|[^\x00-\x7f])|\s+(?:and|&|n)\s+[a-z])"),
         years_word: compile(r"^\s*-?\s*(?:{YRS}|age)\b"),
         old_word: compile(r"^\s*-?\s*(?:olds?|alt|oud|ka|ki|ke)\b"),
@@ -345,7 +355,7 @@ fn checks() -> &'static Checks {
         hypothetical: compile(r"\bin\s+(?:\d+|a few|a couple of)\s+years?\b|\b(?:when|whenever|once|until|till|til|since|before|after|if|unless|by the time|wish|wished|was|were|used to|back|last (?:year|summer|term|semester|week|month)|pretend\w*|imagine)\b|\b(?:like|than|as if|wait|think|thinks|thought|assume|assumes|assumed)\s*$"),
         filler_like: compile(r"^\s*(?:(?:so|and|ok|okay|um+|uh+|well|yeah|lol|but|like)\s+)*like\s*$|^\s*if (?:it|that) (?:matters|helps)\s*,?\s*$|^\s*if you (?:need to know|must know|are wondering|care)\s*,?\s*$"),
         and_next: compile(r"^\s*(?:and|&|n)\s"),
-        opening_next: compile(r"^\s*(?:$|[,.!:;]|today|now|here\b)|^\s+(?:[a-z-]+\s+)?(?:lawyer|solicitor|accountant|manager|designer|programmer|coder|developer|dev|engineer|nurse|teacher|doctor|student|carer|cleaner|builder|electrician|plumber|chef|cook|driver|farmer|mechanic|cashier|waiter|waitress|barista|soldier|veteran|vet|retiree|pensioner|widow|widower|single (?:mom|mum|dad|mother|father)|mom|mum|dad|guy|gal|woman|man)\s*(?:$|[,.!:;]|here\b|and\b|from\b|who\b|with\b|in\b)|^\s+(?:[a-z-]+\s+){0,2}here\b|^\s+(?:grandma|grandpa|granny|grandad|grandmother|grandfather|stepmum|stepmom|stepdad|paramedic|mum|mom|dad|mother|father|guy|gal|lady|dude|woman|man|bloke|fella|lad|lass|chap|gent|gentleman)\b"),
+        opening_next: compile(r"^\s*(?:$|[,.!:;]|today|now|here\b|this morning|this week|tonight)|^\s+(?:[a-z-]+\s+)?(?:lawyer|solicitor|accountant|manager|designer|programmer|coder|developer|dev|engineer|nurse|teacher|doctor|student|carer|cleaner|builder|electrician|plumber|chef|cook|driver|farmer|mechanic|cashier|waiter|waitress|barista|soldier|veteran|vet|retiree|pensioner|widow|widower|single (?:mom|mum|dad|mother|father)|mom|mum|dad|guy|gal|woman|man)\s*(?:$|[,.!:;]|here\b|and\b|from\b|who\b|with\b|in\b)|^\s+(?:[a-z-]+\s+){0,2}here\b|^\s+(?:grandma|grandpa|granny|grandad|grandmother|grandfather|stepmum|stepmom|stepdad|paramedic|mum|mom|dad|mother|father|guy|gal|lady|dude|woman|man|bloke|fella|lad|lass|chap|gent|gentleman)\b"),
         in_year: compile(r"^\s+in\s+(?:19|20)\d\d\b"),
         comma_years_next: compile(r"^\s*$|^\s+(?:[a-z]+\s+){0,2}here\b"),
         aside: compile(r"^\s+(?:btw|fyi|fwiw|if (?:it|that) (?:matters|helps))\s*$"),
@@ -354,6 +364,7 @@ fn checks() -> &'static Checks {
         // "i'm a girl", "as a boy" name the writer, ending where `other` would.
         me: compile(r"\b(?:i'm|as|being)\s+(?:an?|the)\s+(?:[a-z'-]+\s+)?(?:boy|girl|guy|man|woman|lady|person|kid|mom|mum|mother|dad|father|parent|grandma|grandpa|grandmother|grandfather|wife|husband)s?\b|\b(?:i|i'm|me|i've|i'll|myself|we're)\b"),
         self_start: compile(r"^(?:i'm|i|me|my|myself|i'll|i've|we're|we|in my)\b"),
+        name_here: compile(r"^{START}(?:[a-z]+\s+){0,2}here$"),
         told: compile(r"\b(?:[a-z]+ed|took|got|had|did|ate|have|them|it|all|enough)\b"),
         worded: compile(r"college|uni\b|university|grade|elementary|primary|kinder|kindy|pre-?k|pre-?school|nursery|middle school|high|intermediate|fresh|sophomore|junior|senior|teens|ties\b"),
     })
@@ -396,7 +407,7 @@ pub fn detect(text: &str) -> Option<u8> {
     let mut opening = true;
     let age = sentences(&text).find_map(|s| {
         let age = detect_in(s, opening);
-        opening &= s.split_whitespace().count() <= 3 && !checks().told.is_match(s);
+        opening &= (s.split_whitespace().count() <= 3 || checks().name_here.is_match(s)) && !checks().told.is_match(s);
         age
     });
     age
@@ -754,6 +765,7 @@ fn rewrites() -> &'static Rewrites {
             (compile(r"\b(?:i\s*'\s*m|i'am|iam|im|i am|i m)\b"), "i'm"),
             // "ima 13 yr old gurl": "I'm a".
             (compile(r"\bima\b"), "i'm a"),
+            (compile(r"\b(?:grl|gurl|gurll)\b"), "girl"),
             // Nigerian and Caribbean English: "i be 15 years".
             (compile(r"\bi be\b"), "i'm"),
             (compile(r"\b(?:allmost|allmost|almst|amost|allmoast)\b"), "almost"),
@@ -1618,6 +1630,40 @@ mod tests {
             "I got 6 years for it and my kids grew up without me",
             "vaping since 11 and i want to stop",
             "my daughter is in P5 in Singapore",
+        ]);
+    }
+
+    #[test]
+    fn forms_sign_offs_and_intros_of_the_eleventh_pass() {
+        ages(&[
+            ("Year 7 at a school in Leeds and I get lost every day", 11),
+            ("kid in year 5 here, is it normal to hate reading", 9),
+            ("class 9 ICSE student, my tuition teacher shouts", 14),
+            ("grade 11 in New Zealand, exams next week", 16),
+            ("im 12 turnin 13 in august", 12),
+            ("grl 14 from cebu, my lola is sick", 14),
+            ("gamer boy 13, people in lobbies are so mean", 13),
+            ("Name: Alan Age: 63 Reason: lonely since my wife died", 63),
+            ("Town hidden | Age: 37 | Topic: panic attacks", 37),
+            ("thank you for listening tonight. — Maureen, 70", 70),
+            ("As a man of 45 I never expected to cry at work", 45),
+            ("About me: 33, he/him, recovering from burnout", 33),
+            ("Quick intro: Chidi, 22, final year at uni", 22),
+            ("Eighty years old this morning and nobody called", 80),
+            ("freshly 21 as of last night and i feel nothing", 21),
+            ("Being 18 in a new country is so lonely", 18),
+            ("ngl at 29 I thought I'd have it all figured out", 29),
+            ("As someone who is 40 and has never had a partner, I feel left behind", 40),
+            ("I'm just shy of 30 and terrified of it", 29),
+            ("52 years on this earth and I still can't cook", 52),
+            ("hi mia, Tunde here. 25. Lagos. Just tired.", 25),
+            ("hey im Sam 17 nonbinary from Texas", 17),
+            ("it's me again, the 15 year old who can't sleep", 15),
+        ]);
+        none(&[
+            "i'm like 5 mins from school",
+            "As a mum of four I never sleep",
+            "My son's age: 6, and he won't sleep",
         ]);
     }
 }
