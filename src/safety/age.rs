@@ -25,9 +25,9 @@ const NUM: &str = r"(?P<n>\d{1,3})";
 /// A fraction after the number: "13 and a half", "13 1/2", "9 n 3/4".
 const FRAC: &str = r"(?:\s*(?:and an? half|and a quarter|and 3 quarters|and 1/2|and 3/4|n 3/4|n an? half|1/2|3/4|1/4))?";
 /// "years (old)" and its short forms, also in German and Dutch.
-const YRS: &str = r"(?P<yrs>year's|years?|yrs?|y/o|yo|y o|jahre|jaar|años|anos|anni|saal|tahun)";
+const YRS: &str = r"(?P<yrs>year's|years?|yrs?|y/o|yo|y o|jahre|jaar|años|anos|anni|saal|tahun|yers|yeers|yeras)";
 /// Greetings and fillers that may open a sentence before a bare statement ("hi, 13f here").
-const START: &str = r"^(?:(?:hi+|hiya|hey+|heya|yo|hello|sup|g\s*'?\s*day|kia ora|howdy|hey there|hi there|what's up|whats up|wassup|wagwan|greetings|abeg|quick intro|intro|about me|background|fine|anyway|honestly|ngl|tbh|wah gwaan|ello|yh|eh|wa|[^\x00-\x7f]{1,2}|namaste|hola|salam|salaam|bonjour|hallo|ciao|bhai|didi|yaar|ok|okay|so|well|um+|uh+|lol|btw|also|and|tldr|update|edit|mia)[,:!]?\s+)*";
+const START: &str = r"^(?:(?:hi+|hiya|hey+|heya|yo|hello|sup|g\s*'?\s*day|kia ora|howdy|hey there|hi there|what's up|whats up|wassup|wagwan|greetings|abeg|stats|profile|quick intro|intro|about me|background|fine|anyway|honestly|ngl|tbh|wah gwaan|ello|yh|eh|wa|[^\x00-\x7f]{1,2}|namaste|hola|salam|salaam|bonjour|hallo|ciao|bhai|didi|yaar|ok|okay|so|well|um+|uh+|lol|btw|also|and|tldr|update|edit|mia)[,:!]?\s+)*";
 /// High-school and college years, in order from 0.
 const LEVEL: &str = "freshman|freshmen|fresher|sophomore|junior|senior";
 const DECADE: &str = r"(?P<d>teens|[1-9]0'?s|twenties|thirties|forties|fourties|fifties|sixties|seventies|eighties|nineties)";
@@ -134,7 +134,10 @@ fn rules() -> &'static [Rule] {
             // "Name: Douglas Age: 58 Reason…", "DOB hidden | Age: 41 | Concern…".
             r(r"(?:^|[|,;(]\s*|\b[a-z]+\s*[:=]\s*[a-z]+(?:\s+[a-z]+){0,2}\s+)age\s*[:=]\s*{N}\b", K::Stated(0), A::Any),
             // A sign-off: "— Pat, 61", "– Bernadette (67)".
-            r(r"(?:^|\s)[-–—]+\s*(?P<who>[a-z]+)\s*(?:,\s*{N}|\(\s*(?P<n2>\d{1,3})\s*\))\s*[.!]?\s*$", K::Intro, A::Any),
+            r(r"(?:^|\s)[-–—]+\s*(?P<who>[a-z]+)\s*(?:,\s*{N}|\(\s*(?P<n2>\d{1,3})\s*\))(?:\s*,\s*[a-z]+(?:\s+[a-z]+)?)?\s*[.!]?\s*$", K::Intro, A::Any),
+            // "Birthday today — 58 —", "a few weeks off 17".
+            r(r"\bbirthday today\s*[-–—,:]+\s*{N}\b", K::Stated(0), A::Any),
+            r(r"(?:^{START}|\b(?:and|but|i'm)\s+)(?:a few|a couple of|\d+)\s+(?:weeks?|months?|days?)\s+(?:off|away from|shy of)\s+{N}\b", K::Stated(-1), A::Any),
             // "kid in year 7 here", "gamer girl 15", "grl 15 from manila".
             r(r"^{START}(?:kid|girl|boy|guy|student|pupil)\s+in\s+(?:year|yr)\s*{N}\s+here\b", K::UkYear, A::Any),
             r(r"^{START}(?:kid|girl|boy|guy|student|pupil)\s+in\s+grade\s*{N}\s+here\b", K::Grade, A::Any),
@@ -176,7 +179,7 @@ fn rules() -> &'static [Rule] {
             r(r"[(\[]\s*(?:(?P<n>\d{2})\s*/?\s*[mf]|[mf]\s*/?\s*(?P<n2>\d{2}))\s*[)\]]\s*$", K::Tag, A::Any),
             // French, Spanish, Portuguese, Italian, Polish, Russian; German, Dutch.
             r(r"(?:\bj\s*'?\s*ai|\btengo|\btenho|\bho|\bmam|(?:^|\s)мне)\s+{N}\s+(?:(?:ans|años|anos|anni|lat)\b|лет|года?)", K::Stated(0), A::Any),
-            r(r"(?:{START}|[,;]\s*)(?:j\s*'?\s*ai|tengo|tenho)\s+{N}", K::Stated(0), A::Age),
+            r(r"(?:{START}|[,;]\s*)(?:j\s*'?\s*ai|tengo|tenho|soy)\s+{N}", K::Stated(0), A::Age),
             r(r"(?:^|[.!]\s*)(?:мне|Мне)\s+{N}\s*(?:[.,!]|$)", K::Stated(0), A::Any),
             r(r"(?:{START}|[,(]\s*){N}\s*(?:años|anos|anni|ans|tuổi|tuoi|yaşında|yasinda)\b|(?:^|[,，]\s*|我(?:今年|现在)?\s*)(?P<n2>\d{1,3})\s*岁|उम्र\s*(?P<n3>\d{1,3})|\b(?:tôi|toi|em)\s+(?P<n4>\d{1,3})\s*(?:tuổi|tuoi)\b", K::Stated(0), A::Age),
             r(r"\b(?:ich bin|ik ben)\s+{N}", K::Stated(0), A::Age),
@@ -215,7 +218,7 @@ fn rules() -> &'static [Rule] {
             // "quick question from a 16 year old", "would a 14 year old like me…".
             r(r"\b(?:question|q|message|msg)\s+from\s+an?\s+{N}\s*-?\s*{YRS}\s*-?\s*old\b|\ban?\s+(?P<n2>\d{1,3})\s*-?\s*(?:years?|yrs?|y/o|yo)\s*-?\s*old\s+(?:like me|like myself)\b", K::Stated(0), A::Any),
             // "New mum at 24", "newly retired at 66", "just became a grandmother at 57".
-            r(r"^{START}(?:new|first[\s-]time|young|single)\s+(?:mum|mom|dad|mother|father|parent)\s+at\s+{N}\b|^{START}(?:newly|recently|just)\s+(?:[a-z]+\s+){1,3}at\s+(?P<n2>1[3-9]|[2-9][0-9])\b", K::Stated(0), A::Any),
+            r(r"^{START}(?:new|(?:first|1st)[\s-]*time|young|single)\s+(?:mum|mom|dad|mother|father|parent)\s+(?:at\s+{N}\b|\(\s*(?P<n3>\d{1,3})\s*\))|^{START}(?:newly|recently|just)\s+(?:[a-z]+\s+){1,3}at\s+(?P<n2>1[3-9]|[2-9][0-9])\b", K::Stated(0), A::Any),
             // ", 14 here lol", "52 is too old for this".
             r(r"[,;]\s*(?P<n>[89]|[1-9][0-9])\s+here\b|(?:{START}|[,;]\s*)(?P<n2>1[3-9]|[2-9][0-9])\s+(?:is|feels)\s+(?:too|so|way too|very)\s+(?:old|young)\b", K::Stated(0), A::Any),
             // "it's my birthday tomorrow, turning 18".
@@ -253,7 +256,10 @@ fn rules() -> &'static [Rule] {
             r(r"(?:{START}|\b(?:in|i'm in|i'm)\s+)(?:the\s+)?lower\s+(?:sixth|6th)\b", K::Fixed(16), A::Grade),
             r(r"(?:{START}|\b(?:in|i'm in|i'm)\s+)(?:the\s+)?upper\s+(?:sixth|6th)\b", K::Fixed(17), A::Grade),
             // "first year of uni, 18", then the year alone: "just started 1st year of uni" → 18.
-            r(r"^{START}(?:just\s+started\s+)?(?:my\s+)?[1-4](?:st|nd|rd|th)\s+year\s+(?:of|at|in)\s+(?:uni|college|university)\s*,\s*{N}", K::Stated(0), A::Age),
+            r(r"^{START}(?:just\s+started\s+)?(?:my\s+)?(?:[1-4](?:st|nd|rd|th)|final|last)\s+year\s+(?:(?:of|at|in)\s+(?:uni|college|university)(?:\s+in\s+[a-z]+)?|(?:[a-z]+\s+)?student)\s*,\s*{N}", K::Stated(0), A::Age),
+            // "grade 4 kid here", "Y5, my teacher…".
+            r(r"^{START}(?:grade|class|std|standard)\s+{N}(?:th)?\s+(?:kid|student|pupil|girl|boy)\s+here\b", K::Grade, A::Any),
+            r(r"^{START}(?:year|yr)\s*{N}\s+(?:kid|student|pupil|girl|boy)\s+here\b|^{START}y\s*(?P<n2>\d{1,2})\s*,", K::UkYear, A::Any),
             r(r"(?:{START}|\b(?:i'm in|i'm a|just started|started|starting|in)\s+)(?:my\s+)?(?P<n>[1-4])(?:st|nd|rd|th)\s+year\s+(?:(?:of|at|in)\s+)?(?:uni|college|university)\b|\bi'm\s+(?:a|an|in my)\s+(?P<n2>[1-4])(?:st|nd|rd|th)\s+year\s+(?:medical|med|law|nursing|engineering|dental|pharmacy|undergrad|undergraduate)\s+student\b", K::UniYear, A::Grade),
             r(r"\b(?:in|at|go to|attend|attending)\s+(?:high school|highschool)\b|\bhigh\s*schooler\b", K::Fixed(16), A::Grade),
             // A school year alone: "freshman", "sophomore here".
@@ -324,6 +330,7 @@ struct Checks {
     self_start: Regex,
     /// Something told, not a greeting: "counted them again. 43." is not an opening age.
     told: Regex,
+    here_next: Regex,
     /// "hi mia, rahul here": an opening that introduces the writer.
     name_here: Regex,
     /// Words of the rules that need no digit (school, decades).
@@ -333,10 +340,10 @@ struct Checks {
 fn checks() -> &'static Checks {
     static C: OnceLock<Checks> = OnceLock::new();
     C.get_or_init(|| Checks {
-        ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*|]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:is (?:it|that|this)|are (?:you|u)|am i|was wondering|do|does|can|could|should|would|how|what|why|where|when|and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|he|she|he's|she's|they|they're|you|you're|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this (?:year|week|weekend|month|morning)|last (?:week|weekend|night|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|today|yesterday|for (?:a|an|about|like)|right|there's|theres|there is|there are|someone|somebody|nobody|no one|everyone|mum|mom|dad|only|dont|don't|na|still|po|pa|lang|studying|working|doing|at (?:uni|college|university|school|home|work)|an|aur|lah|leh|lor|sia|init|innit|already|last wk|myself|as of|turnin|in (?:year|yr|grade|class|form|sec|uni|college|high school))\b)"),
-        bare_ok: compile(r"^(?:\s*,\s*\d(?:st|nd|rd|th)\s+(?:year|time|day|week)\b|\s+as of\b|\s*$|\s*[:;]-?[()3dp]\s*$|\s+xd\s*$|\s*[,!~)]+\s*(?:[a-z]|$)|\s*[^\x00-\x7f]|\s+(?:here|going on|turning|almost|nearly|btw|lol|now|too)\b|\s+from\s+[a-z]+(?:\s+[a-z]+)?\s+here\b|\s+today\s*(?:$|!|[^\x00-\x7f])|\s+(?:and|&|n)\s+[a-z])"),
+        ok: compile(r"^(?:\s*$|\s*[,.!?;:)\]~*|]+\s*(?:[^0-9]|$)|\s*-+\s*(?:[^0-9]|$)|\s*\(|\s*/\s*[mf]\b|\s+[mf]\s*(?:$|[,./)!]|\s+(?:and|but|so|here|i|i'm|with|from|who|looking|need|needing|asking)\b)|\s*[^\x00-\x7f]|\s*[:;<]-?[()3dp]|\s*&|\s+(?:is (?:it|that|this)|are (?:you|u)|am i|was wondering|do|does|can|could|should|would|how|what|why|where|when|and|n|but|so|btw|lol|lmao|haha|xd|now|here|too|also|though|tho|yet|because|cause|cuz|bc|i|i'm|my|he|she|he's|she's|they|they're|you|you're|from|going|turning|almost|nearly|rn|ok|okay|if|with|who|which|that|living|girl|boy|guy|kid|male|female|please|pls|plz|idk|honestly|actually|fyi|omg|not|currently|this (?:year|week|weekend|month|morning|spring|summer|autumn|fall|winter)|for (?:one|1) more (?:day|week)|last (?:week|weekend|night|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|today|yesterday|for (?:a|an|about|like)|right|there's|theres|there is|there are|someone|somebody|nobody|no one|everyone|mum|mom|dad|only|dont|don't|na|still|po|pa|lang|studying|working|doing|at (?:uni|college|university|school|home|work)|an|aur|lah|leh|lor|sia|init|innit|already|last wk|myself|as of|turnin|in (?:year|yr|grade|class|form|sec|uni|college|high school))\b)"),
+        bare_ok: compile(r"^(?:\s*,\s*\d(?:st|nd|rd|th)\s+(?:year|time|day|week)\b|\s+as of\b|\s*$|\s*[:;]-?[()3dp]\s*$|\s+xd\s*$|\s*[,!~)]+\s*(?:[a-z]|$)|\s*[^\x00-\x7f]|\s+(?:here|going on|turning|almost|nearly|btw|lol|now|too)\b|\s+from\s+[a-z]+(?:\s+[a-z]+)?\s+here\b|\s+if (?:that|it) (?:matters|helps)\b|\s+today\s*(?:$|!|[^\x00-\x7f])|\s+(?:and|&|n)\s+[a-z])"),
         years_word: compile(r"^\s*-?\s*(?:{YRS}|age)\b"),
-        old_word: compile(r"^\s*-?\s*(?:olds?|alt|oud|ka|ki|ke)\b"),
+        old_word: compile(r"^\s*-?\s*(?:olds?|ol|ole|alt|oud|ka|ki|ke)\b"),
         of_age: compile(r"^\s+(?:of age|young)\b"),
         soon: compile(r"^\s+(?:soon|next (?:week|month|year|birthday)|in (?:a|\d+) (?:days?|weeks?|months?)|tomorrow)\b"),
         when: compile(r"^\s+(?:in|on|next|this|tomorrow|soon|later|at|by|after|before|when)\b"),
@@ -365,6 +372,7 @@ fn checks() -> &'static Checks {
         me: compile(r"\b(?:i'm|as|being)\s+(?:an?|the)\s+(?:[a-z'-]+\s+)?(?:boy|girl|guy|man|woman|lady|person|kid|mom|mum|mother|dad|father|parent|grandma|grandpa|grandmother|grandfather|wife|husband)s?\b|\b(?:i|i'm|me|i've|i'll|myself|we're)\b"),
         self_start: compile(r"^(?:i'm|i|me|my|myself|i'll|i've|we're|we|in my)\b"),
         name_here: compile(r"^{START}(?:[a-z]+\s+){0,2}here$"),
+        here_next: compile(r"^\s*,?\s*here\b"),
         told: compile(r"\b(?:[a-z]+ed|took|got|had|did|ate|have|them|it|all|enough)\b"),
         worded: compile(r"college|uni\b|university|grade|elementary|primary|kinder|kindy|pre-?k|pre-?school|nursery|middle school|high|intermediate|fresh|sophomore|junior|senior|teens|ties\b"),
     })
@@ -496,7 +504,9 @@ fn age_of(rule: &Rule, caps: &Captures, prefix: &str, rest: &str) -> Option<u8> 
             // "dad of a newborn, 38": who the writer is, before "of".
             let who = caps.name("who")?.as_str();
             let (head, parent_of) = who.split_once(" of ").map_or((who, false), |(h, _)| (h, true));
-            if c.intro_bad.is_match(head) || (!parent_of && c.intro_rel.is_match(who)) {
+            // "Dad, 45, here": the writer, though "dad, 45" alone might be the father.
+            let here = c.here_next.is_match(rest);
+            if c.intro_bad.is_match(head) || (!parent_of && !here && c.intro_rel.is_match(who)) {
                 return None;
             }
             (n()? + adjust, 3..=120)
@@ -765,6 +775,13 @@ fn rewrites() -> &'static Rewrites {
             (compile(r"\b(?:i\s*'\s*m|i'am|iam|im|i am|i m)\b"), "i'm"),
             // "ima 13 yr old gurl": "I'm a".
             (compile(r"\bima\b"), "i'm a"),
+            (compile(r"\b(?:sophmore|sophomor|sophmor)\b"), "sophomore"),
+            (compile(r"\b(?:officialy|offically|oficially)\b"), "officially"),
+            (compile(r"\belevn\b"), "eleven"),
+            (compile(r"\b(?:tweleve|twelev|twleve)\b"), "twelve"),
+            (compile(r"\b(?:thirtteen|thriteen|thirteeen)\b"), "thirteen"),
+            (compile(r"\b(?:fourtteen|fourteeen)\b"), "fourteen"),
+            (compile(r"\bsixtteen\b"), "sixteen"),
             (compile(r"\b(?:grl|gurl|gurll)\b"), "girl"),
             // Nigerian and Caribbean English: "i be 15 years".
             (compile(r"\bi be\b"), "i'm"),
@@ -1665,5 +1682,31 @@ mod tests {
             "As a mum of four I never sleep",
             "My son's age: 6, and he won't sleep",
         ]);
+    }
+
+    #[test]
+    fn misspellings_milestones_and_school_forms_of_the_twelfth_pass() {
+        ages(&[
+            ("im elevn and i miss my dad", 11),
+            ("im tweleve btw", 12),
+            ("Im 14 yrs ol and my brother hits me", 14),
+            ("im nine yers old", 9),
+            ("16 if that matters. i can't stop crying", 16),
+            ("im a sophmore and everyone ignores me", 15),
+            ("Mum, 52, here. My daughter won't talk to me", 52),
+            ("last year at uni in Glasgow, 22, and so anxious", 22),
+            ("Final year nursing student, 23, on placement", 23),
+            ("grade 5 kid here and i have no friends", 10),
+            ("Y6, my best friend moved away", 10),
+            ("today i'm officialy 13!!", 13),
+            ("a couple of weeks off 30 and panicking", 29),
+            ("First-time mum (27) and I'm so tired", 27),
+            ("I'm 49 for one more day", 49),
+            ("I turned seventy this summer and feel every year of it", 70),
+            ("thanks for listening — Ana, 33, Lisbon", 33),
+            ("Birthday today - 61 - and nobody remembered", 61),
+            ("yo soy 14 and i live in arizona", 14),
+        ]);
+        none(&["my dad, 45, is a builder", "a few weeks off work and I feel better"]);
     }
 }
