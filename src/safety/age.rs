@@ -31,8 +31,10 @@ const START: &str = r"^(?:(?:hi+|hiya|hey+|heya|yo|hello|sup|g\s*'?\s*day|kia or
 /// High-school and college years, in order from 0.
 const LEVEL: &str = "freshman|freshmen|fresher|sophomore|junior|senior";
 const DECADE: &str = r"(?P<d>teens|[1-9]0'?s|twenties|thirties|forties|fourties|fifties|sixties|seventies|eighties|nineties)";
+/// The rest of a name, accents included ("sofía").
+const NAME: &str = r"(?:[a-z'-]|[^\x00-\x7f])*";
 /// People a number may belong to instead of the writer.
-const REL: &str = "brother|bro|sister|sis|sibling|twin|friend|bff|bestie|bf|gf|boyfriend|girlfriend|cousin|mom|mum|mother|mommy|mama|dad|father|daddy|papa|parent|son|daughter|kid|child|children|baby|dog|cat|pet|puppy|kitten|grandma|grandpa|grandmother|grandfather|granny|nan|nana|aunt|auntie|uncle|niece|nephew|teacher|neighbou?r|classmate|crush|partner|husband|wife|stepmom|stepdad|stepbrother|stepsister|grandson|granddaughter|grandkid|grandchild|grandchildren|stepson|stepdaughter|godson|goddaughter";
+const REL: &str = "brother|bro|sister|sis|sibling|twin|friend|bff|bestie|bf|gf|boyfriend|girlfriend|cousin|mom|mum|mother|mommy|mama|dad|father|daddy|papa|parent|son|daughter|kid|child|children|baby|dog|cat|pet|puppy|kitten|grandma|grandpa|grandmother|grandfather|granny|nan|nana|aunt|auntie|uncle|niece|nephew|teacher|neighbou?r|classmate|crush|partner|husband|wife|stepmom|stepdad|stepbrother|stepsister|eldest|youngest|oldest|grandson|granddaughter|grandkid|grandchild|grandchildren|stepson|stepdaughter|godson|goddaughter";
 
 /// How a match becomes an age.
 #[derive(Clone, Copy)]
@@ -99,7 +101,8 @@ fn compile(pattern: &str) -> Regex {
         .replace("{START}", START)
         .replace("{LEVEL}", LEVEL)
         .replace("{DECADE}", DECADE)
-        .replace("{REL}", REL);
+        .replace("{REL}", REL)
+        .replace("{NAME}", NAME);
     normalize::regex(&p).unwrap_or_else(|e| panic!("{pattern}: {e}"))
 }
 
@@ -111,6 +114,8 @@ fn rules() -> &'static [Rule] {
         use Kind as K;
         let r = |p: &str, kind, after| Rule { re: compile(p), kind, after };
         vec![
+            // "I'm 50-something — 53 to be exact", "a 50-something... fine, 54".
+            r(r"\b\d0\s*-?\s*something\b[^0-9]{0,30}?\b{N}\s+(?:to be exact|to be precise|exactly|actually)\b|\b\d0\s*-?\s*something\b[^0-9]{0,20}?\b(?:fine|ok|okay|well|actually)\s*,?\s*(?P<n2>\d{1,3})\b", K::Stated(0), A::Any),
             // "I'm 9", "im only 12", "I am aged 14", "I am having 11 years".
             r(r"\bi'm\s*(?:(?:only|just|barely|merely|now|actually|really|literally|like|also|currently|officially|finally|still|already|exactly|about|around|basically|technically|aged?|of|having|both|probably|legit|lowkey|freshly|newly|a)\s+)*{N}{FRAC}", K::Stated(0), A::Age),
             // "a 45 year old dad", "as a 15 year old girl", "9yo", "13 y/o girl here".
@@ -136,14 +141,15 @@ fn rules() -> &'static [Rule] {
             // A sign-off: "— Pat, 61", "– Bernadette (67)".
             r(r"(?:^|\s)[-–—]+\s*(?P<who>[a-z]+)\s*(?:,\s*{N}|\(\s*(?P<n2>\d{1,3})\s*\))(?:\s*,\s*[a-z]+(?:\s+[a-z]+)?)?\s*[.!]?\s*$", K::Intro, A::Any),
             // "Birthday today — 58 —", "a few weeks off 17".
-            r(r"\bbirthday today\s*[-–—,:]+\s*{N}\b", K::Stated(0), A::Any),
+            r(r"\b(?:birthday|bday|b-day)\s+today\s*[-–—,:]+\s*{N}\b", K::Stated(0), A::Any),
+            r(r"{START}(?:the\s+)?big\s+{N}\s+is\s+(?P<when>tomorrow|next\s+[a-z]+|on\s+[a-z]+|this\s+[a-z]+|in\s+[a-z0-9]+\s+[a-z]+)", K::Coming, A::Any),
             r(r"(?:^{START}|\b(?:and|but|i'm)\s+)(?:a few|a couple of|\d+)\s+(?:weeks?|months?|days?)\s+(?:off|away from|shy of)\s+{N}\b", K::Stated(-1), A::Any),
             // "kid in year 7 here", "gamer girl 15", "grl 15 from manila".
             r(r"^{START}(?:kid|girl|boy|guy|student|pupil)\s+in\s+(?:year|yr)\s*{N}\s+here\b", K::UkYear, A::Any),
             r(r"^{START}(?:kid|girl|boy|guy|student|pupil)\s+in\s+grade\s*{N}\s+here\b", K::Grade, A::Any),
             r(r"^{START}(?P<who>(?:[a-z]+\s+)?(?:girl|boy|guy|lad|lass))\s*,?\s*{N}\s*(?:and\b|&|,|here\b|from\b|$)", K::Intro, A::Any),
             // "I'm in my last year of primary in Wales (year 6)", "…in Sydney, year 12,".
-            r(r"\bi'm\s+in\s+[^.!?;()]*?[,(]\s*(?:year|yr)\s*{N}\s*(?:[,)]|$)", K::UkYear, A::Any),
+            r(r"\bi'm\s+(?:in|doing|at)\s+[^.!?;()]*?[,(]\s*(?:year|yr)\s*{N}\s*(?:[,)]|$)", K::UkYear, A::Any),
             r(r"\bi'm\s+in\s+[^.!?;()]*?[,(]\s*grade\s*{N}\s*(?:[,)]|$)", K::Grade, A::Any),
             // Nigeria: JSS 1 is 12, SS 1 is 15.
             r(r"\b(?:in|i'm in|i'm)\s+jss\s*(?P<n>[1-3])\b", K::Stated(11), A::Grade),
@@ -161,7 +167,14 @@ fn rules() -> &'static [Rule] {
             r(r"\b(?:i'm|me|myself)\s*\(\s*{N}{FRAC}\s*\)|\bi'm\s+(?:a|an|in|at)\s+[^.!?;()]*?\(\s*(?P<n2>\d{1,3}){FRAC}\s*\)", K::Continued, A::Any),
             r(r"\bhere\s*\(\s*{N}{FRAC}\s*\)|^{START}(?:[a-z0-9'-]+\s+){0,4}(?:student|here|year)\s*\(\s*(?P<n2>\d{1,3}){FRAC}\s*\)", K::Stated(0), A::Any),
             // "hi, Zara (14) here", "midway through my 2nd year at uni (19)".
-            r(r"^{START}(?P<who>[a-z][a-z'-]*)\s*\(\s*{N}{FRAC}\s*\)\s*(?:here\b|,|$)", K::Intro, A::Any),
+            r(r"^{START}(?:i'm\s+)?(?P<who>[a-z]{NAME}(?:\s+[a-z]{NAME})?)\s*\(\s*{N}{FRAC}\s*\)\s*(?:here\b|,|$|[-–—]|and\b|i\b|i'm\b|just\b)", K::Intro, A::Any),
+            r(r"^{START}(?:i'm\s+)?(?P<who>[a-z]{NAME}(?:\s+[a-z]{NAME})?)\s*[(\[]\s*(?:{N}\s*/?\s*[mf]|[mf]\s*/?\s*(?P<n2>\d{2}))\s*[)\]]", K::Intro, A::Any),
+            // "Soy Lucía — 27 —", "Chef — 32 — 14-hour days".
+            r(r"^{START}(?P<who>[a-z]{NAME}(?:\s+[a-z]{NAME}){0,2})\s*[-–—]+\s*{N}\s*[-–—]+", K::Intro, A::Any),
+            // "Quick stats: 34, male, nurse", "u talkin to a 13 yr old", "Anyone else 44 and…".
+            r(r"(?:^|:)\s*{N}\s*,\s*(?:male|female|man|woman|guy|girl|nb|non-binary|nonbinary|he/him|she/her|they/them|trans)\b|\b(?:talking|talkin)\s+to\s+an?\s+(?P<n2>\d{1,3})\s*-?\s*(?:years?|yrs?|yo|y/o)\b|\banyone else\s+(?P<n3>\d{1,3})\s+and\b|{START}just\s+an?\s+(?:[a-z]+\s+)?(?P<n4>\d{1,3})\s*-?\s*(?:years?|yrs?)\s*-?\s*old\b", K::Stated(0), A::Any),
+            // Hindi: "meri age 47 hai", "mujhe 29 saal ho gaye".
+            r(r"\bmeri\s+(?:age|umar|umr|umra)\s+{N}\b|\bmujhe\s+(?P<n2>\d{1,3})\s+(?:saal|sal)\b", K::Stated(0), A::Any),
             r(r"^{START}(?:[a-z0-9'-]+\s+){0,9}(?:uni|college|university|school|sixth form)\s*\(\s*{N}{FRAC}\s*\)", K::Continued, A::Any),
             // "being 16 is hard", "at 15 you'd think …", "i'm the oldest at 15".
             r(r"(?:{START}|\b(?:and|but|because|cause|cuz|bc|honestly|tbh|ngl|like)\s+)being\s+{N}{FRAC}(?:\s*-?\s*{YRS}(?:\s*-?\s*old)?)?\s+(?:and (?:still|not|never|already|single|having|living|working)|in a|in this|with|without|is|isn't|sucks|feels|can be|has|makes|means|kinda|really|honestly|so|just|doesn't|does not|won't|hasn't|has not|there's|theres|there is|you)\b", K::Stated(0), A::Any),
@@ -207,7 +220,7 @@ fn rules() -> &'static [Rule] {
             // "at the ripe old age of 26", "Dad of a teenager, 47 myself".
             r(r"\b(?:at\s+)?the\s+(?:ripe|grand|tender)\s+(?:old\s+)?age\s+of\s+{N}{FRAC}|(?:^|[,;]\s*)(?P<n2>\d{1,3})\s+myself\b", K::Stated(0), A::Any),
             // Jamaican "mi 13 an…", Welsh "dw i'n 9 oed", "girl 11 and…", "a gentleman of 78".
-            r(r"(?:^{START}|[,;]\s*|\b(?:an|and)\s+)mi\s+(?:a\s+)?{N}\b|\b(?:i'n|rwy'n|dwi'n)\s+(?P<n2>\d{1,3})\s+oed\b|(?:\b(?:myself|me)\s*,?\s+|\bas\s+)an?\s+(?:gentleman|lady|man|woman|widow|widower|grandmother|grandfather|pensioner|person|girl|boy)\s+of\s+(?P<n4>\d{1,3})\b", K::Stated(0), A::Age),
+            r(r"(?:^{START}|[,;]\s*|\b(?:an|and)\s+)mi\s+(?:a\s+)?{N}\b|\b(?:i'n|rwy'n|dwi'n)\s+(?P<n2>\d{1,3})\s+oed\b|(?:\b(?:myself|me)\s*,?\s+|\bas\s+|\bi'm\s+)an?\s+(?:old\s+)?(?:gentleman|lady|man|woman|widow|widower|pensioner|person|girl|boy)\s+of\s+(?P<n4>1[3-9]|[2-9][0-9]|1[0-2][0-9])\b", K::Stated(0), A::Age),
             // Secondary forms (Malaysia, Singapore, Kenya…): "form 2 this year", "sec 1 student".
             r(r"(?:{START}|\b(?:i'm|i'm in|in)\s+)(?:form|sec)\s*(?P<n>[1-5])\b", K::Stated(12), A::Grade),
             r(r"^{START}p\s*(?P<n>[1-7])\s+(?:in|at|from)\s+[a-z]", K::Stated(4), A::Any),
@@ -228,7 +241,7 @@ fn rules() -> &'static [Rule] {
             // "almost 14", "I'm nearly 16".
             r(r"(?:{START}|\bi'm\s+(?:only\s+|just\s+)?|\b(?:and|but|tho|though|so)\s+|\()(?:almost|nearly|going on|just shy of|shy of)\s+{N}{FRAC}", K::Stated(-1), A::Age),
             // "I'll be 12 next month", "I'm turning 14 in may", "soon to be 15".
-            r(r"\b(?:i'll be|i'll turn|i'm gonna be|i'm gonna turn|i'm about to (?:be|turn)|i'm soon|i'm turning)\s+{N}{FRAC}", K::Coming, A::Coming),
+            r(r"\b(?:i'll be|i'll turn|i'm gonna be|i'm gonna turn|i'm finna be|i'm finna turn|i'm about to (?:be|turn)|i'm soon|i'm turning)\s+{N}{FRAC}", K::Coming, A::Coming),
             r(r"(?:{START}|\b(?:and|but|so)\s+)(?:just\s+)?(?:about to (?:be|turn)|soon to be|gonna be|gonna turn|will be|will turn)\s+{N}{FRAC}", K::Coming, A::Coming),
             r(r"^{START}(?P<n>[89]|[1-9][0-9])\s+(?P<when>in a few days|in (?:two|three|\d+) days|next (?:week|month|birthday)|tomorrow|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\s*(?:$|,|and\b|!)", K::Coming, A::Any),
             r(r"(?:\bi\s+turn|\bturning)\s+(?:the\s+)?(?:big\s+)?{N}{FRAC}\s+(?P<when>tomorrow|today|next|soon|this|on|in|later|at midnight)\b", K::Coming, A::Any),
@@ -243,7 +256,7 @@ fn rules() -> &'static [Rule] {
             // "college student here", "I'm at university", "I go to uni".
             r(r"(?:{START}|\bi'm\s+(?:a\s+)?|\bas\s+a\s+)(?:college|uni|university)\s+student\b|\b(?:i'm|i am)\s+(?:in|at)\s+(?:college|uni|university)\b|\bi\s+(?:go to|attend|study at)\s+(?:college|uni|university)\b", K::Fixed(19), A::Grade),
             // "in 3rd grade", "a 5th grader", "in grade 6", "a grade 7 student".
-            r(r"(?:{START}|\b(?:in|a|an|i'm|started|am|being)\s+)(?:the\s+)?(?:new\s+|only\s+)?(?P<n>\d{1,2})(?:st|nd|rd|th)\s*-?\s*grade(?:rs?)?\b", K::Grade, A::Grade),
+            r(r"(?:{START}|,\s*|\b(?:in|a|an|i'm|started|am|being)\s+)(?:the\s+)?(?:new\s+|only\s+)?(?P<n>\d{1,2})(?:st|nd|rd|th)\s*-?\s*grade(?:rs?)?\b", K::Grade, A::Grade),
             r(r"\bin\s+(?:the\s+)?grade\s+(?P<n>\d{1,2})\b|\ban?\s+(?:grade|class|std|standard)\s+(?P<n2>\d{1,2})(?:th)?\s+(?:student|pupil|kid|girl|boy)\b|\bi'm\s+(?:an?\s+)?grade\s+(?P<n7>\d{1,2})\b|\b(?:in|i'm in)\s+(?:class|std|standard)\s+(?P<n4>\d{1,2})(?:th)?\b|\bin\s+(?:the\s+)?(?P<n5>\d{1,2})(?:st|nd|rd|th)\s+(?:standard|std|class)\b|^{START}(?:grade|class|std|standard)\s+(?P<n3>\d{1,2})(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?|cbse|icse|igcse))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+(?:\s+[a-z]+)?)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z])|^{START}(?:grade|class|std|standard)\s+(?P<n6>[5-9]|1[0-3])(?:th)?(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?|cbse|icse|igcse))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+(?:\s+[a-z]+)?)?(?:\s+here)?\s+and\s+[a-z]", K::Grade, A::Grade),
             // "I'm in year 9", "Y6", "a year 8 student".
             r(r"\bin\s+(?:year|yr|y)\s*(?P<n>\d{1,2})\b|{START}(?:year|yr)\s*(?P<n2>\d{1,2})(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?|cbse|icse|igcse))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+(?:\s+[a-z]+)?)?(?:\s+here)?\s*(?:$|[,.!;:-]|\(\s*[a-z])|{START}(?:year|yr)\s*(?P<n7>[5-9]|1[0-3])(?:\s+(?:student|pupil|here|girl|boy|kid|gal|guy|boards?|cbse|icse|igcse))*(?:\s+at\s+(?:primary|secondary|school|high school|middle school))?(?:\s+(?:in|from)\s+[a-z]+(?:\s+[a-z]+)?)?(?:\s+here)?\s+and\s+[a-z]|\ban?\s+(?:year|yr)\s*(?P<n3>\d{1,2})\s+(?:student|pupil|kid|girl|boy)\b", K::UkYear, A::Grade),
@@ -271,8 +284,13 @@ fn rules() -> &'static [Rule] {
             r(r"^{START}(?:grade|class|std|standard)\s+{N}(?:th)?\s+(?:at|in)\s+(?:(?:a|an|the|my)\s+)?(?:primary|secondary|school|high school|middle school|elementary)\b", K::Grade, A::Any),
             r(r"^{START}(?:year|yr)\s*{N}\s+(?:at|in)\s+(?:(?:a|an|the|my)\s+)?(?:primary|secondary|school|high school|middle school)\b|\bi'm\s+an?\s+(?:year|yr)\s*(?P<n2>\d{1,2})\b", K::UkYear, A::Grade),
             // Scotland: primary P1-P7 (P1 is 5), secondary S1-S6 (S1 is 12).
-            r(r"\b(?:i'm in|in)\s+(?:primary\s+)?p\s*(?P<n>[1-7])\b", K::Stated(4), A::Grade),
-            r(r"\b(?:i'm in|in)\s+s\s*(?P<n>[1-6])\b", K::Stated(11), A::Grade),
+            r(r"\b(?:i'm in|in)\s+(?:primary\s+)?p\s*(?P<n>[1-7])\b|\bi'm\s+p\s*(?P<n3>[1-7])\s*(?:$|[,.!]|(?:and|pupil|student|now|this|here|in|at)\b)|^{START}p\s*(?P<n2>[1-7])\s*(?:,|(?:and|pupil|student|here|now|at|in)\b)", K::Stated(4), A::Grade),
+            r(r"\b(?:i'm in|in)\s+s\s*(?P<n>[1-6])\b|\bi'm\s+s\s*(?P<n3>[1-6])\s*(?:$|[,.!]|(?:and|pupil|student|now|doing|this|here|in|at)\b)|^{START}s\s*(?P<n2>[1-6])\s*(?:,|(?:and|pupil|student|here|now|doing|at|in)\b)", K::Stated(11), A::Grade),
+            // Ireland: 1st year of secondary is 13.
+            r(r"(?:{START}|\bi'm in\s+)(?P<n>[1-6])(?:st|nd|rd|th)\s+year\s+(?:in|at|of)\s+(?:a\s+|the\s+)?(?:[a-z]+\s+)?(?:secondary|school)\b", K::Stated(12), A::Any),
+            // "senior yr, all my friends…", "year 13 now".
+            r(r"^{START}(?P<lvl>freshman|sophomore|junior|senior)\s+(?:year|yr)\s*,\s*[a-z]", K::Level(14), A::Any),
+            r(r"^{START}(?:year|yr)\s*{N}\s+now\b", K::UkYear, A::Any),
             // "i go to school in ottawa, grade 4".
             r(r"\b(?:i go to|i attend|i'm at|i study at)\s+(?:school|[a-z]+ school|primary|secondary)\b[^.!?;]*?,\s*(?:grade|class|std)\s+{N}\b", K::Grade, A::Grade),
             // "senior year, 17, and…".
@@ -322,6 +340,8 @@ struct Checks {
     comma_years_next: Regex,
     /// ", 12yo btw" closing a sentence: an aside about the writer.
     aside: Regex,
+    /// ", 46 years old, and I just found out…": the writer goes on.
+    and_i_next: Regex,
     /// The writer named in a clause: "i", "i'm", "i've", "me".
     first_person: Regex,
     /// Someone other than the writer, and the writer.
@@ -365,6 +385,7 @@ fn checks() -> &'static Checks {
         opening_next: compile(r"^\s*(?:$|[,.!:;]|today|now|here\b|this morning|this week|tonight)|^\s+(?:[a-z-]+\s+)?(?:lawyer|solicitor|accountant|manager|designer|programmer|coder|developer|dev|engineer|nurse|teacher|doctor|student|carer|cleaner|builder|electrician|plumber|chef|cook|driver|farmer|mechanic|cashier|waiter|waitress|barista|soldier|veteran|vet|retiree|pensioner|widow|widower|single (?:mom|mum|dad|mother|father)|mom|mum|dad|guy|gal|woman|man)\s*(?:$|[,.!:;]|here\b|and\b|from\b|who\b|with\b|in\b)|^\s+(?:[a-z-]+\s+){0,2}here\b|^\s+(?:grandma|grandpa|granny|grandad|grandmother|grandfather|stepmum|stepmom|stepdad|paramedic|mum|mom|dad|mother|father|guy|gal|lady|dude|woman|man|bloke|fella|lad|lass|chap|gent|gentleman)\b"),
         in_year: compile(r"^\s+in\s+(?:19|20)\d\d\b"),
         comma_years_next: compile(r"^\s*$|^\s+(?:[a-z]+\s+){0,2}here\b"),
+        and_i_next: compile(r"^\s*,?\s*(?:and|but)\s+(?:i|i'm|i've)\b"),
         aside: compile(r"^\s+(?:btw|fyi|fwiw|if (?:it|that) (?:matters|helps))\s*$"),
         first_person: compile(r"\b(?:i|i'm|i've|me)\b"),
         other: compile(r"\b(?:my|his|her|their|our|your|the|a|an|this|that|\d+)\s+(?:[a-z'-]+\s+){0,2}?(?:{REL})(?:s|'s)?\b|\b(?:this|that|the|some|a|an)\s+(?:[a-z'-]+\s+)?(?:boy|girl|guy|man|woman|lady|person|kid)s?\b|\b(?:he|she|they|he's|she's|they're|hes|shes|theyre|you're|youre|you are)\b|^(?:some\s+)?(?:kid|boy|girl|guy|someone|somebody)\b"),
@@ -505,8 +526,13 @@ fn age_of(rule: &Rule, caps: &Captures, prefix: &str, rest: &str) -> Option<u8> 
             let who = caps.name("who")?.as_str();
             let (head, parent_of) = who.split_once(" of ").map_or((who, false), |(h, _)| (h, true));
             // "Dad, 45, here": the writer, though "dad, 45" alone might be the father.
-            let here = c.here_next.is_match(rest);
-            if c.intro_bad.is_match(head) || (!parent_of && !here && c.intro_rel.is_match(who)) {
+            // "Teacher (29F)": a gender tag describes the writer.
+            let whole = caps.get(0).map_or("", |m| m.as_str());
+            let tagged = whole.trim_end_matches([')', ']', ' ']).ends_with(['f', 'm']);
+            let here = c.here_next.is_match(rest) || whole.ends_with("here") || tagged;
+            // Accented letters are letters here ("sofía" is not "sof" and "a").
+            let head: String = head.chars().map(|ch| if ch.is_ascii() { ch } else { 'x' }).collect();
+            if c.intro_bad.is_match(&head) || (!parent_of && !here && c.intro_rel.is_match(who)) {
                 return None;
             }
             (n()? + adjust, 3..=120)
@@ -588,7 +614,10 @@ fn years_old(caps: &Captures, prefix: &str, rest: &str) -> Option<i32> {
     let has_old = old.is_some() || matches!(yrs, "yo" | "y/o" | "y o");
     let rest = old.map_or(rest, |m| &rest[m.end()..]);
     if caps.name("comma").is_some() {
-        let ok = has_old && ((c.comma_years_next.is_match(rest) && c.first_person.is_match(prefix)) || c.aside.is_match(rest));
+        let ok = has_old
+            && ((c.comma_years_next.is_match(rest) && c.first_person.is_match(prefix))
+                || c.aside.is_match(rest)
+                || c.and_i_next.is_match(rest));
         return ok.then_some(0);
     }
     if strong {
@@ -746,6 +775,7 @@ struct Rewrites {
     school_year: Regex,
     numbers: Regex,
     ordinals: Regex,
+    big_oh: Regex,
 }
 
 fn rewrites() -> &'static Rewrites {
@@ -776,6 +806,10 @@ fn rewrites() -> &'static Rewrites {
             // "ima 13 yr old gurl": "I'm a".
             (compile(r"\bima\b"), "i'm a"),
             (compile(r"\b(?:sophmore|sophomor|sophmor)\b"), "sophomore"),
+            (compile(r"\bfiftean\b"), "fifteen"),
+            (compile(r"\b(?:sevnteen|seventeeen)\b"), "seventeen"),
+            (compile(r"\bonli\b"), "only"),
+            (compile(r"\bthrid\b"), "third"),
             (compile(r"\b(?:officialy|offically|oficially)\b"), "officially"),
             (compile(r"\belevn\b"), "eleven"),
             (compile(r"\b(?:tweleve|twelev|twleve)\b"), "twelve"),
@@ -807,6 +841,7 @@ fn rewrites() -> &'static Rewrites {
             UNITS[1..10].join("|"),
             UNITS.join("|")
         )),
+        big_oh: compile(r"\bbig\s+(\d)\s*-?\s*oh\b"),
         // Number words are digits by now: "twenty-first" is "20-first".
         ordinals: compile(&format!(
             r"\b(?:(?P<t>[2-9]0)[\s-]+)?(?P<o>{})\b|\b(?P<to>{})\b",
@@ -863,26 +898,26 @@ fn prepare_text(text: &str) -> String {
             None => unit(&c[0]).to_string(),
         }
     });
-    r.ordinals
-        .replace_all(&s, |c: &Captures| {
-            let n = match (c.name("o"), c.name("to")) {
-                (Some(o), _) => {
-                    let unit = ORDINALS.iter().position(|x| *x == o.as_str()).unwrap_or(0) + 1;
-                    unit + c.name("t").and_then(|t| t.as_str().parse::<usize>().ok()).unwrap_or(0)
-                }
-                (None, Some(to)) => (TENS_ORDINALS.iter().position(|x| *x == to.as_str()).unwrap_or(0) + 2) * 10,
-                _ => 0,
-            };
-            let suffix = match (n % 100, n % 10) {
-                (11..=13, _) => "th",
-                (_, 1) => "st",
-                (_, 2) => "nd",
-                (_, 3) => "rd",
-                _ => "th",
-            };
-            format!("{n}{suffix}")
-        })
-        .into_owned()
+    let s = r.ordinals.replace_all(&s, |c: &Captures| {
+        let n = match (c.name("o"), c.name("to")) {
+            (Some(o), _) => {
+                let unit = ORDINALS.iter().position(|x| *x == o.as_str()).unwrap_or(0) + 1;
+                unit + c.name("t").and_then(|t| t.as_str().parse::<usize>().ok()).unwrap_or(0)
+            }
+            (None, Some(to)) => (TENS_ORDINALS.iter().position(|x| *x == to.as_str()).unwrap_or(0) + 2) * 10,
+            _ => 0,
+        };
+        let suffix = match (n % 100, n % 10) {
+            (11..=13, _) => "th",
+            (_, 1) => "st",
+            (_, 2) => "nd",
+            (_, 3) => "rd",
+            _ => "th",
+        };
+        format!("{n}{suffix}")
+    });
+    // "the big five-oh" is "big 5-oh" by now.
+    r.big_oh.replace_all(&s, "big ${1}0").into_owned()
 }
 
 /// Age band for prompts and modes.
@@ -1708,5 +1743,39 @@ mod tests {
             ("yo soy 14 and i live in arizona", 14),
         ]);
         none(&["my dad, 45, is a builder", "a few weeks off work and I feel better"]);
+    }
+
+    #[test]
+    fn school_years_dashes_and_brackets_of_the_thirteenth_pass() {
+        ages(&[
+            ("im S3 and my pals are all vaping", 14),
+            ("S1 pupil here, the big school is scary", 12),
+            ("P6 and i lost my lunch money", 10),
+            ("im in middle school, 7th grade, and i eat lunch alone", 12),
+            ("im in 3rd year in a school in limerick", 15),
+            ("yo im finna be 16 tomorrow", 15),
+            ("im onli 8 and my sevnteen year old brother hits me", 8),
+            ("im doing my gcses, year 11, and i cant focus", 15),
+            ("senior yr, and nobody asked me to prom", 17),
+            ("year 12 now and my parents split up", 16),
+            ("u talkin to a 14 yr old btw", 14),
+            ("The big six-oh is next Friday and I feel ancient", 59),
+            ("Soy Mateo — 31 — and I can't sleep", 31),
+            ("Welder (44) here, back's gone and so is my marriage", 44),
+            ("Hi! I'm Zoë (19), new in Bristol", 19),
+            ("Teacher (29F), the marking never ends", 29),
+            ("Together 15 years, 41 years old, and I just found out she's leaving", 41),
+            ("Anyone else 52 and still scared of the dentist?", 52),
+            ("bday today, 30 at last", 30),
+            ("Namaste, meri age 38 hai and I am tired", 38),
+            ("Just a lonely 67-year-old widower", 67),
+            ("I am an old woman of 88 and my hands shake", 88),
+            ("I'm 60-something — fine, 64 — and newly single", 64),
+        ]);
+        none(&[
+            "i'm s3rious. i'm done",
+            "i'm a grandfather of four",
+            "My eldest is a freshman in college",
+        ]);
     }
 }
