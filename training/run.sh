@@ -13,6 +13,11 @@
 # README for the tolerance across machines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One thread per process; the six trainings (five folds, the final model) run side by side,
+# one process per core unless MIA_TRAIN_JOBS says otherwise.
+# (nproc before OMP_NUM_THREADS, which nproc obeys.)
+export MIA_TRAIN_JOBS="${MIA_TRAIN_JOBS:-$(nproc)}"
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 work="${MIA_TRAINING_DIR:-$PWD/target/training}"
 mkdir -p "$work/wheels"
 
