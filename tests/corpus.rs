@@ -126,8 +126,8 @@ fn holds(name: &str, contents: &str, f: Floors) {
 /// table, round 9 the decisions to keep the budget and to ship that larger table, round 10
 /// to keep it over one trained with round 13's data; since round 13, rounds 1–10 are the
 /// validation sets of the flag thresholds, `training/thresholds.py`, which round 11 judged;
-/// rounds 12 and 13 were written in round 14 and decided no tier; their age misses and the
-/// age sets' informed age forms); these floors only catch a change that makes the shipped
+/// rounds 12 and 13 were written in round 14 and decided no tier, round 14 in round 15 (it was
+/// kept to judge a retrain); their age misses and the age sets' informed age forms); these floors only catch a change that makes the shipped
 /// classifiers worse than the figures in the README (measured with the flag thresholds of
 /// round 13: `evaluation.jsonl` tier-3 recall 0.897, tier-2 0.931, tier-1 flagged 0.035;
 /// `evaluation-round2.jsonl` 0.913, 0.921, 0.024, age 0.989; `evaluation-round3.jsonl` 0.893,
@@ -137,8 +137,9 @@ fn holds(name: &str, contents: &str, f: Floors) {
 /// `evaluation-round8.jsonl` 0.848, 0.870, 0.007, age 0.984; `evaluation-round9.jsonl` 0.878,
 /// 0.853, 0.019, age 0.996; `evaluation-round10.jsonl` 0.888, 0.891, 0.022, age 0.996;
 /// `evaluation-round11.jsonl` 0.891, 0.852, 0.008, age 0.986; `evaluation-round12.jsonl` 0.874,
-/// 0.862, 0.011, age 0.989; `evaluation-round13.jsonl` 0.865, 0.871, 0.016, age 0.982 (the ages
-/// of the earlier sets as measured after round 14's age forms);
+/// 0.862, 0.011, age 0.989; `evaluation-round13.jsonl` 0.865, 0.871, 0.016, age 0.982;
+/// `evaluation-round14.jsonl` 0.867, 0.764, 0.027, age 0.987 (the ages of the earlier sets as
+/// measured after round 14's age forms);
 /// conversations reaching tier 3 24/26, safe ones raised 7/17; the second conversation set
 /// 79/80, 20/65; the third 72/73, 24/59; the fourth 76/76, 22/57).
 #[test]
@@ -171,13 +172,16 @@ fn evaluation_sets_hold_their_floors() {
          Floors { tier3: 430, tier1: 370, recall3: 0.84, recall2: 0.82, flagged1: 0.03, age: Some(0.97) }),
         ("evaluation-round13", include_str!("corpus/evaluation-round13.jsonl"),
          Floors { tier3: 430, tier1: 360, recall3: 0.83, recall2: 0.83, flagged1: 0.035, age: Some(0.96) }),
+        ("evaluation-round14", include_str!("corpus/evaluation-round14.jsonl"),
+         Floors { tier3: 440, tier1: 360, recall3: 0.84, recall2: 0.73, flagged1: 0.04, age: Some(0.97) }),
     ];
     for (name, contents, floors) in sets {
         holds(name, contents, floors);
     }
 
-    // The age sets (measured: 0.977, 0.996, 0.989, 0.991 and 0.941; the fifth judged the last
-    // pass of age forms blind).
+    // The age sets (measured after round 15's age forms: 0.977, 0.996, 0.991, 0.991, 0.998,
+    // 0.993, 0.996, 0.996, 0.984, 0.986 and 0.980; each from the fifth on judged one pass of age
+    // forms blind, training/ROUNDS.md).
     let age_sets = [
         ("evaluation-age", include_str!("corpus/evaluation-age.jsonl"), 200, 0.95),
         (
@@ -202,7 +206,43 @@ fn evaluation_sets_hold_their_floors() {
             "evaluation-age-round5",
             include_str!("corpus/evaluation-age-round5.jsonl"),
             550,
-            0.92,
+            0.97,
+        ),
+        (
+            "evaluation-age-round6",
+            include_str!("corpus/evaluation-age-round6.jsonl"),
+            540,
+            0.97,
+        ),
+        (
+            "evaluation-age-round7",
+            include_str!("corpus/evaluation-age-round7.jsonl"),
+            540,
+            0.97,
+        ),
+        (
+            "evaluation-age-round8",
+            include_str!("corpus/evaluation-age-round8.jsonl"),
+            540,
+            0.97,
+        ),
+        (
+            "evaluation-age-round9",
+            include_str!("corpus/evaluation-age-round9.jsonl"),
+            540,
+            0.96,
+        ),
+        (
+            "evaluation-age-round10",
+            include_str!("corpus/evaluation-age-round10.jsonl"),
+            540,
+            0.96,
+        ),
+        (
+            "evaluation-age-round11",
+            include_str!("corpus/evaluation-age-round11.jsonl"),
+            540,
+            0.96,
         ),
     ];
     for (name, contents, count, floor) in age_sets {
