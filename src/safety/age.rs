@@ -143,8 +143,9 @@ fn rules() -> &'static [Rule] {
             r(r"\bi'm\s+[a-z]+\s+from\s+[a-z]+(?:\s+[a-z]+)?\s*,\s*{N}|(?:^|[,;]\s*)umur\s+(?P<n2>\d{1,3})|^saya\s+(?P<n3>\d{1,3})\s+tahun|\b(?:is|aged)\s+(?P<n4>\d{1,3})\s+(?:like me|like myself|same as me)\b", K::Stated(0), A::Age),
             // "I am a Secondary 3 student from Hong Kong aged 15", "…, 16 years of age".
             r(r"\bi'm\s+[^.!?;]*?\baged\s+{N}\b|\bi'm\s+[^.!?;]*?,\s*(?P<n2>\d{1,3})\s+(?:years\s+(?:old|of age)|yrs\s+old)\s*(?:,|and\b|$)", K::Continued, A::Any),
-            // "(15, shy, new in town)", "its me again, (10)".
+            // "As someone who is 35 and…".
             r(r"\bas someone who(?:'s| is)\s+{N}\b", K::Stated(0), A::Age),
+            // "(15, shy, new in town)" opening a sentence, "its me again, (10)".
             r(r"^\(\s*(?P<n>[89]|[1-9][0-9])\s*,\s*[a-z]+(?:\s*,|\s*\)|\s+[a-z]+)|\bme again\s*,?\s*\(\s*(?P<n2>\d{1,3})\s*\)|\bme again\s*,?\s*the\s+(?P<n3>\d{1,3})\s*-?\s*(?:years?|yrs?|yo)\b", K::Stated(0), A::Any),
             // "Name: Douglas Age: 58 Reason…", "DOB hidden | Age: 41 | Concern…".
             r(r"(?:^|[|,;(]\s*|\b[a-z]+\s*[:=]\s*[a-z]+(?:\s+[a-z]+){0,2}\s+)age\s*[:=]\s*{N}\b", K::Stated(0), A::Tag),
@@ -235,7 +236,7 @@ fn rules() -> &'static [Rule] {
             r(r"\bat\s+the\s+(?:ripe|grand)\s+(?:old\s+)?age\s+of\s+{N}{FRAC}|\b(?:mum|mom|dad|mother|father|parent)\s+of\s+[^,.!?;]{1,25},\s*(?P<n2>\d{1,3})\s+myself\b", K::Stated(0), A::Any),
             // Jamaican "mi 13 an…", Welsh "dw i'n 9 oed", "girl 11 and…", "a gentleman of 78".
             r(r"(?:^{START}|[,;]\s*|\b(?:an|and)\s+)mi\s+(?:a\s+)?{N}\b|\b(?:i'n|rwy'n|dwi'n)\s+(?P<n2>\d{1,3})\s+oed\b|(?:\b(?:myself|me)\s*,?\s+|\bas\s+|\bi'm\s+)an?\s+(?:old\s+)?(?:gentleman|lady|man|woman|widow|widower|pensioner|person|girl|boy)\s+of\s+(?P<n4>1[3-9]|[2-9][0-9]|1[0-2][0-9])\b", K::Stated(0), A::Age),
-            // Secondary forms (Malaysia, Singapore, Kenya…): "form 2 this year", "sec 1 student".
+            // Secondary forms (Malaysia, Singapore; form 1 is 13): "form 2 this year", "sec 1 student".
             r(r"(?:{START}|\b(?:i'm|i'm in|in|i'm an?)\s+)(?:form|sec)\s*(?P<n>[1-5])\b", K::Stated(12), A::School),
             // A tag after what the writer is: "I'm a 2nd year nursing student (20F)".
             r(r"\bi'm\s+[^.!?;()]*?[(\[]\s*(?P<n>\d{2})\s*/?\s*[mf]\s*[)\]]", K::Continued, A::Any),
@@ -292,7 +293,6 @@ fn rules() -> &'static [Rule] {
             r(r"^{START}(?P<lvl3>freshman|sophomore|junior)\s+here\b|^{START}(?P<lvl>freshman|sophomore|junior)(?:\s+here)?\s*$|^{START}(?P<lvl2>freshman|sophomore)(?:\s+here)?\s*(?:,|\s+and\s+(?:i|i'm|my|like|already|still|just|honestly)\b)", K::Level(14), A::School),
             // "sophomore year is rough", "senior year and every weekend…" (high school).
             r(r"(?:^{START}|\b(?:my|this|in|it's|its)\s+)(?P<lvl>freshman|sophomore|junior|senior)\s+year\s+(?:is|and|has|starts|so far|sucks|feels|rn|right now|of high school)\b", K::Level(14), A::Any),
-            // A bare number opening the sentence: "12", "12 here", "13 and a half".
             // "Year 3 at school in Perth", "grade 6 at primary".
             r(r"^{START}(?:grade|class|std|standard)\s+{N}(?:th)?\s+(?:at|in)\s+(?:(?:a|an|the|my)\s+)?(?:primary|secondary|school|high school|middle school|elementary)\b", K::Grade, A::Any),
             r(r"^{START}(?:year|yr)\s*{N}\s+(?:at|in)\s+(?:(?:a|an|the|my)\s+)?(?:primary|secondary|school|high school|middle school)\b|\bi'm\s+an?\s+(?:year|yr)\s*(?P<n2>\d{1,2})\b", K::UkYear, A::Grade),
