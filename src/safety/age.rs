@@ -410,7 +410,7 @@ fn checks() -> &'static Checks {
         and_i_next: compile(r"^\s*,?\s*(?:and|but)\s+(?:i|i'm|i've)\b"),
         aside: compile(r"^\s+(?:btw|fyi|fwiw|if (?:it|that) (?:matters|helps))\s*$"),
         first_person: compile(r"\b(?:i|i'm|i've|me)\b"),
-        other: compile(r"\b(?:my|his|her|their|our|your|the|a|an|this|that|\d+)\s+(?:[a-z'-]+\s+){0,2}?(?:{REL})(?:s|'s)?\b|\b(?:this|that|the|some|a|an)\s+(?:[a-z'-]+\s+)?(?:boy|girl|guy|man|woman|lady|person|kid)s?\b|\b(?:he|she|they|he's|she's|they're|hes|shes|theyre|you're|youre|you are)\b|^(?:some\s+)?(?:kid|boy|girl|guy|someone|somebody)\b|\b(?:children|people|kids|students|pupils|boys|girls|adults|twins|teens|teenagers)\s+aged\b|\b(?:i teach|teaching|my class|my pupils|my students)\b"),
+        other: compile(r"\b(?:my|his|her|their|our|your|the|a|an|this|that|\d+)\s+(?:[a-z'-]+\s+){0,2}?(?:{REL})(?:s|'s)?\b|\b(?:this|that|the|some|a|an)\s+(?:[a-z'-]+\s+)?(?:boy|girl|guy|man|woman|lady|person|kid)s?\b|\b(?:he|she|they|he's|she's|they're|hes|shes|theyre|you're|youre|you are)\b|^(?:some\s+)?(?:kid|boy|girl|guy|someone|somebody)\b|^(?:{REL})s?\s+(?:is|was|turns|turned|has|had|says|said|just|will|keeps|and)\b|\b(?:children|people|kids|students|pupils|boys|girls|adults|twins|teens|teenagers)\s+aged\b|\b(?:i teach|teaching|my class|my pupils|my students)\b"),
         // "i'm a girl", "as a boy" name the writer, ending where `other` would.
         me: compile(r"\b(?:i'm|as|being)\s+(?:an?|the)\s+(?:[a-z'-]+\s+)?(?:boy|girl|guy|man|woman|lady|person|kid|mom|mum|mother|dad|father|parent|grandma|grandpa|grandmother|grandfather|wife|husband)s?\b|\b(?:i|i'm|me|i've|i'll|myself|we're)\b"),
         self_start: compile(r"^(?:i'm|i|me|my|myself|i'll|i've|we're|we|in my)\b"),
@@ -1887,6 +1887,8 @@ mod tests {
             "Form 2 is due tomorrow and I haven't started",
             "Can i be 13 and have instagram?",
             "i'm elven!",
+            "grandma is turning 80 on sunday and we're having a big party",
+            "mum turns 50 next week",
         ]);
         ages(&[
             ("i need help. 13", 13),
