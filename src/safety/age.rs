@@ -15,7 +15,7 @@
 //! hypothetical or past ("when I'm 18", "back in") nor, for patterns without "I", about
 //! someone else ("my brother is almost 14").
 
-use regex::{Captures, Regex};
+use regex::{Captures, Regex, RegexSet};
 use std::sync::OnceLock;
 
 use crate::safety::normalize;
@@ -96,12 +96,26 @@ enum After {
 }
 
 struct Rule {
-    re: Regex,
+    /// The pattern as compiled: families expanded, ASCII classes.
+    pattern: String,
+    /// Compiled on first use: `rule_set` tells which families can match, and most never do.
+    re: OnceLock<Regex>,
     kind: Kind,
     after: After,
 }
 
+impl Rule {
+    fn re(&self) -> &Regex {
+        self.re.get_or_init(|| Regex::new(&self.pattern).expect("the set compiled it"))
+    }
+}
+
 fn compile(pattern: &str) -> Regex {
+    Regex::new(&expand(pattern)).unwrap_or_else(|e| panic!("{pattern}: {e}"))
+}
+
+/// A pattern with its families (`{N}`, `{START}`…) expanded, in the form `normalize::regex` compiles.
+fn expand(pattern: &str) -> String {
     let p = pattern
         .replace("{N}", NUM)
         .replace("{FRAC}", FRAC)
@@ -112,7 +126,7 @@ fn compile(pattern: &str) -> Regex {
         .replace("{DECADE}", DECADE)
         .replace("{REL}", REL)
         .replace("{NAME}", NAME);
-    normalize::regex(&p).unwrap_or_else(|e| panic!("{pattern}: {e}"))
+    normalize::ascii(&p)
 }
 
 /// The families, most explicit first: the first accepted match in a sentence wins.
@@ -121,7 +135,7 @@ fn rules() -> &'static [Rule] {
     R.get_or_init(|| {
         use After as A;
         use Kind as K;
-        let r = |p: &str, kind, after| Rule { re: compile(p), kind, after };
+        let r = |p: &str, kind, after| Rule { pattern: expand(p), re: OnceLock::new(), kind, after };
         vec![
             // "I'm 50-something — 53 to be exact", "a 50-something... fine, 54".
             r(r"\bi'm\s+(?:an?\s+)?\d0\s*-?\s*something\b[^0-9]{0,30}?\b{N}\s+(?:to be exact|to be precise|exactly|actually)\b|\bi'm\s+(?:an?\s+)?\d0\s*-?\s*something\b[^0-9]{0,20}?\b(?:fine|ok|okay|well|actually)\s*,?\s*(?P<n2>\d{1,3})\b", K::Stated(0), A::Any),
@@ -315,6 +329,13 @@ fn rules() -> &'static [Rule] {
     })
 }
 
+/// All the families in one set: one pass over a sentence tells which of them can match at all,
+/// so a sentence full of numbers is not searched some 180 times.
+fn rule_set() -> &'static RegexSet {
+    static S: OnceLock<RegexSet> = OnceLock::new();
+    S.get_or_init(|| RegexSet::new(rules().iter().map(|r| r.pattern.as_str())).unwrap_or_else(|e| panic!("age rules: {e}")))
+}
+
 /// Small checks on the text around a match.
 struct Checks {
     /// What may follow an age.
@@ -426,6 +447,7 @@ fn checks() -> &'static Checks {
 /// Compiles every pattern now rather than on the first message.
 pub fn prepare() {
     rules();
+    rule_set();
     checks();
     rewrites();
     detect("");
@@ -472,8 +494,12 @@ fn detect_in(s: &str, opening: bool) -> Option<u8> {
     if !s.bytes().any(|b| b.is_ascii_digit()) && !c.worded.is_match(s) {
         return None;
     }
-    for rule in rules() {
-        for caps in rule.re.captures_iter(s) {
+    let hits = rule_set().matches(s);
+    for (i, rule) in rules().iter().enumerate() {
+        if !hits.matched(i) {
+            continue;
+        }
+        for caps in rule.re().captures_iter(s) {
             let Some(m) = caps.get(0) else { continue };
             let (prefix, rest) = (&s[..m.start()], &s[m.end()..]);
             if matches!(rule.after, After::Bare) && !opening && rest.trim().is_empty() {

@@ -5,12 +5,16 @@
 /// classes: `\b`, `\w`, `\d` and `\s` mean their ASCII forms, which keeps compilation
 /// fast and the wasm small (no Unicode tables).
 pub fn regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
-    let ascii = pattern
+    regex::Regex::new(&ascii(pattern))
+}
+
+/// The pattern `regex` compiles: `\b`, `\w`, `\d` and `\s` in their ASCII forms.
+pub fn ascii(pattern: &str) -> String {
+    pattern
         .replace(r"\b", r"(?-u:\b)")
         .replace(r"\w", "[0-9a-z_]")
         .replace(r"\d", "[0-9]")
-        .replace(r"\s", r"[ \t\n]");
-    regex::Regex::new(&ascii)
+        .replace(r"\s", r"[ \t\n]")
 }
 
 /// Lower case, straight quotes, single spaces.
