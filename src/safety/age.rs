@@ -577,12 +577,11 @@ fn age_of(rule: &Rule, caps: &Captures, prefix: &str, rest: &str) -> Option<u8> 
         Kind::Intro => {
             // "dad of a newborn, 38" is the writer; "friend of a friend, 17" is not.
             let who = caps.name("who")?.as_str();
-            let (head, of) = who.split_once(" of ").map_or((who, false), |(h, _)| (h, true));
-            let parent_of = of && c.parent.is_match(head);
+            let (before_of, of) = who.split_once(" of ").map_or((who, false), |(h, _)| (h, true));
+            let parent_of = of && c.parent.is_match(before_of);
             // Accented letters are letters here ("sofía" is not "sof" and "a").
-            let head: String = head.chars().map(|ch| if ch.is_ascii() { ch } else { 'x' }).collect();
-            let last = head.rsplit(' ').next().unwrap_or("");
-            // "Teacher of 20 years, 44 now": a job held, not a relative.
+            let words: String = before_of.chars().map(|ch| if ch.is_ascii() { ch } else { 'x' }).collect();
+            let last = words.rsplit(' ').next().unwrap_or("");
             // "Dad, 45, here" and a sign-off ("- Grandma, 78") name the writer; "Little
             // brother (8)" and "Boyfriend (19M)" do not.
             let whole = caps.get(0).map_or("", |m| m.as_str());
@@ -590,11 +589,12 @@ fn age_of(rule: &Rule, caps: &Captures, prefix: &str, rest: &str) -> Option<u8> 
             let signed = caps.name("sign").is_some();
             // "Jumped (10m)": after a verb the tag is a measure.
             let tagged = caps.name("g").or_else(|| caps.name("g2")).is_some();
-            if c.intro_bad.is_match(&head) || (tagged && (last.ends_with("ed") || last.ends_with("ing"))) {
+            if c.intro_bad.is_match(&words) || (tagged && (last.ends_with("ed") || last.ends_with("ing"))) {
                 return None;
             }
+            // "Teacher of 20 years, 44 now": a job held, not a relative.
             let tenure = of && c.tenure.is_match(who);
-            if !parent_of && !tenure && !here && !signed && c.intro_rel.is_match(&head) {
+            if !parent_of && !tenure && !here && !signed && c.intro_rel.is_match(&words) {
                 return None;
             }
             (n()? + adjust, 3..=120)
