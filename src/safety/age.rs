@@ -479,13 +479,16 @@ pub fn detect(text: &str) -> Option<u8> {
     }
     // A number alone is an age only in the opening sentences ("hi mia! 12."), not after
     // something said ("i counted the pills. 48.").
+    let c = checks();
     let mut opening = true;
-    let age = sentences(&text).find_map(|s| {
+    // Bound so that the iterator borrowing `text` is dropped before it.
+    let found = sentences(&text).find_map(|s| {
         let age = detect_in(s, opening);
-        opening &= (s.split_whitespace().count() <= 3 || checks().name_here.is_match(s)) && !checks().told.is_match(s);
+        // Once a sentence is more than a greeting, no later one opens the message.
+        opening = opening && (s.split_whitespace().count() <= 3 || c.name_here.is_match(s)) && !c.told.is_match(s);
         age
     });
-    age
+    found
 }
 
 fn detect_in(s: &str, opening: bool) -> Option<u8> {
