@@ -18,6 +18,12 @@ cd "$(dirname "$0")/.."
 # (nproc before OMP_NUM_THREADS, which nproc obeys.)
 export MIA_TRAIN_JOBS="${MIA_TRAIN_JOBS:-$(nproc)}"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+# OpenBLAS picks its kernels by CPU, and kernels sum in different orders: on one machine the
+# same inputs gave another model under its own (SkylakeX) kernels than under Haswell's (round 16,
+# training/ROUNDS.md). Haswell's (AVX2) run on any x86-64 CPU of the last decade, so pinning them
+# should make a training the same on any such machine (not yet tried on a second one); set
+# OPENBLAS_CORETYPE to override.
+export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-Haswell}"
 work="${MIA_TRAINING_DIR:-$PWD/target/training}"
 mkdir -p "$work/wheels"
 
