@@ -24,12 +24,18 @@ fn main() {
     per_message.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let pct = |p: f64| per_message[((per_message.len() as f64 - 1.0) * p) as usize];
     let mean = per_message.iter().sum::<f64>() / per_message.len() as f64;
+    // Mean µs of 20 calls.
+    let time = |f: &dyn Fn()| {
+        let start = Instant::now();
+        for _ in 0..20 {
+            f();
+        }
+        start.elapsed().as_nanos() as f64 / 20.0 / 1000.0
+    };
     let long = "I have been feeling really low lately and I don't know who to talk to. ".repeat(55);
-    let start = Instant::now();
-    for _ in 0..20 {
+    let long_us = time(&|| {
         black_box(mia_server::evaluation::verdict(black_box(&long)));
-    }
-    let long_us = start.elapsed().as_nanos() as f64 / 20.0 / 1000.0;
+    });
     println!("classify (safety + age + mode), native, {} messages x {rounds}:", texts.len());
     println!("  rule compilation, once per process: {:.1} ms", compile.as_secs_f64() * 1000.0);
     println!(
@@ -46,13 +52,6 @@ fn main() {
         .chars()
         .take(4000)
         .collect();
-    let time = |f: &dyn Fn()| {
-        let start = Instant::now();
-        for _ in 0..20 {
-            f();
-        }
-        start.elapsed().as_nanos() as f64 / 20.0 / 1000.0
-    };
     let all_us = time(&|| {
         black_box(mia_server::evaluation::verdict(black_box(&numbers)));
     });
