@@ -21,15 +21,16 @@ SETS = ["evaluation", "evaluation-round2", "evaluation-round3", "evaluation-roun
 
 def main():
     binary, T.DATA = sys.argv[1], Path(sys.argv[3])
-    items, _, Y, S, X, V0 = T.prepare(binary, Path(sys.argv[2]))
-    rest = T.kept(len(Y), T.folds(len(Y), T.FOLDS)[0])
-    p = T.train(T.take(S, rest), X[rest], Y[rest], V0)
+    items, _, Y, P, X, V0 = T.prepare(binary, Path(sys.argv[2]))
+    train = np.ones(len(Y), bool)
+    train[T.folds(len(Y), T.FOLDS)[0]] = False
+    p = T.train(P[train], X[train], Y[train], V0)
     recalls = []
     for name in sys.argv[4:] or SETS:
         lines = [json.loads(l) for l in (T.ROOT / "tests" / "corpus" / f"{name}.jsonl").read_text().splitlines() if l.strip()]
         lines = [l for l in lines if l.get("tier") in (1, 2, 3)]
         f = T.features(binary, [l["text"] for l in lines])
-        prob = T.predict(p, T.sequences(f), T.hashed(f))
+        prob = T.predict(p, T.pooling(f, len(V0)), T.hashed(f))
         tiers = np.array([l["tier"] for l in lines])
         danger, anything = prob[:, :4].max(axis=1), prob.max(axis=1)
         r3 = (danger[tiers == 3] > np.quantile(danger[tiers == 1], 0.97)).mean()

@@ -1,10 +1,9 @@
 """Trains the safety model's head on the training corpus; writes `head.bin`.
 
 The features come from the Rust code itself (`mia-classify --features`), so training and
-serving read messages the same way. The model: two poolings of a static embedding (the
-mean of the word pieces, and the largest mean of any WINDOW consecutive pieces, per
-dimension) through one hidden ReLU layer, plus a linear model over hashed n-grams; one
-sigmoid per category; minibatch Adam with a fixed seed (deterministic on one machine).
+serving read messages the same way. The model: a mean-pooled static embedding through
+one hidden ReLU layer, plus a linear model over hashed n-grams; one sigmoid per
+category; minibatch Adam with a fixed seed (deterministic on one machine).
 
 Thresholds: per category, from out-of-fold predictions (k-fold on the training
 corpus), the lowest that keeps the false-flag rate on messages without that category
@@ -44,12 +43,6 @@ LR_TABLE = float(os.environ.get("MIA_LR_TABLE", 0.002))
 L2_TABLE = float(os.environ.get("MIA_L2_TABLE", 1e-3))
 BATCH = int(os.environ.get("MIA_BATCH", 128))
 SEED = 7
-# The window of the second pooling, in word pieces (about four words): the largest window
-# mean per dimension keeps a few words read together ("bought the rope") from being averaged
-# away in a long message (SWEM-hier, Shen et al. 2018). Chosen before training, not tuned.
-WINDOW = int(os.environ.get("MIA_WINDOW", 6))
-if WINDOW < 1:
-    raise SystemExit("train: MIA_WINDOW must be at least 1")
 # Out-of-fold share of tier-1 messages flagged, at most: of the ordinary ones (everyday
 # chat, the sources below) and of all of them. Most of the training's tier-1 messages are
 # written to look dangerous (safe twins of danger lines), so the budget that matters to a
@@ -175,76 +168,6 @@ def pooling(feats, vocab_size):
     return sparse.csr_matrix((vals, (rows, cols)), shape=(len(feats), vocab_size), dtype=np.float32)
 
 
-def sequences(feats):
-    """Every message's word pieces in order, flat: (ids, offsets), message i being
-    ids[offsets[i]:offsets[i + 1]]."""
-    lens = np.array([len(f["pieces"]) for f in feats], np.int64)
-    offsets = np.zeros(len(feats) + 1, np.int64)
-    np.cumsum(lens, out=offsets[1:])
-    ids = np.fromiter((x for f in feats for x in f["pieces"]), np.int64, int(offsets[-1]))
-    return ids, offsets
-
-
-def take(seqs, idx):
-    """The sequences of messages `idx`, in that order, as `sequences` gives them."""
-    ids, offsets = seqs
-    starts, lens = offsets[idx], offsets[np.asarray(idx) + 1] - offsets[idx]
-    out = np.zeros(len(lens) + 1, np.int64)
-    np.cumsum(lens, out=out[1:])
-    at = np.arange(out[-1]) - np.repeat(out[:-1], lens) + np.repeat(starts, lens)
-    return ids[at], out
-
-
-def pool(R, offsets, window=None):
-    """The two poolings of each message's rows R (its pieces' embeddings, messages one after
-    another): the mean, and per dimension the largest mean of `window` (default WINDOW)
-    consecutive rows (of all of them when the message is shorter). Zero for a message without
-    pieces. Also returns what `unpool` needs."""
-    window = window or WINDOW
-    lens = np.diff(offsets)
-    n, d = len(lens), R.shape[1]
-    has = lens > 0
-    E = np.zeros((n, d), np.float32)
-    H = np.zeros((n, d), np.float32)
-    m = np.minimum(lens, window)
-    k = np.where(has, lens - m + 1, 0)
-    # Message i's windows are W[first[i] : first[i] + k[i]]; window j covers rows lo[j]..lo[j] + den[j].
-    first = np.zeros(n, np.int64)
-    np.cumsum(k[:-1], out=first[1:])
-    seg = np.repeat(np.arange(n), k)
-    lo = offsets[:-1][seg] + np.arange(k.sum()) - first[seg]
-    den = m[seg]
-    prefix = np.zeros((len(R) + 1, d), np.float64)
-    np.cumsum(R, axis=0, out=prefix[1:])
-    W = ((prefix[lo + den] - prefix[lo]) / den[:, None]).astype(np.float32)
-    if has.any():
-        E[has] = (np.add.reduceat(R, offsets[:-1][has], axis=0) / lens[has, None]).astype(np.float32)
-        H[has] = np.maximum.reduceat(W, first[has], axis=0)
-    return E, H, (lens, has, first[has], seg, lo, den, W)
-
-
-def unpool(gE, gH, H, cache):
-    """The gradient on each row R given those on the two poolings: the mean passes 1/len of
-    its gradient to every row; the window pooling passes its gradient, divided by the window
-    size, to the rows of the window that gave the largest mean (shared equally when several
-    windows tie, as they do whenever a piece recurs exactly a window apart)."""
-    lens, has, firsts, seg, lo, den, W = cache
-    dR = np.repeat(gE / np.maximum(lens, 1).astype(np.float32)[:, None], lens, axis=0)
-    top = W == H[seg]
-    ties = np.ones_like(H)
-    if len(firsts):
-        ties[has] = np.add.reduceat(top.astype(np.float32), firsts, axis=0)
-    G = np.where(top, gH[seg] / ties[seg], np.float32(0)) / den.astype(np.float32)[:, None]
-    # Each window's gradient onto its rows lo..lo+den, as a difference array (lo and lo+den
-    # are each distinct across windows, so the fancy-index updates do not collide); float64,
-    # so that no rounding leaks from one message's rows into the next one's.
-    D = np.zeros((len(dR) + 1, dR.shape[1]), np.float64)
-    D[lo] += G
-    D[lo + den] -= G
-    dR += np.cumsum(D[:-1], axis=0).astype(np.float32)
-    return dR
-
-
 def hashed(feats):
     rows, cols, vals = [], [], []
     for i, f in enumerate(feats):
@@ -285,14 +208,14 @@ def adam(p, m, v2, grads, step, scratch):
         p[key] -= a
 
 
-def train(S, X, Y, V0, seed=SEED):
+def train(P, X, Y, V0, seed=SEED):
     """Minibatch Adam on everything, the embedding table included (kept near its
     distilled start by an L2 pull), so unseen pieces keep the teacher's meaning."""
     rng = np.random.default_rng(seed)
-    n, d, k = len(Y), V0.shape[1], Y.shape[1]
+    n, d, k = P.shape[0], V0.shape[1], Y.shape[1]
     p = {
         "v": V0.copy(),
-        "w1": (rng.standard_normal((HIDDEN, 2 * d)) * np.sqrt(1.0 / d)).astype(np.float32),
+        "w1": (rng.standard_normal((HIDDEN, d)) * np.sqrt(2.0 / d)).astype(np.float32),
         "b1": np.zeros(HIDDEN, np.float32),
         "w2": (rng.standard_normal((k, HIDDEN)) * np.sqrt(1.0 / HIDDEN)).astype(np.float32),
         "b2": np.zeros(k, np.float32),
@@ -305,45 +228,35 @@ def train(S, X, Y, V0, seed=SEED):
     m = {key: np.zeros_like(v) for key, v in p.items()}
     v2 = {key: np.zeros_like(v) for key, v in p.items()}
     scratch = {key: (np.empty_like(v), np.empty_like(v)) for key, v in p.items()}
-    gv = np.empty_like(V0)
+    pull = np.empty_like(V0)
     step = 0
     for _ in range(EPOCHS):
         order = rng.permutation(n)
         for start in range(0, n, BATCH):
             idx = order[start : start + BATCH]
-            ids, offsets = take(S, idx)
-            Xb, Yb = X[idx], Y[idx]
-            E, H, cache = pool(p["v"][ids], offsets)
-            A = np.hstack([E, H])
-            zh = A @ p["w1"].T + p["b1"]
+            Pb, Xb, Yb = P[idx], X[idx], Y[idx]
+            E = Pb @ p["v"]
+            zh = E @ p["w1"].T + p["b1"]
             h = np.maximum(zh, 0)
             prob = sigmoid(h @ p["w2"].T + Xb @ p["t"] + p["b2"])
             g = (prob - Yb) * weight[idx] * (n / len(idx))
             gh = (g @ p["w2"]) * (zh > 0)
-            gA = gh @ p["w1"]
-            dR = unpool(gA[:, :d], gA[:, d:], H, cache)
-            # The table's gradient: its pull to the start, L2_TABLE * (v - V0), written in
-            # place, plus each piece's rows' gradients summed (pieces sorted, then reduceat).
-            np.subtract(p["v"], V0, out=gv)
-            gv *= L2_TABLE
-            if len(ids):
-                by = np.argsort(ids, kind="stable")
-                sid = ids[by]
-                starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
-                gv[sid[starts]] += np.add.reduceat(dR[by], starts, axis=0)
             grads = {
                 "w2": g.T @ h + L2_DENSE * p["w2"],
                 "b2": g.sum(axis=0),
                 "t": np.asarray(Xb.T @ g) + L2_SPARSE * p["t"],
-                "w1": gh.T @ A + L2_DENSE * p["w1"],
+                "w1": gh.T @ E + L2_DENSE * p["w1"],
                 "b1": gh.sum(axis=0),
-                "v": gv,
+                "v": np.asarray(Pb.T @ (gh @ p["w1"])),
             }
+            # The table's pull to its start, L2_TABLE * (v - V0), without new arrays.
+            np.subtract(p["v"], V0, out=pull)
+            pull *= L2_TABLE
+            grads["v"] += pull
             step += 1
             adam(p, m, v2, grads, step, scratch)
     # The rows training saw ship whole; the others (still their distilled start) short.
-    p["full"] = np.zeros(len(V0), bool)
-    p["full"][S[0]] = True
+    p["full"] = np.asarray(P.getnnz(axis=0) > 0).ravel()
     return p
 
 
@@ -385,17 +298,10 @@ def shipped(p):
     return {**p, "t": q.astype(np.float32) * scale, "v": qv.astype(np.float32) * vscale[:, None]}
 
 
-def predict(p, S, X, chunk=1024):
-    """The probabilities the Rust code gives, from the quantised parameters, `chunk`
-    messages at a time."""
+def predict(p, P, X):
     p = shipped(p)
-    out = []
-    for start in range(0, len(S[1]) - 1, chunk):
-        ids, offsets = take(S, np.arange(start, min(start + chunk, len(S[1]) - 1)))
-        E, H, _ = pool(p["v"][ids], offsets)
-        h = np.maximum(np.hstack([E, H]) @ p["w1"].T + p["b1"], 0)
-        out.append(sigmoid(h @ p["w2"].T + X[start : start + chunk] @ p["t"] + p["b2"]))
-    return np.vstack(out) if out else np.zeros((0, len(CATEGORIES)), np.float32)
+    h = np.maximum((P @ p["v"]) @ p["w1"].T + p["b1"], 0)
+    return sigmoid(h @ p["w2"].T + X @ p["t"] + p["b2"])
 
 
 def quantile_thresholds(oof, tiers, budget):
@@ -471,11 +377,6 @@ def write_standing(path, standing):
             f.write(f"{rule}  # {hits}/{n}\n")
 
 
-def kept(n, held):
-    """The indices of 0..n not in `held`, in order: a fold's training messages."""
-    return np.flatnonzero(~np.isin(np.arange(n), held))
-
-
 def folds(n, k, seed=SEED):
     order = np.random.default_rng(seed).permutation(n)
     return [order[i::k] for i in range(k)]
@@ -535,15 +436,11 @@ def write_embeddings(path, v, full):
 
 
 def write_head(path, p, th, bar, dim):
-    """MIAH, version 5: categories k, dim, HIDDEN, BUCKETS, WINDOW (u32); the n-gram table's
-    k f32 scales and its BUCKETS x k int8 values; w1 (HIDDEN rows of 2 dim: the mean's
-    weights, then the window pooling's), b1, w2 (k x HIDDEN), b2, training's k thresholds and
-    the rule bar, all f32."""
     q, scale = quantise(p)
     k = len(CATEGORIES)
     with open(path, "wb") as f:
         f.write(b"MIAH")
-        f.write(np.array([5, k, dim, HIDDEN, BUCKETS, WINDOW], dtype="<u4").tobytes())
+        f.write(np.array([4, k, dim, HIDDEN, BUCKETS], dtype="<u4").tobytes())
         f.write(scale.astype("<f4").tobytes())
         f.write(q.tobytes())
         f.write(p["w1"].astype("<f4").tobytes())
@@ -571,7 +468,7 @@ def write_thresholds(path, th, note):
 
 def prepare(binary, distilled):
     """The corpus with its features and labels (a labelled-corpus danger line takes the
-    categories its rules name), and the model's inputs: piece sequences, hashed buckets, starting table."""
+    categories its rules name), and the model's inputs: pooling, hashed buckets, starting table."""
     items = load_corpus()
     feats = features(binary, [t for t, _, _ in items])
     for i, (text, cats, source) in enumerate(items):
@@ -580,11 +477,10 @@ def prepare(binary, distilled):
             items[i] = (text, named, source)
     Y = np.array([[1.0 if c in cats else 0.0 for c in CATEGORIES] for _, cats, _ in items], np.float32)
     V0 = load_embeddings(distilled)
-    # Scaled so that a mean-pooled message is about unit length at the start (its window
-    # pooling, a largest mean, starts somewhat longer).
-    S, X = sequences(feats), hashed(feats)
-    V0 = V0 / np.median(np.linalg.norm(pooling(feats, len(V0)) @ V0, axis=1))
-    return items, feats, Y, S, X, V0
+    # Scaled so that a pooled message is about unit length at the start.
+    P, X = pooling(feats, len(V0)), hashed(feats)
+    V0 = V0 / np.median(np.linalg.norm(P @ V0, axis=1))
+    return items, feats, Y, P, X, V0
 
 
 # The inputs every training job reads; forked workers inherit them without a copy.
@@ -594,12 +490,13 @@ _SHARED = {}
 def fit(held):
     """One job: a fold's out-of-fold predictions (`held` the indices left out), or the
     final model's parameters (`held` None)."""
-    S, X, Y, V0 = (_SHARED[k] for k in ("S", "X", "Y", "V0"))
+    P, X, Y, V0 = (_SHARED[k] for k in ("P", "X", "Y", "V0"))
     if held is None:
-        return train(S, X, Y, V0)
-    rest = kept(len(Y), held)
-    p = train(take(S, rest), X[rest], Y[rest], V0)
-    return predict(p, take(S, held), X[held])
+        return train(P, X, Y, V0)
+    mask = np.ones(len(Y), bool)
+    mask[held] = False
+    p = train(P[mask], X[mask], Y[mask], V0)
+    return predict(p, P[held], X[held])
 
 
 def fit_all(jobs):
@@ -613,7 +510,7 @@ def fit_all(jobs):
 
 def main():
     binary, distilled, model_dir, fixture = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
-    items, feats, Y, S, X, V0 = prepare(binary, distilled)
+    items, feats, Y, P, X, V0 = prepare(binary, distilled)
     texts = [t for t, _, _ in items]
     sources = np.array([s for _, _, s in items])
     tiers = np.array([3 if any(Y[i, :4]) else 2 if Y[i, 4] else 1 for i in range(len(Y))])
@@ -624,7 +521,7 @@ def main():
 
     oof = np.zeros_like(Y)
     held_out = list(folds(len(Y), FOLDS))
-    _SHARED.update(S=S, X=X, Y=Y, V0=V0)
+    _SHARED.update(P=P, X=X, Y=Y, V0=V0)
     results = fit_all(held_out + ([] if "--cv" in sys.argv else [None]))
     for i, held in enumerate(held_out):
         oof[held] = results[i]
@@ -651,7 +548,7 @@ def main():
     write_head(model_dir / "head.bin", p, th, bar, V0.shape[1])
     write_thresholds(model_dir / "thresholds.txt", th, "# Flag thresholds: training's own (training/train.py).\n")
     write_standing(model_dir / "standing-rules.txt", standing)
-    prob = predict(p, S, X)
+    prob = predict(p, P, X)
     report("training set", prob, R, Y, tiers, th, bar)
     # What the Rust code must reproduce: every 10th message's probabilities.
     with open(fixture, "w", encoding="utf-8") as f:

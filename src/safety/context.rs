@@ -26,9 +26,9 @@ pub const WINDOW: usize = 8;
 /// Weight of a message one step further back.
 pub const DECAY: f32 = 0.9;
 /// Evidence that raises a category.
-pub const RAISE_AT: f32 = 1.8;
+pub const RAISE_AT: f32 = 1.2;
 /// What the current message must reach on its own, relative to the threshold.
-pub const FLOOR: f32 = 0.6;
+pub const FLOOR: f32 = 0.4;
 
 /// The recent user messages' scores of one conversation, newest last.
 #[derive(Debug, Clone, Default, PartialEq)]

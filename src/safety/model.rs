@@ -1,6 +1,5 @@
 //! The learned classifier: a static word-piece embedding distilled from
-//! all-MiniLM-L6-v2, pooled two ways (the mean of the pieces, and per dimension the largest
-//! mean of a few consecutive ones), through a small MLP, plus a linear model over hashed
+//! all-MiniLM-L6-v2, mean-pooled, through a small MLP, plus a linear model over hashed
 //! n-grams; one sigmoid per category. Pure Rust, the weights embedded in the binary
 //! (`src/safety/model/`, built by `training/run.sh`), the same code natively and in wasm.
 
@@ -48,12 +47,9 @@ pub struct Model {
 
 struct Head {
     hidden: usize,
-    /// The window of the second pooling, in pieces.
-    window: usize,
     buckets: u32,
     ngram_scale: Vec<f32>,
     table: &'static [u8],
-    /// `hidden` rows of `2 * dim`: the mean's weights, then the window pooling's.
     w1: Vec<f32>,
     b1: Vec<f32>,
     w2: Vec<f32>,
@@ -113,22 +109,19 @@ impl Model {
 
         let mut h = Reader { bytes: HEAD, at: 0 };
         assert_eq!(h.take(4), b"MIAH", "head.bin: bad magic");
-        assert_eq!(h.u32(), 5, "head.bin: unknown version");
+        assert_eq!(h.u32(), 4, "head.bin: unknown version");
         assert_eq!(h.u32() as usize, N, "head.bin: category count");
         assert_eq!(h.u32() as usize, dim, "head.bin: embedding size");
         let hidden = h.u32() as usize;
         let buckets = h.u32();
-        let window = h.u32() as usize;
-        assert!(window > 0, "head.bin: window");
         let ngram_scale = h.f32s(N);
         let table = h.take(buckets as usize * N);
         let head = Head {
             hidden,
-            window,
             buckets,
             ngram_scale,
             table,
-            w1: h.f32s(hidden * 2 * dim),
+            w1: h.f32s(hidden * dim),
             b1: h.f32s(hidden),
             w2: h.f32s(N * hidden),
             b2: h.f32s(N),
@@ -147,70 +140,35 @@ impl Model {
         }
     }
 
-    /// A piece's embedding row: its scale and its packed 4-bit values (`dim` of them for a
-    /// piece seen in training, fewer for the others, whose remaining values are zero).
-    fn row(&self, piece: u32) -> (f32, &'static [u8]) {
-        let (at, len) = self.row_at[piece as usize];
-        let row = &self.rows[at as usize..(at + len) as usize];
-        (f32::from_le_bytes(row[..4].try_into().expect("4 bytes")), &row[4..])
-    }
-
-    /// The mean of the pieces' embedding rows (zero when there are none); the window
-    /// pooling of one row is computed and dropped (tests and tools only).
+    /// The mean of the pieces' embedding rows (zero when there are none).
     pub fn embed(&self, pieces: &[u32]) -> Vec<f32> {
-        self.pool(pieces, 1).0
-    }
-
-    /// The two poolings of the pieces' rows: their mean, and per dimension the largest mean
-    /// of `window` consecutive rows (of all of them in a shorter message); zero without
-    /// pieces. One pass: each row is decoded once into a ring of the last `window` rows.
-    fn pool(&self, pieces: &[u32], window: usize) -> (Vec<f32>, Vec<f32>) {
-        let dim = self.dim;
-        let (mut sum, mut win) = (vec![0f32; dim], vec![0f32; dim]);
-        if pieces.is_empty() {
-            return (sum, vec![0f32; dim]);
-        }
-        let mut best = vec![f32::NEG_INFINITY; dim];
-        let m = window.min(pieces.len()).max(1);
-        let mut ring = vec![0f32; m * dim];
-        for (i, &p) in pieces.iter().enumerate() {
-            let (scale, packed) = self.row(p);
-            let slot = &mut ring[(i % m) * dim..(i % m + 1) * dim];
-            let cells = slot.chunks_exact_mut(2).zip(win.chunks_exact_mut(2)).zip(sum.chunks_exact_mut(2));
-            for (j, ((old, w), s)) in cells.enumerate() {
-                let byte = packed.get(j).copied().unwrap_or(0);
-                for (k, q) in [nibble(byte), nibble(byte >> 4)].into_iter().enumerate() {
-                    let v = scale * f32::from(q);
-                    // The slot held the row now leaving the window (zero while it fills).
-                    w[k] += v - old[k];
-                    s[k] += v;
-                    old[k] = v;
-                }
-            }
-            if i + 1 >= m {
-                for (b, w) in best.iter_mut().zip(&win) {
-                    *b = b.max(w / m as f32);
-                }
+        let mut sum = vec![0f32; self.dim];
+        for &p in pieces {
+            let (at, len) = self.row_at[p as usize];
+            let row = &self.rows[at as usize..(at + len) as usize];
+            let scale = f32::from_le_bytes(row[..4].try_into().expect("4 bytes"));
+            for (pair, &byte) in sum.chunks_exact_mut(2).zip(&row[4..]) {
+                pair[0] += scale * f32::from(nibble(byte));
+                pair[1] += scale * f32::from(nibble(byte >> 4));
             }
         }
-        let n = pieces.len() as f32;
-        sum.iter_mut().for_each(|v| *v /= n);
-        (sum, best)
+        if !pieces.is_empty() {
+            let n = pieces.len() as f32;
+            sum.iter_mut().for_each(|v| *v /= n);
+        }
+        sum
     }
 
     /// The model's probability for each category.
     pub fn scores(&self, f: &Features) -> Scores {
         let h = &self.head;
-        let (mean, windows) = self.pool(&f.pieces, h.window);
+        let emb = self.embed(&f.pieces);
         let mut logits = [0f32; N];
         logits.copy_from_slice(&h.b2);
         let mut hidden = vec![0f32; h.hidden];
         for (j, out) in hidden.iter_mut().enumerate() {
-            let w = &h.w1[j * 2 * self.dim..(j + 1) * 2 * self.dim];
-            let (wm, ww) = w.split_at(self.dim);
-            let z = h.b1[j]
-                + wm.iter().zip(&mean).map(|(a, b)| a * b).sum::<f32>()
-                + ww.iter().zip(&windows).map(|(a, b)| a * b).sum::<f32>();
+            let w = &h.w1[j * self.dim..(j + 1) * self.dim];
+            let z = h.b1[j] + w.iter().zip(&emb).map(|(a, b)| a * b).sum::<f32>();
             *out = z.max(0.0);
         }
         for (c, logit) in logits.iter_mut().enumerate() {
@@ -391,29 +349,5 @@ mod tests {
             assert!((v - want).abs() < 1e-5);
         }
         assert!(m.embed(&[]).iter().all(|v| *v == 0.0));
-    }
-
-    #[test]
-    fn window_pooling_is_the_largest_mean_of_consecutive_rows() {
-        let m = get();
-        let pieces = features("after school i walked to the shop and bought the rope for tonight", &[]).pieces;
-        assert!(pieces.len() > 10);
-        let rows: Vec<Vec<f32>> = pieces.iter().map(|p| m.embed(&[*p])).collect();
-        let whole = m.embed(&pieces);
-        for window in [1, 3, m.head.window, pieces.len() + 5] {
-            let (mean, best) = m.pool(&pieces, window);
-            let w = window.min(pieces.len());
-            for d in 0..m.dim {
-                let naive = (0..=pieces.len() - w)
-                    .map(|t| rows[t..t + w].iter().map(|r| r[d]).sum::<f32>() / w as f32)
-                    .fold(f32::NEG_INFINITY, f32::max);
-                assert!((best[d] - naive).abs() < 1e-5, "window {window}, dimension {d}");
-                assert!((mean[d] - whole[d]).abs() < 1e-6);
-            }
-        }
-        // A message no longer than the window is one window: both poolings are its mean.
-        let (mean, best) = m.pool(&pieces[..3], 6);
-        assert!(mean.iter().zip(&best).all(|(a, b)| (a - b).abs() < 1e-6));
-        assert_eq!(m.pool(&[], 6), (vec![0.0; m.dim], vec![0.0; m.dim]));
     }
 }
