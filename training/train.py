@@ -42,6 +42,11 @@ L2_SPARSE = float(os.environ.get("MIA_L2_SPARSE", 1e-5))
 LR_TABLE = float(os.environ.get("MIA_LR_TABLE", 0.002))
 L2_TABLE = float(os.environ.get("MIA_L2_TABLE", 1e-3))
 BATCH = int(os.environ.get("MIA_BATCH", 128))
+# Input dropout while training (word dropout, Iyyer et al. 2015): each step drops each distinct
+# word piece of a message (the mean taken over those kept) and each hashed feature with these
+# probabilities, so that no single word carries a message. Serving reads every input.
+DROP_PIECES = float(os.environ.get("MIA_DROP_PIECES", 0.25))
+DROP_HASHED = float(os.environ.get("MIA_DROP_HASHED", 0.25))
 SEED = 7
 # Out-of-fold share of tier-1 messages flagged, at most: of the ordinary ones (everyday
 # chat, the sources below) and of all of them. Most of the training's tier-1 messages are
@@ -208,6 +213,26 @@ def adam(p, m, v2, grads, step, scratch):
         p[key] -= a
 
 
+def dropped(Pb, Xb, rng):
+    """A minibatch's inputs with DROP_PIECES of each row's pieces dropped (the rest renormalised
+    to a mean; a row that would lose them all keeps them) and DROP_HASHED of its hashed features
+    dropped (the rest scaled up to keep the expected sum)."""
+    if DROP_PIECES > 0:
+        Pb = Pb.copy()
+        data = Pb.data * (rng.random(Pb.nnz) >= DROP_PIECES)
+        row = np.repeat(np.arange(Pb.shape[0]), np.diff(Pb.indptr))
+        kept = np.bincount(row, weights=data, minlength=Pb.shape[0])
+        whole = np.bincount(row, weights=Pb.data, minlength=Pb.shape[0])
+        empty = kept[row] == 0
+        data[empty] = Pb.data[empty]
+        kept = np.where(kept > 0, kept, whole)
+        Pb.data = (data / np.where(kept[row] > 0, kept[row], 1.0)).astype(np.float32)
+    if DROP_HASHED > 0:
+        Xb = Xb.copy()
+        Xb.data = (Xb.data * (rng.random(Xb.nnz) >= DROP_HASHED) / (1.0 - DROP_HASHED)).astype(np.float32)
+    return Pb, Xb
+
+
 def train(P, X, Y, V0, seed=SEED):
     """Minibatch Adam on everything, the embedding table included (kept near its
     distilled start by an L2 pull), so unseen pieces keep the teacher's meaning."""
@@ -229,12 +254,16 @@ def train(P, X, Y, V0, seed=SEED):
     v2 = {key: np.zeros_like(v) for key, v in p.items()}
     scratch = {key: (np.empty_like(v), np.empty_like(v)) for key, v in p.items()}
     pull = np.empty_like(V0)
+    # Dropout draws from its own stream, so the batches come in the same order without it.
+    drop_rng = np.random.default_rng(seed + 1)
     step = 0
     for _ in range(EPOCHS):
         order = rng.permutation(n)
         for start in range(0, n, BATCH):
             idx = order[start : start + BATCH]
             Pb, Xb, Yb = P[idx], X[idx], Y[idx]
+            if DROP_PIECES > 0 or DROP_HASHED > 0:
+                Pb, Xb = dropped(Pb, Xb, drop_rng)
             E = Pb @ p["v"]
             zh = E @ p["w1"].T + p["b1"]
             h = np.maximum(zh, 0)
