@@ -42,11 +42,13 @@ L2_SPARSE = float(os.environ.get("MIA_L2_SPARSE", 1e-5))
 LR_TABLE = float(os.environ.get("MIA_LR_TABLE", 0.002))
 L2_TABLE = float(os.environ.get("MIA_L2_TABLE", 1e-3))
 BATCH = int(os.environ.get("MIA_BATCH", 128))
-# Input dropout while training (word dropout, Iyyer et al. 2015): each step drops each distinct
-# word piece of a message (the mean taken over those kept) and each hashed feature with these
-# probabilities, so that no single word carries a message. Serving reads every input.
-DROP_PIECES = float(os.environ.get("MIA_DROP_PIECES", 0.25))
-DROP_HASHED = float(os.environ.get("MIA_DROP_HASHED", 0.25))
+# Input dropout while training (word dropout, Iyyer et al. 2015), off in the shipped model: each
+# step drops each distinct word piece of a message (the mean taken over those kept) and each
+# hashed feature with these probabilities. At 0.25 each (round 18, training/ROUNDS.md) it ranked
+# every evaluation set better, but flagged look-alikes whose safe word is one of many ("i cut my
+# hair myself") and chose higher thresholds: fewer tier-3 catches on the blind set.
+DROP_PIECES = float(os.environ.get("MIA_DROP_PIECES", 0.0))
+DROP_HASHED = float(os.environ.get("MIA_DROP_HASHED", 0.0))
 SEED = 7
 # Out-of-fold share of tier-1 messages flagged, at most: of the ordinary ones (everyday
 # chat, the sources below) and of all of them. Most of the training's tier-1 messages are

@@ -26,7 +26,7 @@ pub const WINDOW: usize = 8;
 /// Weight of a message one step further back.
 pub const DECAY: f32 = 0.9;
 /// Evidence that raises a category.
-pub const RAISE_AT: f32 = 1.5;
+pub const RAISE_AT: f32 = 1.2;
 /// What the current message must reach on its own, relative to the threshold.
 pub const FLOOR: f32 = 0.4;
 
