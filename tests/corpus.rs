@@ -140,7 +140,8 @@ fn holds(name: &str, contents: &str, f: Floors) {
 /// 0.862, 0.011, age 0.989; `evaluation-round13.jsonl` 0.865, 0.871, 0.016, age 0.982;
 /// `evaluation-round14.jsonl` 0.867, 0.764, 0.027, age 0.987 (the ages of the earlier sets as
 /// measured after round 14's age forms); `evaluation-round15.jsonl`, sealed until it judged
-/// round 17's candidate, 0.883, 0.866, 0.030, age 0.969;
+/// round 17's candidate, 0.883, 0.866, 0.030, age 0.969; `evaluation-round16.jsonl`, sealed
+/// until it judged round 18's candidate, 0.887, 0.857, 0.028, age 0.960;
 /// conversations reaching tier 3 24/26, safe ones raised 7/17; the second conversation set
 /// 79/80, 20/65; the third 72/73, 24/59; the fourth 76/76, 22/57).
 #[test]
@@ -177,6 +178,8 @@ fn evaluation_sets_hold_their_floors() {
          Floors { tier3: 440, tier1: 360, recall3: 0.84, recall2: 0.73, flagged1: 0.04, age: Some(0.97) }),
         ("evaluation-round15", include_str!("corpus/evaluation-round15.jsonl"),
          Floors { tier3: 430, tier1: 360, recall3: 0.85, recall2: 0.83, flagged1: 0.04, age: Some(0.95) }),
+        ("evaluation-round16", include_str!("corpus/evaluation-round16.jsonl"),
+         Floors { tier3: 440, tier1: 350, recall3: 0.85, recall2: 0.82, flagged1: 0.04, age: Some(0.94) }),
     ];
     for (name, contents, floors) in sets {
         holds(name, contents, floors);
