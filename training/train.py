@@ -221,14 +221,11 @@ def dropped(Pb, Xb, rng):
     dropped (the rest scaled up to keep the expected sum)."""
     if DROP_PIECES > 0:
         Pb = Pb.copy()
-        data = Pb.data * (rng.random(Pb.nnz) >= DROP_PIECES)
+        keep = rng.random(Pb.nnz) >= DROP_PIECES
         row = np.repeat(np.arange(Pb.shape[0]), np.diff(Pb.indptr))
-        kept = np.bincount(row, weights=data, minlength=Pb.shape[0])
-        whole = np.bincount(row, weights=Pb.data, minlength=Pb.shape[0])
-        empty = kept[row] == 0
-        data[empty] = Pb.data[empty]
-        kept = np.where(kept > 0, kept, whole)
-        Pb.data = (data / np.where(kept[row] > 0, kept[row], 1.0)).astype(np.float32)
+        keep |= (np.bincount(row, weights=keep, minlength=Pb.shape[0]) == 0)[row]
+        data = Pb.data * keep
+        Pb.data = (data / np.bincount(row, weights=data, minlength=Pb.shape[0])[row]).astype(np.float32)
     if DROP_HASHED > 0:
         Xb = Xb.copy()
         Xb.data = (Xb.data * (rng.random(Xb.nnz) >= DROP_HASHED) / (1.0 - DROP_HASHED)).astype(np.float32)
