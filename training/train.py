@@ -47,8 +47,15 @@ BATCH = int(os.environ.get("MIA_BATCH", 128))
 # hashed feature with these probabilities. At 0.25 each (round 18, training/ROUNDS.md) it ranked
 # every evaluation set better, but flagged look-alikes whose safe word is one of many ("i cut my
 # hair myself") and chose higher thresholds: fewer tier-3 catches on the blind set.
-DROP_PIECES = float(os.environ.get("MIA_DROP_PIECES", 0.0))
+DROP_PIECES = float(os.environ.get("MIA_DROP_PIECES", 0.25))
 DROP_HASHED = float(os.environ.get("MIA_DROP_HASHED", 0.0))
+# Round 19 variants of the piece dropout: the rate grows with a message's distinct pieces and is
+# full from DROP_FULL_AT of them (0: the same rate for every message), and only messages labelled
+# tier 2 or 3 lose pieces (DROP_DANGER_ONLY), so a safe look-alike never loses its one safe word;
+# messages with fewer than DROP_FROM distinct pieces lose none.
+DROP_FULL_AT = int(os.environ.get("MIA_DROP_FULL_AT", 0))
+DROP_FROM = int(os.environ.get("MIA_DROP_FROM", 16))
+DROP_DANGER_ONLY = os.environ.get("MIA_DROP_DANGER_ONLY", "0") == "1"
 SEED = 7
 # Out-of-fold share of tier-1 messages flagged, at most: of the ordinary ones (everyday
 # chat, the sources below) and of all of them. Most of the training's tier-1 messages are
@@ -215,14 +222,22 @@ def adam(p, m, v2, grads, step, scratch):
         p[key] -= a
 
 
-def dropped(Pb, Xb, rng):
+def dropped(Pb, Xb, Yb, rng):
     """A minibatch's inputs with DROP_PIECES of each row's pieces dropped (the rest renormalised
     to a mean; a row that would lose them all keeps them) and DROP_HASHED of its hashed features
     dropped (the rest scaled up to keep the expected sum)."""
     if DROP_PIECES > 0:
         Pb = Pb.copy()
-        keep = rng.random(Pb.nnz) >= DROP_PIECES
-        row = np.repeat(np.arange(Pb.shape[0]), np.diff(Pb.indptr))
+        count = np.diff(Pb.indptr)
+        rate = np.full(Pb.shape[0], DROP_PIECES)
+        if DROP_FULL_AT > 0:
+            rate *= np.minimum(1.0, count / DROP_FULL_AT)
+        if DROP_FROM > 0:
+            rate *= count >= DROP_FROM
+        if DROP_DANGER_ONLY:
+            rate *= Yb.max(axis=1) > 0
+        row = np.repeat(np.arange(Pb.shape[0]), count)
+        keep = rng.random(Pb.nnz) >= rate[row]
         keep |= (np.bincount(row, weights=keep, minlength=Pb.shape[0]) == 0)[row]
         data = Pb.data * keep
         Pb.data = (data / np.bincount(row, weights=data, minlength=Pb.shape[0])[row]).astype(np.float32)
@@ -262,7 +277,7 @@ def train(P, X, Y, V0, seed=SEED):
             idx = order[start : start + BATCH]
             Pb, Xb, Yb = P[idx], X[idx], Y[idx]
             if DROP_PIECES > 0 or DROP_HASHED > 0:
-                Pb, Xb = dropped(Pb, Xb, drop_rng)
+                Pb, Xb = dropped(Pb, Xb, Yb, drop_rng)
             E = Pb @ p["v"]
             zh = E @ p["w1"].T + p["b1"]
             h = np.maximum(zh, 0)
