@@ -142,6 +142,8 @@ fn holds(name: &str, contents: &str, f: Floors) {
 /// measured after round 14's age forms); `evaluation-round15.jsonl`, sealed until it judged
 /// round 17's candidate, 0.883, 0.866, 0.030, age 0.969; `evaluation-round16.jsonl`, sealed
 /// until it judged round 18's candidate, 0.887, 0.857, 0.028, age 0.960;
+/// `evaluation-round17.jsonl`, sealed until it judged round 19's candidate, 0.892, 0.871, 0.017,
+/// age 0.973;
 /// conversations reaching tier 3 24/26, safe ones raised 7/17; the second conversation set
 /// 79/80, 20/65; the third 72/73, 24/59; the fourth 76/76, 22/57).
 #[test]
@@ -180,6 +182,8 @@ fn evaluation_sets_hold_their_floors() {
          Floors { tier3: 430, tier1: 360, recall3: 0.85, recall2: 0.83, flagged1: 0.04, age: Some(0.95) }),
         ("evaluation-round16", include_str!("corpus/evaluation-round16.jsonl"),
          Floors { tier3: 440, tier1: 350, recall3: 0.85, recall2: 0.82, flagged1: 0.04, age: Some(0.94) }),
+        ("evaluation-round17", include_str!("corpus/evaluation-round17.jsonl"),
+         Floors { tier3: 430, tier1: 360, recall3: 0.86, recall2: 0.84, flagged1: 0.03, age: Some(0.95) }),
     ];
     for (name, contents, floors) in sets {
         holds(name, contents, floors);

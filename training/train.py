@@ -47,14 +47,15 @@ BATCH = int(os.environ.get("MIA_BATCH", 128))
 # hashed feature with these probabilities. At 0.25 each (round 18, training/ROUNDS.md) it ranked
 # every evaluation set better, but flagged look-alikes whose safe word is one of many ("i cut my
 # hair myself") and chose higher thresholds: fewer tier-3 catches on the blind set.
-DROP_PIECES = float(os.environ.get("MIA_DROP_PIECES", 0.25))
+DROP_PIECES = float(os.environ.get("MIA_DROP_PIECES", 0.0))
 DROP_HASHED = float(os.environ.get("MIA_DROP_HASHED", 0.0))
 # Round 19 variants of the piece dropout: the rate grows with a message's distinct pieces and is
 # full from DROP_FULL_AT of them (0: the same rate for every message), and only messages labelled
 # tier 2 or 3 lose pieces (DROP_DANGER_ONLY), so a safe look-alike never loses its one safe word;
-# messages with fewer than DROP_FROM distinct pieces lose none.
+# messages with fewer than DROP_FROM distinct pieces lose none. Pieces only, from 16 (round 19)
+# ranked the read sets best but caught 4 fewer tier-3 messages of the blind round 17.
 DROP_FULL_AT = int(os.environ.get("MIA_DROP_FULL_AT", 0))
-DROP_FROM = int(os.environ.get("MIA_DROP_FROM", 16))
+DROP_FROM = int(os.environ.get("MIA_DROP_FROM", 0))
 DROP_DANGER_ONLY = os.environ.get("MIA_DROP_DANGER_ONLY", "0") == "1"
 SEED = 7
 # Out-of-fold share of tier-1 messages flagged, at most: of the ordinary ones (everyday

@@ -24,7 +24,7 @@ use super::Assessment;
 /// 128-dimension model reached with 4 and 0.8).
 pub const WINDOW: usize = 8;
 /// Weight of a message one step further back.
-pub const DECAY: f32 = 0.7;
+pub const DECAY: f32 = 0.9;
 /// Evidence that raises a category.
 pub const RAISE_AT: f32 = 1.2;
 /// What the current message must reach on its own, relative to the threshold.
