@@ -226,8 +226,8 @@ def adam(p, m, v2, grads, step, scratch):
 def dropped(Pb, Xb, Yb, rng):
     """A minibatch's inputs with DROP_PIECES of each row's pieces dropped (the rate scaled per
     row by the round-19 options; the rest renormalised to a mean; a row that would lose them all
-    keeps them) and DROP_HASHED of its hashed features
-    dropped (the rest scaled up to keep the expected sum)."""
+    keeps them) and DROP_HASHED of its hashed features dropped (the rest scaled up to keep the
+    expected sum)."""
     if DROP_PIECES > 0:
         Pb = Pb.copy()
         count = np.diff(Pb.indptr)
