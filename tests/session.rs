@@ -1034,8 +1034,8 @@ fn the_alarm_is_never_set_in_the_past() {
 #[test]
 fn context_raises_the_tier_across_messages_and_survives_a_restore() {
     let build = [
-        "i'm so tired of all of it",
-        "i feel like nothing will change",
+        "i feel so empty all the time",
+        "nothing is ever going to get better for me",
         // Leans toward suicide without reaching its threshold alone.
         "i guess it doesn't matter anymore",
     ];

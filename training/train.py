@@ -7,7 +7,8 @@ category; minibatch Adam with a fixed seed (deterministic on one machine).
 
 Thresholds: per category, from out-of-fold predictions (k-fold on the training
 corpus), the lowest that keeps the false-flag rate on messages without that category
-under a budget. The evaluation set is never read here.
+under a budget. Evaluation sets 1-10 and the sealed ones are never read here; sets 11-17
+are training data (TRAINED_SETS).
 
 The five folds and the final model are independent (each seeded alike), so
 MIA_TRAIN_JOBS processes train them side by side with the same result as one by one.
@@ -89,6 +90,10 @@ RULE_BARS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5]
 # hair", "coke or pepsi?") that the written corpus has few of. Its lines carry a tier
 # only; a danger line takes the categories its rules name (suicide when none).
 LEGACY = ROOT / "tests" / "corpus" / "labelled.jsonl"
+# Blind evaluation sets whose one judging is done (README, "How the sets were used"): other
+# writers, ordinary tier-1 messages rather than safe twins, danger mostly told indirectly. They
+# train the model from round 20 on; sets 1-10 stay out, as thresholds.py chooses on them.
+TRAINED_SETS = [f"evaluation-round{i}" for i in range(11, 18)]
 
 
 def load_corpus():
@@ -108,6 +113,16 @@ def load_corpus():
             if unknown or item["tier"] not in (1, 2, 3):
                 raise SystemExit(f"{path.name}:{n}: bad label {item}")
             items.append((item["text"], cats, path.stem))
+    for name in TRAINED_SETS:
+        path = ROOT / "tests" / "corpus" / f"{name}.jsonl"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            item = json.loads(line) if line.strip() else {}
+            if item.get("tier") not in (1, 2, 3):
+                continue
+            cats = item.get("categories") or []
+            if set(cats) - set(CATEGORIES) or (item["tier"] > 1) != bool(cats):
+                raise SystemExit(f"{path.name}:{n}: bad label {item}")
+            items.append((item["text"], cats, name))
     noise = junk()
     items += [(text, [], "junk") for text in noise]
     # The same noise beside a tenth of the messages, label kept: a username or a

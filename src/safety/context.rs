@@ -19,16 +19,16 @@ use super::labels::Category;
 use super::model::{self, Scores, CATEGORIES};
 use super::Assessment;
 
-/// How many user messages the context reads, the current one included (8 and a decay of
-/// 0.9 for the 256-dimension model: 129 of 136 dangerous calibration conversations, as the
-/// 128-dimension model reached with 4 and 0.8).
+/// How many user messages the context reads, the current one included (8, a decay of 0.9
+/// and a floor of 0.2 for the round-20 model: 132 of 136 dangerous calibration
+/// conversations, 32 of 97 safe ones raised).
 pub const WINDOW: usize = 8;
 /// Weight of a message one step further back.
 pub const DECAY: f32 = 0.9;
 /// Evidence that raises a category.
 pub const RAISE_AT: f32 = 1.2;
 /// What the current message must reach on its own, relative to the threshold.
-pub const FLOOR: f32 = 0.4;
+pub const FLOOR: f32 = 0.2;
 
 /// The recent user messages' scores of one conversation, newest last.
 #[derive(Debug, Clone, Default, PartialEq)]

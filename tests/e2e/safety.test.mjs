@@ -31,6 +31,16 @@ async function exchange(socket, message) {
   return { ack, complete, events: socket.received.slice(start) };
 }
 
+/** The rule ids the server logged for the message with this id (logs arrive a little later). */
+async function loggedRules(messageId) {
+  for (let waited = 0; waited < 5000; waited += 50) {
+    const line = server.logs.find((l) => l.includes('"msg":"message_received"') && l.includes(messageId));
+    if (line) return JSON.parse(line.slice(line.indexOf("{"))).rules.split(",").filter(Boolean);
+    await sleep(50);
+  }
+  throw new Error(`no message_received log for ${messageId}`);
+}
+
 describe("tier 3", () => {
   test("safety_alert comes before the first chunk, with URGENCY and 988 even when the model leaves it out", async () => {
     const { socket } = await fresh();
@@ -109,14 +119,16 @@ describe("moderation second opinion", () => {
     const { socket } = await fresh();
     mock.moderate = () => ["self-harm", "self-harm/intent"];
     mock.script({ chunks: ["That ", "sounds ", "heavy."], delayMs: 150 });
-    const { events, complete } = await exchange(socket, "tonight is the night i go");
+    const text = "i've made up my mind about tonight";
+    const { ack, events, complete } = await exchange(socket, text);
+    assert.deepEqual(await loggedRules(ack.messageId), [], "the local classifier leaves it at tier 1");
     const alert = events.find(([n]) => n === "safety_alert");
     assert.ok(alert, "moderation raised an alert");
     assert.equal(alert[1].tier, 3);
     assert.equal(events.find(([n]) => n === "mode_changed")[1].mode, "URGENCY");
     assert.match(complete.message, /988/);
     assert.equal(mock.moderations.at(-1).body.model, "omni-moderation-latest");
-    assert.equal(mock.moderations.at(-1).body.input, "tonight is the night i go");
+    assert.equal(mock.moderations.at(-1).body.input, text);
   });
 
   test("moderation never lowers a tier, and its failure does not block the reply", async () => {
@@ -132,16 +144,6 @@ describe("moderation second opinion", () => {
 });
 
 describe("learned classifier and conversation context", () => {
-  /** The rule ids the server logged for the message with this id (logs arrive a little later). */
-  async function loggedRules(messageId) {
-    for (let waited = 0; waited < 5000; waited += 50) {
-      const line = server.logs.find((l) => l.includes('"msg":"message_received"') && l.includes(messageId));
-      if (line) return JSON.parse(line.slice(line.indexOf("{"))).rules.split(",").filter(Boolean);
-      await sleep(50);
-    }
-    throw new Error(`no message_received log for ${messageId}`);
-  }
-
   test("danger with no crisis keyword is caught by the learned model: alert first, resources in the reply", async () => {
     const { socket } = await fresh();
     mock.script({ chunks: ["Thank you ", "for telling me."], delayMs: 20 });
@@ -162,8 +164,8 @@ describe("learned classifier and conversation context", () => {
   test("danger that builds over a conversation raises the tier at the message that tips it, and never drops", async () => {
     const { socket, sessionId } = await fresh();
     const build = [
-      "i'm so tired of all of it",
-      "i feel like nothing will change",
+      "i feel so empty all the time",
+      "nothing is ever going to get better for me",
       // Leans toward suicide without reaching its threshold alone.
       "i guess it doesn't matter anymore",
     ];
@@ -190,8 +192,8 @@ describe("learned classifier and conversation context", () => {
 
   test("the context holds across a reconnect", async () => {
     const { socket, sessionId } = await fresh();
-    await exchange(socket, "i'm so tired of all of it");
-    await exchange(socket, "i feel like nothing will change");
+    await exchange(socket, "i feel so empty all the time");
+    await exchange(socket, "nothing is ever going to get better for me");
     socket.disconnect();
     const again = await connect(server.url, { sessionId });
     await join(again);
