@@ -120,7 +120,7 @@ fn holds(name: &str, contents: &str, f: Floors) {
     }
 }
 
-/// The evaluation sets are never trained on (the first four chose the overall tier-1
+/// The evaluation sets 1–10 are never trained on (the first four chose the overall tier-1
 /// budget, README "How the sets were used"; rounds 5 and 6 only the decision to keep the
 /// round-9 model over one trained with more data, round 8 the same decision for a larger
 /// table, round 9 the decisions to keep the budget and to ship that larger table, round 10
@@ -128,8 +128,8 @@ fn holds(name: &str, contents: &str, f: Floors) {
 /// validation sets of the flag thresholds, `training/thresholds.py`, which round 11 judged;
 /// rounds 12 and 13 were written in round 14 and decided no tier, round 14 in round 15 (it was
 /// kept to judge a retrain); their age misses and the age sets' informed age forms); these floors only catch a change that makes the shipped
-/// classifiers worse than the figures in the README (measured with the flag thresholds of
-/// round 13: `evaluation.jsonl` tier-3 recall 0.897, tier-2 0.931, tier-1 flagged 0.035;
+/// classifiers worse than the figures in the README (the model shipped until round 20, measured
+/// with the flag thresholds of round 13: `evaluation.jsonl` tier-3 recall 0.897, tier-2 0.931, tier-1 flagged 0.035;
 /// `evaluation-round2.jsonl` 0.913, 0.921, 0.024, age 0.989; `evaluation-round3.jsonl` 0.893,
 /// 0.861, 0.021, age 0.966; `evaluation-round4.jsonl` 0.926, 0.886, 0.031, age 0.979;
 /// `evaluation-round5.jsonl` 0.893, 0.901, 0.018, age 0.975; `evaluation-round6.jsonl` 0.844,
@@ -143,7 +143,9 @@ fn holds(name: &str, contents: &str, f: Floors) {
 /// round 17's candidate, 0.883, 0.866, 0.030, age 0.969; `evaluation-round16.jsonl`, sealed
 /// until it judged round 18's candidate, 0.887, 0.857, 0.028, age 0.960;
 /// `evaluation-round17.jsonl`, sealed until it judged round 19's candidate, 0.892, 0.871, 0.017,
-/// age 0.973;
+/// age 0.973 (sets 11–17 are training data since round 20, so they now score higher, in-sample);
+/// `evaluation-round18.jsonl`, sealed until it judged round 20's candidate, 0.875, 0.885, 0.013,
+/// age 0.963;
 /// conversations reaching tier 3 24/26, safe ones raised 7/17; the second conversation set
 /// 79/80, 20/65; the third 72/73, 24/59; the fourth 76/76, 22/57).
 #[test]
@@ -184,6 +186,8 @@ fn evaluation_sets_hold_their_floors() {
          Floors { tier3: 440, tier1: 350, recall3: 0.85, recall2: 0.82, flagged1: 0.04, age: Some(0.94) }),
         ("evaluation-round17", include_str!("corpus/evaluation-round17.jsonl"),
          Floors { tier3: 430, tier1: 360, recall3: 0.86, recall2: 0.84, flagged1: 0.03, age: Some(0.95) }),
+        ("evaluation-round18", include_str!("corpus/evaluation-round18.jsonl"),
+         Floors { tier3: 430, tier1: 370, recall3: 0.85, recall2: 0.85, flagged1: 0.03, age: Some(0.94) }),
     ];
     for (name, contents, floors) in sets {
         holds(name, contents, floors);
