@@ -1034,8 +1034,8 @@ fn the_alarm_is_never_set_in_the_past() {
 #[test]
 fn context_raises_the_tier_across_messages_and_survives_a_restore() {
     let build = [
-        "i feel so empty all the time",
-        "nothing is ever going to get better for me",
+        "i feel like i'm just taking up space",
+        "i'm so tired of everything",
         // Leans toward suicide without reaching its threshold alone.
         "i guess it doesn't matter anymore",
     ];
@@ -1075,11 +1075,20 @@ fn context_raises_the_tier_across_messages_and_survives_a_restore() {
     let alert = r.events(&sid).into_iter().find(|(n, _)| n == "safety_alert").map(|(_, p)| p);
     assert_eq!(alert.expect("the restored context tips it")["tier"], 3);
 
-    // Without the earlier messages the last one alone raises nothing.
+    // Without the earlier messages the last one alone raises nothing, and without the first
+    // the other two do not reach it either: the whole build counts.
     let mut fresh = Harness::new(&[]);
     let sid = fresh.connected();
     fresh.emit(&sid, 1, "message", json!({ "message": build[2] }));
     assert!(!fresh.events(&sid).iter().any(|(n, _)| n == "safety_alert"));
+    let mut later = Harness::new(&[]);
+    let sid = later.connected();
+    for (i, text) in build[1..].iter().enumerate() {
+        later.say(&sid, i as u64 + 1, text);
+        let job = later.last_job();
+        later.sse(&job, &["ok"], true);
+    }
+    assert!(!later.events(&sid).iter().any(|(n, _)| n == "safety_alert"));
 }
 
 // ---- The original's join_session flow: relays between sessions (CONTRACT §2) ----

@@ -116,11 +116,15 @@ def load_corpus():
     for name in TRAINED_SETS:
         path = ROOT / "tests" / "corpus" / f"{name}.jsonl"
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            item = json.loads(line) if line.strip() else {}
-            if item.get("tier") not in (1, 2, 3):
+            if not line.strip():
                 continue
+            item = json.loads(line)
             cats = item.get("categories") or []
-            if set(cats) - set(CATEGORIES) or (item["tier"] > 1) != bool(cats):
+            # The tier is worked out from the categories later, so they must agree: tier 3 names
+            # a danger category, tier 2 substances only, tier 1 none.
+            danger = bool(set(cats) - {"substances"})
+            if (set(cats) - set(CATEGORIES) or item.get("tier") not in (1, 2, 3)
+                    or (item["tier"] == 3) != danger or (item["tier"] == 2) != (cats == ["substances"])):
                 raise SystemExit(f"{path.name}:{n}: bad label {item}")
             items.append((item["text"], cats, name))
     noise = junk()

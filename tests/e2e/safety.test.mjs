@@ -164,8 +164,8 @@ describe("learned classifier and conversation context", () => {
   test("danger that builds over a conversation raises the tier at the message that tips it, and never drops", async () => {
     const { socket, sessionId } = await fresh();
     const build = [
-      "i feel so empty all the time",
-      "nothing is ever going to get better for me",
+      "i feel like i'm just taking up space",
+      "i'm so tired of everything",
       // Leans toward suicide without reaching its threshold alone.
       "i guess it doesn't matter anymore",
     ];
@@ -192,8 +192,8 @@ describe("learned classifier and conversation context", () => {
 
   test("the context holds across a reconnect", async () => {
     const { socket, sessionId } = await fresh();
-    await exchange(socket, "i feel so empty all the time");
-    await exchange(socket, "nothing is ever going to get better for me");
+    await exchange(socket, "i feel like i'm just taking up space");
+    await exchange(socket, "i'm so tired of everything");
     socket.disconnect();
     const again = await connect(server.url, { sessionId });
     await join(again);
