@@ -1039,14 +1039,19 @@ fn context_raises_the_tier_across_messages_and_survives_a_restore() {
         // Leans toward suicide without reaching its threshold alone.
         "i guess it doesn't matter anymore",
     ];
-    // One session that sees all three.
-    let mut h = Harness::new(&[]);
-    let sid = h.connected();
-    for (i, text) in build.iter().enumerate() {
-        h.say(&sid, i as u64 + 1, text);
-        let job = h.last_job();
-        h.sse(&job, &["ok"], true);
+    /// A fresh session that says each line and gets each reply; the harness and the socket id.
+    fn conversation(lines: &[&str]) -> (Harness, String) {
+        let mut h = Harness::new(&[]);
+        let sid = h.connected();
+        for (i, text) in lines.iter().enumerate() {
+            h.say(&sid, i as u64 + 1, text);
+            let job = h.last_job();
+            h.sse(&job, &["ok"], true);
+        }
+        (h, sid)
     }
+    // One session that sees all three.
+    let (h, sid) = conversation(&build);
     let alerts: Vec<Value> = h
         .events(&sid)
         .into_iter()
@@ -1077,18 +1082,10 @@ fn context_raises_the_tier_across_messages_and_survives_a_restore() {
 
     // Without the earlier messages the last one alone raises nothing, and without the first
     // the other two do not reach it either: the whole build counts.
-    let mut fresh = Harness::new(&[]);
-    let sid = fresh.connected();
-    fresh.emit(&sid, 1, "message", json!({ "message": build[2] }));
-    assert!(!fresh.events(&sid).iter().any(|(n, _)| n == "safety_alert"));
-    let mut later = Harness::new(&[]);
-    let sid = later.connected();
-    for (i, text) in build[1..].iter().enumerate() {
-        later.say(&sid, i as u64 + 1, text);
-        let job = later.last_job();
-        later.sse(&job, &["ok"], true);
+    for lines in [&build[2..], &build[1..]] {
+        let (h, sid) = conversation(lines);
+        assert!(!h.events(&sid).iter().any(|(n, _)| n == "safety_alert"), "{lines:?}");
     }
-    assert!(!later.events(&sid).iter().any(|(n, _)| n == "safety_alert"));
 }
 
 // ---- The original's join_session flow: relays between sessions (CONTRACT §2) ----
