@@ -103,18 +103,8 @@ def load_corpus():
         if item.get("tier") in (1, 2, 3):
             cats = {1: [], 2: ["substances"], 3: None}[item["tier"]]
             items.append((item["text"], cats, "labelled"))
-    for path in sorted(DATA.glob("*.jsonl")):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            item = json.loads(line)
-            cats = item.get("categories") or []
-            unknown = set(cats) - set(CATEGORIES)
-            if unknown or item["tier"] not in (1, 2, 3):
-                raise SystemExit(f"{path.name}:{n}: bad label {item}")
-            items.append((item["text"], cats, path.stem))
-    for name in TRAINED_SETS:
-        path = ROOT / "tests" / "corpus" / f"{name}.jsonl"
+    sets = [ROOT / "tests" / "corpus" / f"{name}.jsonl" for name in TRAINED_SETS]
+    for path in sorted(DATA.glob("*.jsonl")) + sets:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
@@ -126,7 +116,7 @@ def load_corpus():
             if (set(cats) - set(CATEGORIES) or item.get("tier") not in (1, 2, 3)
                     or (item["tier"] == 3) != danger or (item["tier"] == 2) != (cats == ["substances"])):
                 raise SystemExit(f"{path.name}:{n}: bad label {item}")
-            items.append((item["text"], cats, name))
+            items.append((item["text"], cats, path.stem))
     noise = junk()
     items += [(text, [], "junk") for text in noise]
     # The same noise beside a tenth of the messages, label kept: a username or a
