@@ -120,35 +120,13 @@ fn holds(name: &str, contents: &str, f: Floors) {
     }
 }
 
-/// The evaluation sets 1–10 are never trained on (the first four chose the overall tier-1
-/// budget, README "How the sets were used"; rounds 5 and 6 only the decision to keep the
-/// round-9 model over one trained with more data, round 8 the same decision for a larger
-/// table, round 9 the decisions to keep the budget and to ship that larger table, round 10
-/// to keep it over one trained with round 13's data; since round 13, rounds 1–10 are the
-/// validation sets of the flag thresholds, `training/thresholds.py`, which round 11 judged;
-/// rounds 12 and 13 were written in round 14 and decided no tier, round 14 in round 15 (it was
-/// kept to judge a retrain); their age misses and the age sets' informed age forms); these floors only catch a change that makes the shipped
-/// classifiers worse than the figures in the README (the model shipped until round 20, measured
-/// with the flag thresholds of round 13: `evaluation.jsonl` tier-3 recall 0.897, tier-2 0.931, tier-1 flagged 0.035;
-/// `evaluation-round2.jsonl` 0.913, 0.921, 0.024, age 0.989; `evaluation-round3.jsonl` 0.893,
-/// 0.861, 0.021, age 0.966; `evaluation-round4.jsonl` 0.926, 0.886, 0.031, age 0.979;
-/// `evaluation-round5.jsonl` 0.893, 0.901, 0.018, age 0.975; `evaluation-round6.jsonl` 0.844,
-/// 0.872, 0.017, age 0.976; `evaluation-round7.jsonl` 0.809, 0.893, 0.003, age 0.989;
-/// `evaluation-round8.jsonl` 0.848, 0.870, 0.007, age 0.984; `evaluation-round9.jsonl` 0.878,
-/// 0.853, 0.019, age 0.996; `evaluation-round10.jsonl` 0.888, 0.891, 0.022, age 0.996;
-/// `evaluation-round11.jsonl` 0.891, 0.852, 0.008, age 0.986; `evaluation-round12.jsonl` 0.874,
-/// 0.862, 0.011, age 0.989; `evaluation-round13.jsonl` 0.865, 0.871, 0.016, age 0.982;
-/// `evaluation-round14.jsonl` 0.867, 0.764, 0.027, age 0.987 (the ages of the earlier sets as
-/// measured after round 14's age forms); `evaluation-round15.jsonl`, sealed until it judged
-/// round 17's candidate, 0.883, 0.866, 0.030, age 0.969; `evaluation-round16.jsonl`, sealed
-/// until it judged round 18's candidate, 0.887, 0.857, 0.028, age 0.960;
-/// `evaluation-round17.jsonl`, sealed until it judged round 19's candidate, 0.892, 0.871, 0.017,
-/// age 0.973 (sets 11–17 are training data since round 20, so they now score higher, in-sample);
-/// `evaluation-round18.jsonl`, sealed until it judged round 20's candidate, 0.870, 0.871, 0.016,
-/// age 0.963 (the round-20 model: 0.875, 0.885, 0.013; the floors of sets 11–17 now only catch a
-/// regression, since the model trains on them);
-/// conversations reaching tier 3 24/26, safe ones raised 7/17; the second conversation set
-/// 79/80, 20/65; the third 72/73, 24/59; the fourth 76/76, 22/57).
+/// The evaluation sets, each written blind by writers who saw no rule or training file, and
+/// read only after it judged one change (README "How the sets were used"). Since round 21 the
+/// model trains on every one of them but round 19 (sets 11–17 since round 20), so their floors
+/// only catch a regression; each floor sits under the blind figure of the model of its time
+/// (README table, in brackets). Round 19, sealed until it judged round 21's candidate, is the
+/// one set here this model did not train on: tier-3 recall 0.903, tier-2 0.892, tier-1 flagged
+/// 0.022, age 0.946 (the round-20 model: 0.896, 0.899, 0.025).
 #[test]
 fn evaluation_sets_hold_their_floors() {
     #[rustfmt::skip]
@@ -189,6 +167,8 @@ fn evaluation_sets_hold_their_floors() {
          Floors { tier3: 430, tier1: 360, recall3: 0.86, recall2: 0.84, flagged1: 0.03, age: Some(0.95) }),
         ("evaluation-round18", include_str!("corpus/evaluation-round18.jsonl"),
          Floors { tier3: 430, tier1: 370, recall3: 0.85, recall2: 0.85, flagged1: 0.03, age: Some(0.94) }),
+        ("evaluation-round19", include_str!("corpus/evaluation-round19.jsonl"),
+         Floors { tier3: 430, tier1: 360, recall3: 0.87, recall2: 0.86, flagged1: 0.035, age: Some(0.93) }),
     ];
     for (name, contents, floors) in sets {
         holds(name, contents, floors);

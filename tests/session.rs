@@ -1034,10 +1034,10 @@ fn the_alarm_is_never_set_in_the_past() {
 #[test]
 fn context_raises_the_tier_across_messages_and_survives_a_restore() {
     let build = [
+        "i'm so tired of all of it",
         "i feel like i'm just taking up space",
-        "i'm so tired of everything",
         // Leans toward suicide without reaching its threshold alone.
-        "i guess it doesn't matter anymore",
+        "i don't think i can keep doing this",
     ];
     /// A fresh session that says each line and gets each reply; the harness and the socket id.
     fn conversation(lines: &[&str]) -> (Harness, String) {

@@ -7,8 +7,8 @@ category; minibatch Adam with a fixed seed (deterministic on one machine).
 
 Thresholds: per category, from out-of-fold predictions (k-fold on the training
 corpus), the lowest that keeps the false-flag rate on messages without that category
-under a budget. Evaluation sets 1-10 and the sealed ones are never read here; sets 11-17
-are training data (TRAINED_SETS).
+under a budget. The read evaluation sets are training data (TRAINED_SETS); the sealed one
+(tests/corpus/sealed/) is never read here.
 
 The five folds and the final model are independent (each seeded alike), so
 MIA_TRAIN_JOBS processes train them side by side with the same result as one by one.
@@ -68,6 +68,9 @@ SEED = 7
 TIER1_BUDGET = float(os.environ.get("MIA_TIER1_BUDGET", 0.055))
 ORDINARY_BUDGET = float(os.environ.get("MIA_ORDINARY_BUDGET", 0.03))
 ORDINARY = ("everyday", "companion_chat")
+# And of the trained evaluation sets' tier-1 messages pooled (ordinary messages by the sets'
+# own writers): 2.0%, the cap thresholds.py held sets 1-10 to while they were untrained.
+SETS_BUDGET = float(os.environ.get("MIA_SETS_BUDGET", 0.02))
 FOLDS = 5
 # Pieces that never occur in the training corpus keep their distilled row, which only
 # the first SHORT dimensions of (the teacher's main components) are shipped for: on one
@@ -91,9 +94,10 @@ RULE_BARS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5]
 # only; a danger line takes the categories its rules name (suicide when none).
 LEGACY = ROOT / "tests" / "corpus" / "labelled.jsonl"
 # Blind evaluation sets whose one judging is done (README, "How the sets were used"): other
-# writers, ordinary tier-1 messages rather than safe twins, danger mostly told indirectly. They
-# train the model from round 20 on; sets 1-10 stay out, as thresholds.py chooses on them.
-TRAINED_SETS = [f"evaluation-round{i}" for i in range(11, 18)]
+# writers, ordinary tier-1 messages rather than safe twins, danger mostly told indirectly.
+# Rounds 11-17 train the model from round 20 on, every read set from round 21 on; only the
+# sealed set (tests/corpus/sealed/) stays out.
+TRAINED_SETS = ["evaluation"] + [f"evaluation-round{i}" for i in range(2, 19)]
 
 
 def load_corpus():
@@ -381,17 +385,20 @@ def decide(prob, R, th, bar):
 def choose(oof, R, tiers, sources):
     """The thresholds and rule bar with the best tier-3 recall (tier 2 counting half) whose
     out-of-fold tier-1 flag rates, rules included, stay within ORDINARY_BUDGET on ordinary
-    messages and TIER1_BUDGET on all."""
+    messages, SETS_BUDGET on the trained sets' and TIER1_BUDGET on all."""
     best = None
     ordinary = (tiers == 1) & np.isin(sources, ORDINARY)
+    sets = (tiers == 1) & np.isin(sources, TRAINED_SETS)
     for bar in RULE_BARS:
         for budget in np.arange(0.001, 0.05, 0.001):
             th = quantile_thresholds(oof, tiers, budget)
             flags = decide(oof, R, th, bar)
             fp = flags.any(axis=1)[tiers == 1].mean()
             fp_ordinary = flags.any(axis=1)[ordinary].mean()
+            fp_sets = flags.any(axis=1)[sets].mean()
             recall = flags[:, :4].any(axis=1)[tiers == 3].mean() + 0.5 * flags.any(axis=1)[tiers == 2].mean()
-            if fp <= TIER1_BUDGET and fp_ordinary <= ORDINARY_BUDGET and (best is None or recall > best[0]):
+            if (fp <= TIER1_BUDGET and fp_ordinary <= ORDINARY_BUDGET and fp_sets <= SETS_BUDGET
+                    and (best is None or recall > best[0])):
                 best = (recall, th, bar)
     if best is None:
         raise SystemExit(f"train: no thresholds keep tier-1 flags within {TIER1_BUDGET}")
@@ -513,7 +520,7 @@ def head_thresholds(model_dir):
 
 def write_thresholds(path, th, note):
     """thresholds.txt: the flag thresholds the Rust code uses, one "category value" line each
-    (at most head.bin's). Training writes its own; `thresholds.py` may lower them."""
+    (at most head.bin's, which the conversation context reads). Training writes its own."""
     with open(path, "w") as f:
         f.write(note)
         for c, t in zip(CATEGORIES, th):

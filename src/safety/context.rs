@@ -19,14 +19,14 @@ use super::labels::Category;
 use super::model::{self, Scores, CATEGORIES};
 use super::Assessment;
 
-/// How many user messages the context reads, the current one included (8, a decay of 0.9
-/// and a floor of 0.2 for the round-20 model: 132 of 136 dangerous calibration
-/// conversations, 32 of 97 safe ones raised).
-pub const WINDOW: usize = 8;
+/// How many user messages the context reads, the current one included (3, a decay of 0.6,
+/// a raise at 1.0 and a floor of 0.2 for the round-21 model: 128 of 136 dangerous
+/// calibration conversations, 34 of 97 safe ones raised).
+pub const WINDOW: usize = 3;
 /// Weight of a message one step further back.
-pub const DECAY: f32 = 0.9;
+pub const DECAY: f32 = 0.6;
 /// Evidence that raises a category.
-pub const RAISE_AT: f32 = 1.2;
+pub const RAISE_AT: f32 = 1.0;
 /// What the current message must reach on its own, relative to the threshold.
 pub const FLOOR: f32 = 0.2;
 

@@ -119,7 +119,7 @@ describe("moderation second opinion", () => {
     const { socket } = await fresh();
     mock.moderate = () => ["self-harm", "self-harm/intent"];
     mock.script({ chunks: ["That ", "sounds ", "heavy."], delayMs: 150 });
-    const text = "i've made up my mind about tonight";
+    const text = "i know what i'm going to do now";
     const { ack, events, complete } = await exchange(socket, text);
     assert.deepEqual(await loggedRules(ack.messageId), [], "the local classifier leaves it at tier 1");
     const alert = events.find(([n]) => n === "safety_alert");
@@ -164,10 +164,10 @@ describe("learned classifier and conversation context", () => {
   test("danger that builds over a conversation raises the tier at the message that tips it, and never drops", async () => {
     const { socket, sessionId } = await fresh();
     const build = [
+      "i'm so tired of all of it",
       "i feel like i'm just taking up space",
-      "i'm so tired of everything",
       // Leans toward suicide without reaching its threshold alone.
-      "i guess it doesn't matter anymore",
+      "i don't think i can keep doing this",
     ];
     for (const [i, text] of build.entries()) {
       const { ack, events, complete } = await exchange(socket, text);
@@ -192,12 +192,12 @@ describe("learned classifier and conversation context", () => {
 
   test("the context holds across a reconnect", async () => {
     const { socket, sessionId } = await fresh();
+    await exchange(socket, "i'm so tired of all of it");
     await exchange(socket, "i feel like i'm just taking up space");
-    await exchange(socket, "i'm so tired of everything");
     socket.disconnect();
     const again = await connect(server.url, { sessionId });
     await join(again);
-    const { events } = await exchange(again, "i guess it doesn't matter anymore");
+    const { events } = await exchange(again, "i don't think i can keep doing this");
     assert.equal(events.find(([n]) => n === "safety_alert")?.[1].tier, 3);
   });
 });
