@@ -7,8 +7,8 @@ category; minibatch Adam with a fixed seed (deterministic on one machine).
 
 Thresholds: per category, from out-of-fold predictions (k-fold on the training
 corpus), the lowest that keeps the false-flag rate on messages without that category
-under a budget. The read evaluation sets are training data (TRAINED_SETS); the sealed one
-(tests/corpus/sealed/) is never read here.
+under a budget. The read evaluation sets are training data (TRAINED_SETS); round 19 (the
+one set left to measure the model), unseen.jsonl and the sealed sets are never read here.
 
 The five folds and the final model are independent (each seeded alike), so
 MIA_TRAIN_JOBS processes train them side by side with the same result as one by one.
@@ -68,8 +68,9 @@ SEED = 7
 TIER1_BUDGET = float(os.environ.get("MIA_TIER1_BUDGET", 0.055))
 ORDINARY_BUDGET = float(os.environ.get("MIA_ORDINARY_BUDGET", 0.03))
 ORDINARY = ("everyday", "companion_chat")
-# And of the trained evaluation sets' tier-1 messages pooled (ordinary messages by the sets'
-# own writers): 2.0%, the cap thresholds.py held sets 1-10 to while they were untrained.
+# And of the trained evaluation sets' tier-1 messages, pooled (everyday messages by the sets'
+# own writers, not safe twins; their noisy copies count as "noisy"): 2.0%, the cap
+# thresholds.py held sets 1-10 to while they were untrained (round 21).
 SETS_BUDGET = float(os.environ.get("MIA_SETS_BUDGET", 0.02))
 FOLDS = 5
 # Pieces that never occur in the training corpus keep their distilled row, which only
@@ -95,8 +96,9 @@ RULE_BARS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5]
 LEGACY = ROOT / "tests" / "corpus" / "labelled.jsonl"
 # Blind evaluation sets whose one judging is done (README, "How the sets were used"): other
 # writers, ordinary tier-1 messages rather than safe twins, danger mostly told indirectly.
-# Rounds 11-17 train the model from round 20 on, every read set from round 21 on; only the
-# sealed set (tests/corpus/sealed/) stays out.
+# Rounds 11-17 train the model from round 20 on, every read set from round 21 on but round
+# 19, which judged round 21 and is left to measure the model; unseen.jsonl (labels in another
+# form) and the sealed sets (tests/corpus/sealed/) stay out too.
 TRAINED_SETS = ["evaluation"] + [f"evaluation-round{i}" for i in range(2, 19)]
 
 
@@ -395,13 +397,14 @@ def choose(oof, R, tiers, sources):
             flags = decide(oof, R, th, bar)
             fp = flags.any(axis=1)[tiers == 1].mean()
             fp_ordinary = flags.any(axis=1)[ordinary].mean()
-            fp_sets = flags.any(axis=1)[sets].mean()
+            fp_sets = flags.any(axis=1)[sets].mean() if sets.any() else 0.0
             recall = flags[:, :4].any(axis=1)[tiers == 3].mean() + 0.5 * flags.any(axis=1)[tiers == 2].mean()
             if (fp <= TIER1_BUDGET and fp_ordinary <= ORDINARY_BUDGET and fp_sets <= SETS_BUDGET
                     and (best is None or recall > best[0])):
                 best = (recall, th, bar)
     if best is None:
-        raise SystemExit(f"train: no thresholds keep tier-1 flags within {TIER1_BUDGET}")
+        raise SystemExit(f"train: no thresholds keep tier-1 flags within {TIER1_BUDGET} (all), "
+                         f"{ORDINARY_BUDGET} (ordinary) and {SETS_BUDGET} (the sets)")
     return best[1], best[2]
 
 

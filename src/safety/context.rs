@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn leaning_messages_in_a_row_raise_suicide() {
-        // Relative 0.6 each: 0.6 + 0.8·0.6 + 0.64·0.6 = 1.46 ≥ 1.2; two alone make 1.08.
+        // Relative 0.6 each: 0.6 + 0.6·0.6 + 0.36·0.6 = 1.18 ≥ 1.0; two alone make 0.96.
         assert!(ctx(&[0.3, 0.3]).raised(&TH).is_empty());
         assert_eq!(ctx(&[0.3, 0.3, 0.3]).raised(&TH), vec![Category::Suicide]);
     }
@@ -130,19 +130,18 @@ mod tests {
 
     #[test]
     fn old_messages_fade_and_leave_the_window() {
-        // The strong message is WINDOW messages back: it has left the window.
-        let mut h = vec![0.5, 0.5];
-        h.extend([0.0; WINDOW - 1]);
-        h.push(0.5);
-        let mut c = Context::default();
-        for p in h {
-            c.recent.push_back([p, 0.0, 0.0, 0.0, 0.0]);
-            if c.recent.len() > WINDOW {
-                c.recent.pop_front();
-            }
-        }
-        assert_eq!(c.recent.len(), WINDOW);
-        assert!(c.raised(&TH).is_empty());
+        let with = |gap: usize| {
+            let mut h = vec![0.5];
+            h.extend(vec![0.0; gap]);
+            h.push(0.5);
+            Context::from_scores(h.into_iter().map(|p| [p, 0.0, 0.0, 0.0, 0.0]))
+        };
+        // A message at the threshold WINDOW - 1 messages back still counts, faded...
+        assert_eq!(with(WINDOW - 2).raised(&TH), vec![Category::Suicide]);
+        // ...one more back, it has left the window.
+        let gone = with(WINDOW - 1);
+        assert_eq!(gone.recent.len(), WINDOW);
+        assert!(gone.raised(&TH).is_empty());
     }
 
     #[test]
