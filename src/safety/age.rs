@@ -1889,6 +1889,61 @@ mod tests {
         ]);
     }
 
+    /// A fifteenth pass (round 22) was reverted when an outside review found these, each read
+    /// as an age by it: a groomer's or a child's age, a time, a future or past age, a count.
+    #[test]
+    fn what_the_review_of_the_reverted_fifteenth_pass_found_is_no_age() {
+        none(&[
+            "my therapist said that at 18 i have to switch to adult services",
+            "my foster carer said that at 18 i have to leave",
+            "my mum said at 13 i'm allowed to get snapchat",
+            "the law says at 16 i'm allowed to leave school",
+            "dad said at 16 i need to start paying for my phone",
+            "the social worker said at 14 i get to choose where i live",
+            "6yo won't sleep in her own bed any tips",
+            "5yo twins fighting constantly, im losing it",
+            "3 yo still not talking, should i be worried",
+            "turning 16 and my son wants a car",
+            "i keep getting messages from dave (35)",
+            "i have a picture from jake (15)",
+            "i met a guy online and he wants to meet (m, 25)",
+            "my sister got a new boyfriend and he is weird (m, 19)",
+            "snapchat stranger keeps asking for pics, 40yo",
+            "a stranger in roblox wants my address, 16yo",
+            "got a dm from someone, 25yo",
+            "my boyfriend keeps checking my phone (18m)",
+            "my ex keeps texting me (20m btw)",
+            "my sister amy (15f)",
+            "my mum's new partner steve (45m)",
+            "some guy from my school (17m)",
+            "i got a present from mum (40)",
+            "grade 3 homework is killing me, how do you help your kids with fractions",
+            "year 6 homework is ridiculous, my daughter cried for an hour",
+            "7th grade science: does anyone have a lesson plan",
+            "class 4 has been a nightmare since september",
+            "grade 8 exam tomorrow, piano, i'm terrified",
+            "freshman english is killing me, college is so hard",
+            "i started uni at 18 and dropped out",
+            "i miss my life at 16!",
+            "so at 15 i need to pick up my brother from school",
+            "at 19 i need to be at work, so i sleep early",
+            "i go to bed early but at 23 i'm still awake",
+            "and at 16 it's so dark already, i hate winter",
+            "i have an appointment for that at 15, wish me luck",
+            "still waiting for the bus at 23, so cold",
+            "can't believe dad is still working at the factory at 65",
+            "my grandad is so lonely, that's no life at 90",
+            "dad hates being 50 so we're not allowed to mention it",
+            "to join, being 18 and over is required",
+            "i'm so scared of being 18 and having to move out",
+            "jake, being 17 and a jerk, laughed at me",
+            "(12) hours without sleep and counting",
+            "(20) unread messages and i cant open them",
+            "(18) he told me to kill myself",
+            "we are 11 and my dad only earns a bit",
+        ]);
+    }
+
     /// The outside review of passes 7-13: none of these is the writer's age.
     #[test]
     fn what_the_review_of_the_later_passes_found_is_no_age() {
