@@ -122,7 +122,7 @@ fn holds(name: &str, contents: &str, f: Floors) {
 
 /// The evaluation sets, each written blind by writers who saw no rule or training file, and
 /// read only after it judged one change (README "How the sets were used"). Since round 21 the
-/// model trains on every one of them but round 19 (sets 11–17 since round 20), so their floors
+/// model trains on every one of them but rounds 19–22 (sets 11–17 since round 20), so their floors
 /// only catch a regression: 0.03 under the round-21 model's in-sample tier-3 recall, 0.04 under
 /// its tier-2 recall, 0.02 over its tier-1 flags (more than a rebuild on another machine moves
 /// them, README "Data, training and figures"). Rounds 19-22, each sealed until it judged one

@@ -7,8 +7,8 @@ category; minibatch Adam with a fixed seed (deterministic on one machine).
 
 Thresholds: per category, from out-of-fold predictions (k-fold on the training
 corpus), the lowest that keeps the false-flag rate on messages without that category
-under a budget. The read evaluation sets are training data (TRAINED_SETS); round 19 (the
-one set left to measure the model), unseen.jsonl and the sealed sets are never read here.
+under a budget. The read evaluation sets are training data (TRAINED_SETS); rounds 19-22 (the
+sets left to measure the shipped model), unseen.jsonl and the sealed sets are never read here.
 
 The five folds and the final model are independent (each seeded alike), so
 MIA_TRAIN_JOBS processes train them side by side with the same result as one by one.
